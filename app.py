@@ -1,0 +1,48 @@
+"""PLM Explorer: assembles the tabs' views into one Gradio app and launches it."""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+import torch
+
+from explorer import models
+from explorer.views import coming_soon, generation
+
+INTRO = """# PLM Explorer
+See how a pre-trained language model works, on a real model ({default}, bundled, offline):
+how it predicts the next token, fills a blank, learns in context, attends, tokenises, and is tuned."""
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="PLM Explorer") as demo:
+        gr.Markdown(INTRO.format(default=models.BUNDLED_NAME))
+        with gr.Tab("Generation"):
+            generation.build()
+        with gr.Tab("Masked LM"):
+            coming_soon.build("BERT's cloze objective ([MASK] fill-in) and how it differs from GPT's left-to-right prediction.")
+        with gr.Tab("In-context learning"):
+            coming_soon.build("Zero-, one- and few-shot prompting with templates and verbalizers.")
+        with gr.Tab("Attention"):
+            coming_soon.build("Attention heatmaps per layer and head, BertViz's views and a logit lens.")
+        with gr.Tab("Tokenisation"):
+            coming_soon.build("Byte-pair encoding step by step: the model's merges replayed and a toy BPE trained live.")
+        with gr.Tab("Tuning"):
+            coming_soon.build("Full fine-tuning vs delta tuning (adapters, LoRA, prefix and prompt tuning, BitFit, IA³).")
+    # Two requests at a time keep both CPU cores busy without starving either.
+    demo.queue(default_concurrency_limit=int(os.environ.get("PLM_EXPLORER_CONCURRENCY", "2")))
+    return demo
+
+
+def main() -> None:
+    torch.set_num_threads(int(os.environ.get("PLM_EXPLORER_THREADS", "2")))
+    models.warm_up()  # in the background: the page is served at once
+    build_app().launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Input checks shared by every compute module.
+
+Each check raises `ExplorerError` with a message a person can act on: what was wrong
+and what is allowed. The views turn it into `gr.Error`; the compute modules stay free
+of Gradio.
+"""
+
+from __future__ import annotations
+
+import math
+
+MAX_TEXT_CHARS = 20_000
+
+
+class ExplorerError(ValueError):
+    """Bad input or an unavailable resource, explained for the user."""
+
+
+def text(value, name: str = "text", max_chars: int = MAX_TEXT_CHARS) -> str:
+    """A non-empty string of at most `max_chars` characters (checked before tokenising)."""
+    if not isinstance(value, str):
+        raise ExplorerError(f"{name} must be text, got {type(value).__name__}.")
+    if not value.strip():
+        raise ExplorerError(f"{name} is empty: type some text first.")
+    if len(value) > max_chars:
+        raise ExplorerError(
+            f"{name} is {len(value):,} characters long; the limit is {max_chars:,}. "
+            "Shorten it."
+        )
+    return value
+
+
+def number(
+    value,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    integer: bool = False,
+    low_open: bool = False,
+    allowed: str | None = None,
+) -> float | int:
+    """A finite number in [low, high] (or (low, high] with `low_open`)."""
+    allowed = allowed or _describe_range(low, high, low_open, integer)
+    if isinstance(value, bool) or value is None:
+        raise ExplorerError(f"{name} is missing; allowed: {allowed}.")
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        raise ExplorerError(f"{name} must be a number, got {value!r}; allowed: {allowed}.") from None
+    if not math.isfinite(as_float):
+        raise ExplorerError(f"{name} must be a finite number, got {value!r}; allowed: {allowed}.")
+    if integer and as_float != int(as_float):
+        raise ExplorerError(f"{name} must be a whole number, got {value!r}; allowed: {allowed}.")
+    too_low = low is not None and (as_float <= low if low_open else as_float < low)
+    too_high = high is not None and as_float > high
+    if too_low or too_high:
+        raise ExplorerError(f"{name} = {value!r} is out of range; allowed: {allowed}.")
+    return int(as_float) if integer else as_float
+
+
+def _describe_range(low, high, low_open: bool, integer: bool) -> str:
+    kind = "a whole number" if integer else "a number"
+    if low is not None and high is not None:
+        return f"{kind} in {'(' if low_open else '['}{low:g}, {high:g}]"
+    if low is not None:
+        return f"{kind} {'>' if low_open else '≥'} {low:g}"
+    if high is not None:
+        return f"{kind} ≤ {high:g}"
+    return kind
