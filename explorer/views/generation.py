@@ -7,7 +7,7 @@ import html
 import gradio as gr
 import plotly.graph_objects as go
 
-from .. import generation, models
+from .. import checks, generation, models
 from ..generation import GenerationResult, SamplingSettings
 from .common import gradio_progress, model_dropdown, payload, user_errors
 
@@ -158,11 +158,10 @@ def branch(state: dict | None, step: int, token_id: int, max_new_tokens: int = 3
         raise gr.Error("Generate something first, then pick a step and an alternative to branch from.")
     result: GenerationResult = state["result"]
     step = max(0, min(int(step), len(result.steps) - 1))
-    if token_id is None:
-        raise gr.Error("Pick an alternative token to branch with.")
     request = dict(state["request"], max_new_tokens=max_new_tokens)
     lm = models.get(request["model"], "causal", progress=gradio_progress(progress))
-    forced = [s.token_id for s in result.steps[:step]] + [int(token_id)]
+    token_id = checks.number(token_id, "token_id", 0, len(lm.tokenizer) - 1, integer=True)
+    forced = [s.token_id for s in result.steps[:step]] + [token_id]
     yield from _stream(lm, request, forced_ids=forced)
 
 
@@ -222,7 +221,10 @@ def build() -> None:
             step_plot = gr.Plot(label="The distribution at a step, before and after each control")
             with gr.Row():
                 step = gr.Slider(0, 1, 0, step=1, label="Step to inspect", interactive=False)
-                alternative = gr.Dropdown(choices=[], label="Alternative token at that step")
+                alternative = gr.Dropdown(
+                    choices=[], label="Alternative token at that step", allow_custom_value=True,
+                    info="one of the step's top candidates, or any token id",
+                )
             with gr.Row():
                 branch_button = gr.Button("Branch: continue with this token")
             entropy_plot = gr.Plot(label="Entropy per step")

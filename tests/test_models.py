@@ -1,0 +1,80 @@
+import threading
+import time
+
+import pytest
+
+from explorer import models
+from explorer.checks import ExplorerError
+
+
+def test_empty_name_is_the_bundled_default():
+    assert models.resolve("").name == models.BUNDLED_NAME
+    assert models.resolve("", "causal").bundled
+
+
+@pytest.mark.parametrize("name", ["no-such-model", "../../etc/passwd", "http://example.com/model", "/tmp"])
+def test_unknown_names_are_refused_with_the_choices(name):
+    with pytest.raises(ExplorerError, match="Unknown model.*SmolLM2-135M-Instruct"):
+        models.resolve(name)
+
+
+def test_kind_mismatch_is_explained():
+    with pytest.raises(ExplorerError, match="causal model, but this needs a masked"):
+        models.resolve(models.BUNDLED_NAME, "masked")
+
+
+def test_registry_lists_every_model_and_the_bundled_one_is_available():
+    infos = {info.name: info for info in models.list_models()}
+    assert set(infos) == set(models.REGISTRY)
+    bundled = infos[models.BUNDLED_NAME]
+    assert bundled.available and bundled.source == "bundled" and bundled.kind == "causal"
+    assert {info.kind for info in infos.values()} == {"causal", "masked"}
+
+
+@pytest.mark.skipif(models.hub_reachable(), reason="the hub is reachable here")
+def test_offline_hub_models_are_unavailable_with_advice():
+    spec = models.REGISTRY["gpt2"]
+    if models.is_cached_on_disk(spec.hub_id):
+        pytest.skip("gpt2 is in the local cache")
+    info = next(i for i in models.list_models() if i.name == "gpt2")
+    assert not info.available and "bundled model" in info.why_unavailable
+    with pytest.raises(ExplorerError, match="not available.*pick the bundled model"):
+        models.get("gpt2")
+
+
+def test_bundled_model_is_cached_as_safetensors_and_counted(bundled):
+    folder = models._dequantised_folder(models.bundled_gguf())
+    assert (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists()
+    assert bundled.num_params == models.REGISTRY[models.BUNDLED_NAME].published_params
+    assert bundled.context_length == 8192 and not bundled.model.training
+
+
+def test_eight_users_asking_at_once_load_once(monkeypatch):
+    loads = []
+
+    def slow_load(spec, attn, progress):
+        loads.append(spec.name)
+        time.sleep(0.2)
+        return models.LoadedModel(spec, model=None, tokenizer=None, source="bundled")
+
+    monkeypatch.setattr(models, "_load", slow_load)
+    cache = models.ModelCache(capacity=2)
+    spec = models.resolve("")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get(spec, "sdpa", print))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert loads == [spec.name] and len({id(r) for r in results}) == 1
+
+
+def test_cache_is_a_bounded_lru(monkeypatch):
+    monkeypatch.setattr(models, "_load", lambda spec, attn, progress: models.LoadedModel(spec, None, None, "hub"))
+    cache = models.ModelCache(capacity=2)
+    gpt2, distil, bert = (models.REGISTRY[n] for n in ("gpt2", "distilgpt2", "bert-base-uncased"))
+    cache.get(gpt2, "sdpa", print)
+    cache.get(distil, "sdpa", print)
+    cache.get(gpt2, "sdpa", print)  # used again: distilgpt2 is now the least recent
+    cache.get(bert, "sdpa", print)
+    assert cache.peek("gpt2") and cache.peek("bert-base-uncased") and not cache.peek("distilgpt2")
