@@ -307,6 +307,7 @@ def test_view_handlers_return_html_and_the_api_payload(smol):
     assert [m["pair"] for m in result["merges"]] == [["e", "s"], ["es", "t"], ["est", "</w>"]]
     assert result["segmentations"]["newest"] == ["n", "e", "w", "est</w>"]
     assert "n</span>" in view.segmentation_html(state, 0) and "est&lt;/w&gt;" in view.segmentation_html(state, 3)
+    assert ">est&lt;/w&gt;</span>" in view.segmentation_html(state, 3, "lowest")  # an unseen word reuses the merges
 
 
 def test_view_turns_bad_input_into_gr_error():

@@ -16,6 +16,7 @@ DEFAULT_TEXT = (
     "See https://example.com/?q=bpe    def f(x): return x**2"
 )
 COLOURS = ["#dbeafe", "#fde68a", "#bbf7d0", "#fbcfe8", "#ddd6fe"]
+DEFAULT_NEW_WORDS = "lowest newer wider"
 MAX_WORDS_SHOWN = 300  # the replay of a long text: the first words in the page, all of them in the JSON
 MAX_SEGMENTATIONS_SHOWN = 60
 
@@ -36,10 +37,10 @@ another of the tied pairs. Write `word×5` (or `word*5`) for a word occurring 5 
 # ---------------------------------------------------------------- rendering
 
 
-def _shown(text: str) -> str:
+def _shown(text: str, line_breaks: bool = True) -> str:
     """HTML for a piece of text with invisible characters made visible."""
     escaped = html.escape(tokenisation.visible(text))
-    return escaped.replace("\t", "→").replace("\n", "↵<br>") or "∅"
+    return escaped.replace("\t", "→").replace("\n", "↵<br>" if line_breaks else "↵") or "∅"
 
 
 def _box(text: str, title: str, colour: str) -> str:
@@ -90,7 +91,7 @@ def comparison_html(results: list[Tokenization], notes: list[str]) -> str:
 
 def _pieces_html(pieces: list[str], highlight: str | None = None) -> str:
     return "".join(
-        _box(_shown(p), p, "#fca5a5" if p == highlight else COLOURS[i % 2]) for i, p in enumerate(pieces)
+        _box(_shown(p, False), p, "#fca5a5" if p == highlight else COLOURS[i % 2]) for i, p in enumerate(pieces)
     )
 
 
@@ -106,7 +107,7 @@ def replay_html(result: Replay) -> str:
     )
     words = []
     for word in result.words[:MAX_WORDS_SHOWN]:
-        title = f"{_shown(word.word)} → {_pieces_html(word.final)} <small>({len(word.steps)} merges)</small>"
+        title = f"{_shown(word.word, False)} → {_pieces_html(word.final)} <small>({len(word.steps)} merges)</small>"
         if word.kind == "added":
             body = "an added (special) token: cut out of the text before BPE, never merged"
         elif word.kind == "whole-word":
@@ -122,7 +123,12 @@ def replay_html(result: Replay) -> str:
         words.append(f"<details><summary style='font-family:monospace'>{title}</summary>{body}</details>")
     more = len(result.words) - MAX_WORDS_SHOWN
     tail = f"<div><i>… {more} more words in the JSON.</i></div>" if more > 0 else ""
-    return f"<div>{summary}</div><div style='margin-top:6px'>{''.join(words)}{tail}</div>"
+    legend = (
+        '<div style="font-size:0.8em;color:#6b7280">Open a word to see its merges. Pieces are shown as the merge '
+        "list stores them: byte-level BPE writes each byte as one character (Ġ = a space, Ċ = a newline, "
+        "Ã¯ = the two bytes of ï). Red = the piece the step just made.</div>"
+    )
+    return f"<div>{summary}</div>{legend}<div style='margin-top:6px'>{''.join(words)}{tail}</div>"
 
 
 def merges_table(result: ToyBpe) -> list[list]:
@@ -154,13 +160,14 @@ def vocab_figure(result: ToyBpe) -> go.Figure:
     )
     figure.update_layout(
         title="Vocabulary size vs merges", xaxis_title="merges", yaxis_title="symbols",
-        height=320, margin=dict(l=40, r=10, t=50, b=40), legend_orientation="h",
+        height=340, margin=dict(l=40, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.3),
     )
     return figure
 
 
-def segmentation_html(result: ToyBpe | None, step: int) -> str:
-    """Every corpus word segmented by the first `step` merges (the state after that step)."""
+def segmentation_html(result: ToyBpe | None, step: int, new_words: str = "") -> str:
+    """Every corpus word segmented by the first `step` merges (the state after that step),
+    then words not in the corpus, segmented by applying the same merges in the order learnt."""
     if not result:
         return ""
     step = max(0, min(int(step or 0), len(result.merges)))
@@ -180,6 +187,12 @@ def segmentation_html(result: ToyBpe | None, step: int) -> str:
     )
     hidden = len(result.word_counts) - MAX_SEGMENTATIONS_SHOWN
     tail = f"<div><i>… {hidden} more words.</i></div>" if hidden > 0 else ""
+    unseen = [w for w in (new_words or "").split()[:MAX_SEGMENTATIONS_SHOWN] if w not in result.word_counts]
+    if unseen:
+        tail += "<div>Words not in the corpus, segmented with the same merges:</div>" + "".join(
+            f"<div style='font-family:monospace'>{_shown(w)} {_pieces_html(tokenisation.segment(w, learnt, result.end_of_word), newest)}</div>"
+            for w in unseen
+        )
     return f'<div>{header}</div><table style="font-family:monospace">{"".join(rows)}</table>{tail}'
 
 
@@ -284,7 +297,8 @@ def build() -> None:
         replay_json = gr.JSON(label="/bpe_replay")
 
     gr.Markdown("### Train a toy BPE\n" + TRAIN_EXPLAINER)
-    state = gr.State(None)
+    lecture = tokenisation.train_bpe()  # shown at once: the lecture's example needs no model and takes a millisecond
+    state = gr.State(lecture)
     with gr.Row():
         corpus = gr.Textbox(tokenisation.LECTURE_CORPUS, label="Corpus", lines=3)
         with gr.Column():
@@ -292,11 +306,13 @@ def build() -> None:
             end_of_word = gr.Textbox(tokenisation.END_OF_WORD, label="End-of-word marker (empty = none)")
             train_button = gr.Button("Train", variant="primary")
     with gr.Row():
-        vocab_plot = gr.Plot(label="Vocabulary size vs merges")
+        vocab_plot = gr.Plot(vocab_figure(lecture), label="Vocabulary size vs merges")
         with gr.Column():
-            step = gr.Slider(0, 1, 0, step=1, label="Show the words after this many merges", interactive=False)
-            segmentation = gr.HTML()
-    table = gr.Dataframe(headers=TABLE_HEADERS, label="Merges, in the order learnt", wrap=True)
+            last = len(lecture.merges)
+            step = gr.Slider(0, last, last, step=1, label="Show the words after this many merges")
+            new_words = gr.Textbox(DEFAULT_NEW_WORDS, label="New words to segment with the learnt merges")
+            segmentation = gr.HTML(segmentation_html(lecture, last, DEFAULT_NEW_WORDS))
+    table = gr.Dataframe(merges_table(lecture), headers=TABLE_HEADERS, label="Merges, in the order learnt", wrap=True)
     with gr.Accordion("JSON (what the API returns)", open=False):
         train_json = gr.JSON(label="/bpe_train")
 
@@ -305,5 +321,6 @@ def build() -> None:
     train_button.click(
         bpe_train, [corpus, num_merges, end_of_word], [table, vocab_plot, step, segmentation, state, train_json],
         api_name="bpe_train",
-    )
-    step.change(segmentation_html, [state, step], segmentation, api_visibility="private")
+    ).success(segmentation_html, [state, step, new_words], segmentation, api_visibility="private")
+    for control in (step, new_words):
+        control.change(segmentation_html, [state, step, new_words], segmentation, api_visibility="private")
