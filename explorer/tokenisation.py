@@ -211,6 +211,7 @@ def _added_pattern(added: list[dict]) -> re.Pattern | None:
 
 @functools.lru_cache(maxsize=4)  # parsing 49k merges takes ~0.1 s; keep the last few tokenizers' rules
 def bpe_rules(tokenizer) -> BpeRules:
+    """The BPE model's rules; ExplorerError for a tokenizer that is not BPE (WordPiece, Unigram...)."""
     spec = backend_json(tokenizer)
     model = spec["model"]
     if model["type"] != "BPE":
@@ -221,10 +222,8 @@ def bpe_rules(tokenizer) -> BpeRules:
     vocab = model["vocab"]
     prefix = model.get("continuing_subword_prefix") or ""
     pairs = _merge_pairs(model["merges"])
-    ranks, merged = {}, {}
-    for rank, (a, b) in enumerate(pairs):
-        ranks.setdefault((a, b), rank)
-        merged.setdefault((a, b), a + b[len(prefix):])
+    ranks = {pair: rank for rank, pair in enumerate(pairs)}  # a repeated pair keeps its last rank, as in `tokenizers`
+    merged = {(a, b): a + b[len(prefix):] for a, b in ranks}
     backend = tokenizer.backend_tokenizer
     return BpeRules(
         vocab=vocab,
