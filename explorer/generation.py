@@ -99,7 +99,7 @@ class GenerationResult:
     prompt_token_ids: list[int]
     stages: list[str]  # names of the distributions in every `stage_probs`
     steps: list[Step] = field(default_factory=list)
-    text: str = ""
+    text: str = ""  # the generated text, set on the last result of a stream
     finish_reason: str = "length"  # "length" | "eos"
     seconds: float = 0.0
     tokens_per_second: float = 0.0
@@ -156,40 +156,51 @@ def _stage_distributions(
     return distributions, scores
 
 
-def _entropy(probs: torch.Tensor) -> float:
-    return float(torch.special.entr(probs).sum())
+def _entropies(distributions: list[torch.Tensor]) -> tuple[float, float]:
+    """Entropy (nats) of the raw and of the final distribution, in one pass."""
+    raw, final = torch.special.entr(torch.cat([distributions[0], distributions[-1]])).sum(-1).tolist()
+    return raw, final
 
 
-def _candidate(lm: LoadedModel, token_id: int, distributions: list[torch.Tensor]) -> Candidate:
-    return Candidate(
-        token=lm.tokenizer.decode([token_id]),
-        token_id=token_id,
-        prob=float(distributions[-1][0, token_id]),
-        raw_prob=float(distributions[0][0, token_id]),
-        piece=lm.tokenizer.convert_ids_to_tokens(token_id),
-        stage_probs=[float(d[0, token_id]) for d in distributions],
-    )
+def _candidates(lm: LoadedModel, token_ids: list[int], distributions: list[torch.Tensor]) -> list[Candidate]:
+    """Candidates for several ids at once: one gather per stage, one tokenizer call each."""
+    probs = torch.stack([d[0, token_ids] for d in distributions]).T.tolist()  # [id][stage]
+    texts = lm.tokenizer.batch_decode([[i] for i in token_ids])
+    pieces = lm.tokenizer.convert_ids_to_tokens(token_ids)
+    return [
+        Candidate(token=text, token_id=i, prob=p[-1], raw_prob=p[0], piece=piece, stage_probs=p)
+        for i, text, piece, p in zip(token_ids, texts, pieces, probs)
+    ]
 
 
 def _top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) -> list[int]:
-    """The n most likely ids by final prob, ties (e.g. every filtered-out token) broken by raw prob."""
-    raw, final = distributions[0][0].double(), distributions[-1][0].double()
-    key = raw if by_raw else torch.where(final > 0, 1.0 + final, raw)  # raw ≤ 1 < 1 + prob
-    return key.topk(min(n, key.numel())).indices.tolist()
+    """The n most likely ids by final prob; the tokens the controls filtered out (prob 0) follow by raw prob."""
+    raw, final = distributions[0][0], distributions[-1][0]
+    n = min(n, raw.numel())
+    if by_raw:
+        return raw.topk(n).indices.tolist()
+    top = final.topk(n)
+    kept = top.indices[top.values > 0].tolist()
+    if len(kept) == n:
+        return kept
+    return kept + raw.masked_fill(final > 0, -1.0).topk(n - len(kept)).indices.tolist()
 
 
 def _step(lm, token_id: int, distributions, forced: bool, top_n: int) -> Step:
-    chosen = _candidate(lm, token_id, distributions)
+    top_ids = _top_ids(distributions, top_n)
+    candidates = _candidates(lm, [token_id] + top_ids, distributions)
+    chosen = candidates[0]
+    entropy_raw, entropy = _entropies(distributions)
     return Step(
         token=chosen.token,
         token_id=token_id,
         prob=chosen.prob,
         raw_prob=chosen.raw_prob,
         piece=chosen.piece,
-        entropy_raw=_entropy(distributions[0]),
-        entropy=_entropy(distributions[-1]),
+        entropy_raw=entropy_raw,
+        entropy=entropy,
         forced=forced,
-        top=[_candidate(lm, i, distributions) for i in _top_ids(distributions, top_n)],
+        top=candidates[1:],
     )
 
 
@@ -255,16 +266,18 @@ def stream_generation(
             else:
                 token_id = int(scores.argmax(-1))
             result.steps.append(_step(lm, token_id, distributions, forced=False, top_n=top_n))
-            _finish(lm, result, started)
-            if token_id in eos:
-                result.finish_reason = "eos"
+            finished = token_id in eos or n == max_new_tokens - 1
+            result.finish_reason = "eos" if token_id in eos else "length"
+            _update_timing_and_text(lm, result, started, decode=finished)
             yield result
-            if token_id in eos:
+            if finished:
                 return
 
 
-def _finish(lm: LoadedModel, result: GenerationResult, started: float) -> None:
-    result.text = lm.tokenizer.decode([s.token_id for s in result.steps], skip_special_tokens=True)
+def _update_timing_and_text(lm: LoadedModel, result: GenerationResult, started: float, decode: bool) -> None:
+    """Timing after every step; the text once, at the end (decoding it every step would cost O(n²))."""
+    if decode:
+        result.text = lm.tokenizer.decode([s.token_id for s in result.steps], skip_special_tokens=True)
     result.seconds = time.perf_counter() - started
     result.tokens_per_second = len(result.steps) / result.seconds if result.seconds > 0 else 0.0
 
@@ -294,12 +307,13 @@ def next_token(
     with torch.inference_mode():
         logits = lm.model(input_ids=ids, logits_to_keep=1).logits[:, -1]
     distributions, _ = _stage_distributions(stages, ids, logits)
+    entropy_raw, entropy = _entropies(distributions)
     return NextTokenResult(
         model=lm.name,
         prompt=text,
         prompt_tokens=[lm.tokenizer.decode([i]) for i in prompt_ids],
         stages=["raw"] + [name for name, _ in stages],
-        candidates=[_candidate(lm, i, distributions) for i in _top_ids(distributions, top_n, by_raw=True)],
-        entropy_raw=_entropy(distributions[0]),
-        entropy=_entropy(distributions[-1]),
+        candidates=_candidates(lm, _top_ids(distributions, top_n, by_raw=True), distributions),
+        entropy_raw=entropy_raw,
+        entropy=entropy,
     )
