@@ -315,3 +315,10 @@ def test_view_turns_bad_input_into_gr_error():
         view.bpe_train(T.LECTURE_CORPUS, 0)
     with pytest.raises(gr.Error, match="20,000"):
         view.bpe_replay("x" * (T.MAX_TEXT_CHARS + 1))
+
+
+def test_build_registers_the_three_endpoints():
+    with gr.Blocks() as demo:
+        view.build()
+    public = {f.api_name for f in demo.fns.values() if f.api_visibility == "public"}
+    assert public == {"tokenize", "bpe_replay", "bpe_train"}
