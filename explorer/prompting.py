@@ -48,6 +48,7 @@ MAX_REPEATS = 10
 MAX_ITEMS = 100
 MAX_SWEEP_QUERIES = 2_000  # shot counts x draws x items: a few minutes on 2 cores at most
 MAX_NEW_TOKENS = 8  # generation tasks: answers are a word or two
+BATCH_SIZE = 16  # queries scored per forward in a sweep; bounds the KV cache copies in memory
 DEFAULT_SHOTS = (0, 1, 2, 4, 8)
 CUSTOM = "custom"
 
@@ -91,6 +92,8 @@ def custom_task(verbalizers: str, examples: str, template: str = "", instruction
     """A task pasted by the user: `label: word` lines and `text => label` demonstration lines."""
     pairs = parse_verbalizers(verbalizers)
     labels = tuple(label for label, _ in pairs)
+    template = template if template.strip() else "Input: {text}\nLabel: {label}"
+    validate(Task(CUSTOM, "classification", "", template, (), labels, tuple(word for _, word in pairs)))
     items = []
     for number, line in enumerate(examples.splitlines(), 1):
         if not line.strip():
@@ -109,7 +112,7 @@ def custom_task(verbalizers: str, examples: str, template: str = "", instruction
         CUSTOM,
         "classification",
         instruction.strip(),
-        template if template.strip() else "Input: {text}\nLabel: {label}",
+        template,
         tuple(items),
         labels,
         tuple(word for _, word in pairs),
@@ -306,6 +309,45 @@ def score_continuations(
     return scores, head
 
 
+def _head_ids(tokenizer, prompt: Prompt) -> list[int]:
+    """The ids every continuation of `prompt` shares: what one forward of the prompt must cover."""
+    prompt_ids = encode(tokenizer, prompt.text, prompt.chat)
+    fulls = [encode(tokenizer, prompt.text + c, prompt.chat) for c in prompt.continuations]
+    shared = min((_common_length(full, prompt_ids) for full in fulls), default=len(prompt_ids))
+    return (fulls[0] if fulls else prompt_ids)[:shared]
+
+
+@torch.inference_mode()
+def score_many(
+    lm: LoadedModel, prompts: Sequence[Prompt], prefix: Prefix | None = None, batch_size: int = BATCH_SIZE
+) -> list[tuple[list[ContinuationScore], Prefix]]:
+    """`score_continuations` for many prompts that start with `prefix`, their remaining parts run
+    `batch_size` at a time: one forward per batch instead of one per prompt, same numbers."""
+    heads: list[Prefix | None] = [None] * len(prompts)
+    if prefix is not None:
+        ids = [tuple(_head_ids(lm.tokenizer, p)) for p in prompts]
+        done = len(prefix.ids)
+        batchable = [i for i, x in enumerate(ids) if len(x) > done and x[:done] == prefix.ids]
+        for chunk in (batchable[at: at + batch_size] for at in range(0, len(batchable), batch_size)):
+            rows = [ids[i][done:] for i in chunk]
+            width = max(map(len, rows))
+            batch = torch.tensor([list(r) + [0] * (width - len(r)) for r in rows])  # right padding: never attended to
+            out = lm.model(input_ids=batch, past_key_values=_cache(lm, prefix.kv, len(rows)), use_cache=True)
+            layers = out.past_key_values.layers
+            for row, (i, r) in enumerate(zip(chunk, rows)):
+                end = done + len(r)
+                kv = tuple((layer.keys[row: row + 1, :, :end], layer.values[row: row + 1, :, :end]) for layer in layers)
+                heads[i] = Prefix(ids[i], kv, torch.log_softmax(out.logits[row, len(r) - 1].float(), -1))
+    return [score_continuations(lm, p, head or prefix) for p, head in zip(prompts, heads)]
+
+
+def shared_prefix(lm: LoadedModel, task: Task, demos: Sequence[Example], chat: bool) -> Prefix | None:
+    """One forward of what every query's prompt shares for these demonstrations (instruction, demos, template start)."""
+    probe = [build_prompt(task, demos, text, lm.tokenizer, chat).text for text in ("a", "b")]
+    ids = encode(lm.tokenizer, os.path.commonprefix(probe), chat)[:-1]  # the last token may merge with what follows
+    return extend(lm, ids) if ids else None
+
+
 def normalise(logprobs: Sequence[float]) -> list[float]:
     """Softmax over the labels' log-probs: their probabilities renormalised to sum to 1."""
     top = max(logprobs)
@@ -426,7 +468,8 @@ def run_icl(
     pool = [item for item in task.items if item.text != query]  # never show the answer as a demonstration
     demos = draw_demonstrations(pool, shots, check_seed(seed))
     prompt = check_fits(lm, task, demos, query, chat)
-    scores, head = score_continuations(lm, prompt)
+    prefix = shared_prefix(lm, task, demos, chat)
+    scores, head = score_many(lm, [prompt], prefix)[0]
     prompt_tokens = [lm.tokenizer.decode([t]) for t in head.ids]
     result = IclResult(
         lm.name, task.name, shots, prompt.text, prompt_tokens, [], "", len(head.ids), lm.context_length, demos
@@ -442,7 +485,7 @@ def run_icl(
         ]
         result.prediction = task.labels[max(range(len(probs)), key=probs.__getitem__)]
         if calibrated:
-            content_free = content_free_probs(lm, task, demos, chat)
+            content_free = content_free_probs(lm, task, demos, chat, prefix)
             fixed = calibrate(probs, content_free)
             for entry, p in zip(result.labels, fixed):
                 entry.calibrated_prob = p
@@ -456,10 +499,8 @@ def content_free_probs(
     lm: LoadedModel, task: Task, demos: Sequence[Example], chat: bool, prefix: Prefix | None = None
 ) -> list[float]:
     """The label distribution for content-free queries, averaged: the model's bias in this context."""
-    per_input = []
-    for text in CONTENT_FREE:
-        scores, _ = score_continuations(lm, build_prompt(task, demos, text, lm.tokenizer, chat), prefix)
-        per_input.append(normalise([s.logprob for s in scores]))
+    prompts = [build_prompt(task, demos, text, lm.tokenizer, chat) for text in CONTENT_FREE]
+    per_input = [normalise([s.logprob for s in scores]) for scores, _ in score_many(lm, prompts, prefix)]
     return [statistics.fmean(column) for column in zip(*per_input)]
 
 
@@ -584,23 +625,21 @@ def _evaluate_draw(
 ) -> tuple[float, float | None]:
     """Accuracy of one draw of demonstrations on the evaluation items (and calibrated, if classification)."""
     check_fits(lm, task, demos, max(evaluation, key=lambda e: len(e.text)).text, chat)
-    probe = [build_prompt(task, demos, text, lm.tokenizer, chat).text for text in ("a", "b")]
-    shared_text = os.path.commonprefix(probe)
-    shared_ids = encode(lm.tokenizer, shared_text, chat)[:-1]  # the last token may merge with what follows
-    prefix = extend(lm, shared_ids) if shared_ids else None
-    right = right_calibrated = 0
+    prefix = shared_prefix(lm, task, demos, chat)
     content_free = content_free_probs(lm, task, demos, chat, prefix) if task.kind == "classification" else None
-    for item in evaluation:
-        prompt = build_prompt(task, demos, item.text, lm.tokenizer, chat)
-        scores, head = score_continuations(lm, prompt, prefix)
-        if task.kind == "generation":
-            right += _is_correct(greedy_answer(lm, head), item.label)
-        else:
-            probs = normalise([s.logprob for s in scores])
-            gold = task.label_index(item.label)
-            right += max(range(len(probs)), key=probs.__getitem__) == gold
-            fixed = calibrate(probs, content_free)
-            right_calibrated += max(range(len(fixed)), key=fixed.__getitem__) == gold
-        tick(label)
+    right = right_calibrated = 0
+    for at in range(0, len(evaluation), BATCH_SIZE):
+        chunk = evaluation[at: at + BATCH_SIZE]
+        prompts = [build_prompt(task, demos, item.text, lm.tokenizer, chat) for item in chunk]
+        for item, (scores, head) in zip(chunk, score_many(lm, prompts, prefix)):
+            if task.kind == "generation":
+                right += _is_correct(greedy_answer(lm, head), item.label)
+            else:
+                probs = normalise([s.logprob for s in scores])
+                gold = task.label_index(item.label)
+                right += max(range(len(probs)), key=probs.__getitem__) == gold
+                fixed = calibrate(probs, content_free)
+                right_calibrated += max(range(len(fixed)), key=fixed.__getitem__) == gold
+            tick(label)
     n = len(evaluation)
     return right / n, (right_calibrated / n if content_free is not None else None)

@@ -123,7 +123,7 @@ def biased_model(favoured: str, other: str, bias: float = 6.0) -> models.LoadedM
 def test_calibration_removes_a_constructed_label_bias():
     lm = biased_model(" positive", " negative")
     task = datasets.load_task("sentiment")
-    results = [P.run_icl(lm, task, item.text, shots=0) for item in task.items[:8]]
+    results = [P.run_icl(lm, task, item.text, shots=0) for item in task.items[:20]]
     assert {r.prediction for r in results} == {"positive"}  # the bias wins every time
     assert all(r.content_free_probs[0] > 0.9 for r in results)
     assert "negative" in {r.calibrated_prediction for r in results}  # calibration undoes it
@@ -218,3 +218,19 @@ def test_bundled_model_end_to_end(bundled):
         assert entry.logprob == pytest.approx(independent_logprob(bundled, prompt, continuation), abs=1e-3)
     assert result.prediction == "positive"
     assert result.n_prompt_tokens == len(bundled.tokenizer(result.prompt)["input_ids"])
+
+
+def test_view_handlers_return_figures_and_the_api_payload(lm, monkeypatch):
+    from explorer.views import prompting as view
+
+    monkeypatch.setattr(view.models, "get", lambda *args, **kwargs: lm)
+    figure, summary, prompt, result = view.icl("topic", 2, "Shares fell.", verbalizers="")
+    assert [e["label"] for e in result["labels"]] == ["sports", "business", "science", "world"]
+    assert set(result) >= {"model", "task", "shots", "prompt", "prompt_tokens", "labels", "prediction"}
+    assert prompt == result["prompt"] and f"{result['n_prompt_tokens']:,} tokens" in summary
+    assert len(figure.data) == 3  # raw, content-free bias, calibrated
+    figure, result = view.icl_sweep("sentiment", shots_list="0, 1", repeats=1, max_items=4)
+    assert [p["shots"] for p in result["points"]] == [0, 1]
+    assert {"accuracy_mean", "accuracy_std", "n_items", "repeats"} <= set(result["points"][0])
+    with pytest.raises(view.gr.Error, match="query is empty"):
+        view.icl("sentiment", 1, "")
