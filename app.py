@@ -8,7 +8,7 @@ import gradio as gr
 import torch
 
 from explorer import models
-from explorer.views import coming_soon, generation
+from explorer.views import coming_soon, generation, tokenisation
 
 INTRO = """# PLM Explorer
 See how a pre-trained language model works, on a real model ({default}, bundled, offline):
@@ -27,7 +27,7 @@ def build_app() -> gr.Blocks:
         with gr.Tab("Attention"):
             coming_soon.build("Attention heatmaps per layer and head, BertViz's views and a logit lens.")
         with gr.Tab("Tokenisation"):
-            coming_soon.build("Byte-pair encoding step by step: the model's merges replayed and a toy BPE trained live.")
+            tokenisation.build()
         with gr.Tab("Tuning"):
             coming_soon.build("Full fine-tuning vs delta tuning (adapters, LoRA, prefix and prompt tuning, BitFit, IA³).")
     # Two requests at a time keep both CPU cores busy without starving either.
