@@ -3,8 +3,11 @@ weights, the real code paths) and the bundled SmolLM2 (loaded once per test sess
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import torch
+from gradio_client import Client
 from tokenizers import ByteLevelBPETokenizer
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -54,3 +57,22 @@ def tiny() -> models.LoadedModel:
 def bundled() -> models.LoadedModel:
     """The real default model (de-quantised once into the local cache, then loaded from it)."""
     return models.get()
+
+
+@pytest.fixture(scope="session")
+def app_url(bundled):
+    """The real app (every tab) on a free port, started once per test session."""
+    import app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo = app.build_app()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    return Client(app_url, verbose=False)

@@ -1,22 +1,6 @@
 """The real app on a free port, called through gradio_client as a script user would."""
 
-import socket
-
 import pytest
-from gradio_client import Client
-
-import app
-
-
-@pytest.fixture(scope="module")
-def client(bundled):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    demo = app.build_app()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    demo.close()
 
 
 def test_generate_endpoint_returns_the_contract_payload(client):
