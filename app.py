@@ -8,7 +8,7 @@ import gradio as gr
 import torch
 
 from explorer import models
-from explorer.views import coming_soon, generation, tokenisation
+from explorer.views import attention, coming_soon, generation, prompting, tokenisation, tuning
 
 INTRO = """# PLM Explorer
 See how a pre-trained language model works, on a real model ({default}, bundled, offline):
@@ -23,13 +23,13 @@ def build_app() -> gr.Blocks:
         with gr.Tab("Masked LM"):
             coming_soon.build("BERT's cloze objective ([MASK] fill-in) and how it differs from GPT's left-to-right prediction.")
         with gr.Tab("In-context learning"):
-            coming_soon.build("Zero-, one- and few-shot prompting with templates and verbalizers.")
+            prompting.build()
         with gr.Tab("Attention"):
-            coming_soon.build("Attention heatmaps per layer and head, BertViz's views and a logit lens.")
+            attention.build()
         with gr.Tab("Tokenisation"):
             tokenisation.build()
         with gr.Tab("Tuning"):
-            coming_soon.build("Full fine-tuning vs delta tuning (adapters, LoRA, prefix and prompt tuning, BitFit, IA³).")
+            tuning.build()
     # Two requests at a time keep both CPU cores busy without starving either.
     demo.queue(default_concurrency_limit=int(os.environ.get("PLM_EXPLORER_CONCURRENCY", "2")))
     return demo
