@@ -267,7 +267,24 @@ class ContinuationScore:
     token_logprobs: tuple[float, ...]
 
 
-@torch.inference_mode()
+@dataclass(frozen=True)
+class _Tokenised:
+    fulls: list[list[int]]  # prompt + continuation, tokenised as one string, per continuation
+    starts: list[int]  # where each continuation's tokens begin
+    head: tuple[int, ...]  # the ids all continuations share: what one forward of the prompt covers
+
+
+def _tokenise(tokenizer, prompt: Prompt) -> _Tokenised:
+    prompt_ids = encode(tokenizer, prompt.text, prompt.chat)
+    fulls = [encode(tokenizer, prompt.text + c, prompt.chat) for c in prompt.continuations]
+    starts = [_common_length(full, prompt_ids) for full in fulls]
+    for start, full, continuation in zip(starts, fulls, prompt.continuations):
+        if start == 0 or start >= len(full):
+            raise ExplorerError(f"The continuation {continuation!r} adds no token after the prompt; change the verbalizer or template.")
+    shared = min(starts, default=len(prompt_ids))
+    return _Tokenised(fulls, starts, tuple((fulls[0] if fulls else prompt_ids)[:shared]))
+
+
 def score_continuations(
     lm: LoadedModel, prompt: Prompt, prefix: Prefix | None = None
 ) -> tuple[list[ContinuationScore], Prefix]:
@@ -275,46 +292,34 @@ def score_continuations(
 
     Returns the scores and the prompt's Prefix (for generation or reuse).
     """
-    tokenizer = lm.tokenizer
-    prompt_ids = encode(tokenizer, prompt.text, prompt.chat)
-    fulls = [encode(tokenizer, prompt.text + c, prompt.chat) for c in prompt.continuations]
-    starts = [_common_length(full, prompt_ids) for full in fulls]  # first token of each continuation
-    for start, full, continuation in zip(starts, fulls, prompt.continuations):
-        if start == 0 or start >= len(full):
-            raise ExplorerError(f"The continuation {continuation!r} adds no token after the prompt; change the verbalizer or template.")
-    shared = min(starts, default=len(prompt_ids))
-    head = extend(lm, (fulls[0] if fulls else prompt_ids)[:shared], prefix)
-    if not fulls:
+    return _score(lm, _tokenise(lm.tokenizer, prompt), prefix)
+
+
+@torch.inference_mode()
+def _score(lm: LoadedModel, tokenised: _Tokenised, prefix: Prefix | None) -> tuple[list[ContinuationScore], Prefix]:
+    head = extend(lm, tokenised.head, prefix)
+    if not tokenised.fulls:
         return [], head
     # Each continuation's tokens after the shared part; its last token needs no forward of its own.
-    tails = [full[shared:] for full in fulls]
+    shared = len(tokenised.head)
+    tails = [full[shared:] for full in tokenised.fulls]
     width = max(len(t) for t in tails) - 1
     tail_logprobs = None
     if width > 0:
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
         batch = torch.tensor([t[:-1] + [pad] * (width - len(t) + 1) for t in tails])
         # Right padding needs no mask: causal attention never lets a real token see a pad after it.
         out = lm.model(input_ids=batch, past_key_values=_cache(lm, head.kv, len(tails)), use_cache=False)
         tail_logprobs = torch.log_softmax(out.logits.float(), -1)
     scores = []
-    for i, (tail, start) in enumerate(zip(tails, starts)):
-        picked = []
-        for j, token in enumerate(tail):
-            if shared + j < start:
-                continue  # still part of the prompt for this continuation
-            dist = head.next_logprobs if j == 0 else tail_logprobs[i, j - 1]
-            picked.append(float(dist[token]))
-        scored = tail[start - shared:]
-        scores.append(ContinuationScore(sum(picked), tuple(tokenizer.decode([t]) for t in scored), tuple(picked)))
+    for i, (tail, start) in enumerate(zip(tails, tokenised.starts)):
+        offset = start - shared  # tokens of this tail that still belong to the prompt
+        picked = [
+            float((head.next_logprobs if j == 0 else tail_logprobs[i, j - 1])[tail[j]]) for j in range(offset, len(tail))
+        ]
+        tokens = tuple(lm.tokenizer.decode([t]) for t in tail[offset:])
+        scores.append(ContinuationScore(sum(picked), tokens, tuple(picked)))
     return scores, head
-
-
-def _head_ids(tokenizer, prompt: Prompt) -> list[int]:
-    """The ids every continuation of `prompt` shares: what one forward of the prompt must cover."""
-    prompt_ids = encode(tokenizer, prompt.text, prompt.chat)
-    fulls = [encode(tokenizer, prompt.text + c, prompt.chat) for c in prompt.continuations]
-    shared = min((_common_length(full, prompt_ids) for full in fulls), default=len(prompt_ids))
-    return (fulls[0] if fulls else prompt_ids)[:shared]
 
 
 @torch.inference_mode()
@@ -323,13 +328,13 @@ def score_many(
 ) -> list[tuple[list[ContinuationScore], Prefix]]:
     """`score_continuations` for many prompts that start with `prefix`, their remaining parts run
     `batch_size` at a time: one forward per batch instead of one per prompt, same numbers."""
-    heads: list[Prefix | None] = [None] * len(prompts)
+    tokenised = [_tokenise(lm.tokenizer, p) for p in prompts]
+    heads: list[Prefix | None] = [prefix] * len(prompts)
     if prefix is not None:
-        ids = [tuple(_head_ids(lm.tokenizer, p)) for p in prompts]
         done = len(prefix.ids)
-        batchable = [i for i, x in enumerate(ids) if len(x) > done and x[:done] == prefix.ids]
+        batchable = [i for i, t in enumerate(tokenised) if len(t.head) > done and t.head[:done] == prefix.ids]
         for chunk in (batchable[at: at + batch_size] for at in range(0, len(batchable), batch_size)):
-            rows = [ids[i][done:] for i in chunk]
+            rows = [tokenised[i].head[done:] for i in chunk]
             width = max(map(len, rows))
             batch = torch.tensor([list(r) + [0] * (width - len(r)) for r in rows])  # right padding: never attended to
             out = lm.model(input_ids=batch, past_key_values=_cache(lm, prefix.kv, len(rows)), use_cache=True)
@@ -337,8 +342,8 @@ def score_many(
             for row, (i, r) in enumerate(zip(chunk, rows)):
                 end = done + len(r)
                 kv = tuple((layer.keys[row: row + 1, :, :end], layer.values[row: row + 1, :, :end]) for layer in layers)
-                heads[i] = Prefix(ids[i], kv, torch.log_softmax(out.logits[row, len(r) - 1].float(), -1))
-    return [score_continuations(lm, p, head or prefix) for p, head in zip(prompts, heads)]
+                heads[i] = Prefix(tokenised[i].head, kv, torch.log_softmax(out.logits[row, len(r) - 1].float(), -1))
+    return [_score(lm, t, head) for t, head in zip(tokenised, heads)]
 
 
 def shared_prefix(lm: LoadedModel, task: Task, demos: Sequence[Example], chat: bool) -> Prefix | None:

@@ -79,6 +79,17 @@ def test_reusing_a_shared_prefix_changes_no_score(lm):
     assert [s.logprob for s in reused] == pytest.approx([s.logprob for s in alone], abs=1e-4)
 
 
+def test_batched_queries_score_as_each_alone(lm):
+    """score_many right-pads queries of different lengths into one forward over the shared prefix."""
+    task = P.resolve_task("topic", verbalizers="sports: ball game, business: money, science: lab, world: earth")
+    demos = P.draw_demonstrations(task.items, 2, seed=4)
+    prompts = [P.build_prompt(task, demos, item.text, lm.tokenizer) for item in task.items[10:15]]
+    batched = P.score_many(lm, prompts, P.shared_prefix(lm, task, demos, False), batch_size=3)
+    for prompt, (scores, _) in zip(prompts, batched):
+        alone, _ = P.score_continuations(lm, prompt)
+        assert [s.logprob for s in scores] == pytest.approx([s.logprob for s in alone], abs=1e-4)
+
+
 @pytest.mark.parametrize("k", [0, 1, 4])
 def test_k_demonstrations_appear_in_the_prompt(k):
     task = datasets.load_task("sentiment")

@@ -1,0 +1,101 @@
+"""Benchmark of in-context-learning scoring on the bundled model.
+
+1. One 4-label query (topic) at 8 shots: the naive way (a full forward of prompt + verbalizer
+   for each label) against ours (the prompt once, every verbalizer from its KV cache), side by
+   side in one run, with single-token and multi-token verbalizers. Target: >= 3x.
+2. The default sweep: 5 shot counts x 3 draws x 40 items on sentiment. Target: < 2 minutes.
+
+    .venv/bin/python bench/icl.py [--threads N] [--queries 6] [--skip-sweep]
+
+Timings on a shared machine are noisy: the ratio is measured with both methods interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from explorer import models  # noqa: E402
+from explorer import prompting as P  # noqa: E402
+
+MULTI_TOKEN = "sports: athletics and games, business: economy and finance, science: research, world: international affairs"
+
+
+@torch.inference_mode()
+def naive_logprobs(lm, prompt: P.Prompt) -> list[float]:
+    """One full forward of prompt + verbalizer per label: the way we must not do it."""
+    n_prompt = len(P.encode(lm.tokenizer, prompt.text, prompt.chat))
+    scores = []
+    for continuation in prompt.continuations:
+        ids = P.encode(lm.tokenizer, prompt.text + continuation, prompt.chat)
+        logprobs = torch.log_softmax(lm.model(input_ids=torch.tensor([ids])).logits[0].float(), -1)
+        scores.append(float(sum(logprobs[i - 1, ids[i]] for i in range(n_prompt, len(ids)))))
+    return scores
+
+
+def cached_logprobs(lm, prompt: P.Prompt) -> list[float]:
+    scores, _ = P.score_continuations(lm, prompt)
+    return [s.logprob for s in scores]
+
+
+def compare_scoring(lm, verbalizers: str, queries: int, shots: int = 8) -> dict:
+    task = P.resolve_task("topic", verbalizers=verbalizers)
+    timings = {"naive": [], "cached": []}
+    worst = 0.0
+    prompts = []
+    for i, item in enumerate(task.items[:queries]):
+        demos = P.draw_demonstrations([x for x in task.items if x != item], shots, seed=i)
+        prompt = P.build_prompt(task, demos, item.text, lm.tokenizer)
+        prompts.append(prompt)
+        results = {}
+        for name, method in (("naive", naive_logprobs), ("cached", cached_logprobs)):
+            started = time.perf_counter()
+            results[name] = method(lm, prompt)
+            timings[name].append(time.perf_counter() - started)
+        worst = max(worst, max(abs(a - b) for a, b in zip(results["naive"], results["cached"])))
+    tokens = statistics.fmean(len(P.encode(lm.tokenizer, p.text, False)) for p in prompts)
+    naive, cached = statistics.median(timings["naive"]), statistics.median(timings["cached"])
+    return dict(naive=naive, cached=cached, speedup=naive / cached, max_diff=worst, prompt_tokens=tokens)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--queries", type=int, default=6, help="queries timed per verbalizer set")
+    parser.add_argument("--skip-sweep", action="store_true")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    lm = models.get()
+    print(f"model {lm.name}, torch threads {torch.get_num_threads()}")
+    lm.model(input_ids=torch.tensor([[1, 2, 3]]))  # warm-up
+
+    print("\n4-label task (topic), 8 shots: median seconds per query, both methods interleaved")
+    print(f"{'verbalizers':<14}{'prompt tok':>11}{'naive s':>10}{'cached s':>10}{'speedup':>9}{'max |diff|':>12}")
+    for name, words in (("single-token", ""), ("multi-token", MULTI_TOKEN)):
+        row = compare_scoring(lm, words, args.queries)
+        print(f"{name:<14}{row['prompt_tokens']:>11.0f}{row['naive']:>10.3f}{row['cached']:>10.3f}"
+              f"{row['speedup']:>8.1f}x{row['max_diff']:>12.1e}")
+
+    if args.skip_sweep:
+        return
+    print("\nDefault sweep: sentiment, shots 0,1,2,4,8 x 3 draws x 40 items (0 shots drawn once), with calibration")
+    started = time.perf_counter()
+    result = P.sweep(lm, P.resolve_task("sentiment"), P.DEFAULT_SHOTS, repeats=3, max_items=40)
+    total = time.perf_counter() - started
+    print(f"{'shots':>5}{'acc mean':>10}{'acc std':>9}{'calib mean':>12}{'calib std':>11}")
+    for p in result.points:
+        print(f"{p.shots:>5}{p.accuracy_mean:>10.3f}{p.accuracy_std:>9.3f}{p.calibrated_mean:>12.3f}{p.calibrated_std:>11.3f}")
+    print(f"majority baseline {result.majority_baseline:.2f}, random {result.random_baseline:.2f}")
+    print(f"sweep wall time {total:.1f} s (target < 120 s)")
+
+
+if __name__ == "__main__":
+    main()
