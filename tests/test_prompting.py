@@ -245,3 +245,12 @@ def test_view_handlers_return_figures_and_the_api_payload(lm, monkeypatch):
     assert {"accuracy_mean", "accuracy_std", "n_items", "repeats"} <= set(result["points"][0])
     with pytest.raises(view.gr.Error, match="query is empty"):
         view.icl("sentiment", 1, "")
+
+
+@pytest.mark.parametrize("task", [*datasets.TASK_NAMES, P.CUSTOM])
+def test_view_task_defaults_make_a_valid_task(task):
+    from explorer.views import prompting as view
+
+    template, verbalizers, instruction, query = view.task_defaults(task)
+    chosen = P.resolve_task(task, template, verbalizers, instruction, view.CUSTOM_EXAMPLES)
+    assert chosen.template == template and query.strip()
