@@ -202,8 +202,17 @@ def _pad_id(lm: LoadedModel) -> int:
 
 
 def prepare(lm: LoadedModel, method: str, settings: TuningSettings, seed: int = 0, total_steps: int = ADALORA_TABLE_STEPS) -> Prepared:
-    """The shared classifier set up for `method`: trainable parameters unfrozen or added."""
-    torch.manual_seed(seed)
+    """The shared classifier set up for `method`: trainable parameters unfrozen or added.
+
+    New weights (head, adapters, LoRA, prompts) are drawn from `seed` in a forked RNG, so set-up is
+    reproducible and leaves the process-wide RNG that other tabs use untouched.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _prepare(lm, method, settings, total_steps)
+
+
+def _prepare(lm: LoadedModel, method: str, settings: TuningSettings, total_steps: int) -> Prepared:
     model = shared_classifier(lm, settings.num_labels)
     base_params = sum(p.numel() for p in model.parameters())
     head = getattr(model, _head_name(model))

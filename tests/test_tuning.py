@@ -117,7 +117,10 @@ def test_checkpoint_size_equals_the_saved_file(tiny, tmp_path, method):
 
 
 def test_table_rows_on_a_tiny_model(tiny):
+    before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
     result = tuning.table(tiny, SETTINGS)
+    after = tiny.model.state_dict()  # the meta-device measurements never touch the shared weights
+    assert all(not v.is_meta and torch.equal(before[k], v) for k, v in after.items())
     rows = {r.method: r for r in result.rows}
     assert list(rows) == list(tuning.METHODS)
     assert rows["full"].trainable == result.total_params and rows["full"].percent == pytest.approx(100)

@@ -185,7 +185,7 @@ def build() -> None:
     with gr.Accordion("The three families", open=False):
         gr.Markdown("\n".join(f"- **{name}**: {text}" for name, text in FAMILIES.items()))
     with gr.Accordion("JSON (what /tuning_table returns)", open=False):
-        table_json = gr.JSON()
+        table_json = gr.JSON(label="tuning_table")
 
     gr.Markdown("### Short real training runs\n" + TRAIN_EXPLAINER)
     with gr.Row():
@@ -200,7 +200,7 @@ def build() -> None:
     loss_plot = gr.Plot(label="Loss curves")
     runs_table = gr.Dataframe(headers=RUN_HEADERS, label="Results", wrap=True, interactive=False)
     with gr.Accordion("JSON (what /tuning_train returns)", open=False):
-        train_json = gr.JSON()
+        train_json = gr.JSON(label="tuning_train")
 
     build_table.click(
         tuning_table, [model, lora_r, adapter_size, prefix_tokens, prompt_tokens, num_labels],
