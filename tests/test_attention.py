@@ -226,6 +226,7 @@ def test_bertviz_frames_are_self_contained_and_escape_user_text(tiny_eager):
         assert "cdnjs" not in document.split("require.config")[0]  # no script loaded from a CDN
         assert "<script src=" not in document and "d3js.org v5.7.0" in document and "jQuery v2.2.4" in document
         assert "define('d3'" in document and "Content-Security-Policy" in document
+        assert document.count('"attn"') == 1  # BertViz's weights once (its template would put them in a comment too)
         script = document.split('<script type="text/javascript">')[1].rsplit("</script>", 1)[0]
         assert "</script" not in script  # the user's '</script>' cannot end BertViz's script early
     assert view.bertviz_layers(run, 1) == [0, 1]

@@ -13,7 +13,6 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
-from plotly.subplots import make_subplots
 
 from .. import attention, models
 from ..attention import Forward
@@ -56,8 +55,9 @@ VIRIDIS = np.array(
 
 
 def token_label(token: str) -> str:
-    """A token as a label: newlines and tabs made visible, never empty."""
-    return token.replace("\n", "↵").replace("\t", "⇥") or "∅"
+    """A token as a label: newlines and tabs made visible, a token of spaces shown as ␣, never empty."""
+    token = token.replace("\n", "↵").replace("\t", "⇥")
+    return (token.replace(" ", "␣") if not token.strip() else token) or "∅"
 
 
 def axis_labels(tokens: list[str]) -> list[str]:
@@ -94,28 +94,49 @@ def heatmap_figure(run: Forward, layer: int, head: int, title: str | None = None
     return figure
 
 
+def grid(count: int, cols: int, titles: list[str], gap: float = 0.02) -> tuple[list[str], dict]:
+    """Axis ids and a layout placing `count` panels in a grid with a title above each. By hand rather
+    than plotly's make_subplots, which takes ~100 ms for 9 panels: too slow for switching heads."""
+    rows = math.ceil(count / cols)
+    ids, layout, annotations = [], {}, []
+    for index in range(count):
+        row, col = divmod(index, cols)
+        suffix = str(index + 1) if index else ""
+        x = [col / cols + gap, (col + 1) / cols - gap]
+        y = [1 - (row + 1) / rows + gap, 1 - row / rows - 2.5 * gap]
+        layout[f"xaxis{suffix}"] = dict(domain=x, anchor=f"y{suffix}")
+        layout[f"yaxis{suffix}"] = dict(domain=y, anchor=f"x{suffix}", autorange="reversed")
+        annotations.append(dict(
+            text=titles[index], x=sum(x) / 2, y=y[1], xref="paper", yref="paper",
+            xanchor="center", yanchor="bottom", showarrow=False, font_size=12,
+        ))
+        ids.append(suffix)
+    layout["annotations"] = annotations
+    return ids, layout
+
+
 def heads_figure(run: Forward, layer: int, head: int) -> go.Figure:
     """All heads of one layer side by side, sharing one colour scale."""
     cols = math.ceil(math.sqrt(run.num_heads))
-    rows = math.ceil(run.num_heads / cols)
     titles = [("▶ " if h == head else "") + head_title(run, h) for h in range(run.num_heads)]
-    figure = make_subplots(rows, cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.06)
+    ids, layout = grid(run.num_heads, cols, titles)
     labels = axis_labels(run.tokens)
-    for h in range(run.num_heads):
-        figure.add_trace(
-            go.Heatmap(
-                z=run.attentions[layer, h].numpy(), x=labels, y=labels, coloraxis="coloraxis",
-                hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.4f}}<extra></extra>",
-            ),
-            row=h // cols + 1, col=h % cols + 1,
+    traces = [
+        dict(
+            type="heatmap", z=run.attentions[layer, h].numpy(), x=labels, y=labels, coloraxis="coloraxis",
+            xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+            hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.4f}}<extra></extra>",
         )
-    figure.update_xaxes(showticklabels=False)
-    figure.update_yaxes(showticklabels=False, autorange="reversed")
-    figure.update_layout(
-        title=f"Layer {layer}: every head", coloraxis=dict(colorscale="Viridis", cmin=0),
+        for h, suffix in enumerate(ids)
+    ]
+    for key in layout:
+        if key.startswith(("xaxis", "yaxis")):
+            layout[key]["showticklabels"] = False
+    rows = math.ceil(run.num_heads / cols)
+    return go.Figure(data=traces, layout=dict(
+        layout, title=f"Layer {layer}: every head", coloraxis=dict(colorscale="Viridis", cmin=0),
         height=230 * rows + 60, margin=dict(l=10, r=10, t=60, b=10), font_size=11,
-    )
-    return figure
+    ))
 
 
 def patterns_figure(run: Forward) -> go.Figure:
@@ -126,23 +147,22 @@ def patterns_figure(run: Forward) -> go.Figure:
         ("previous token", patterns.previous_token),
         ("itself (diagonal)", patterns.same_token),
     ]
-    figure = make_subplots(1, 3, subplot_titles=[name for name, _ in panels], shared_yaxes=True, horizontal_spacing=0.03)
-    for index, (name, values) in enumerate(panels):
-        figure.add_trace(
-            go.Heatmap(
-                z=values, coloraxis="coloraxis",
-                hovertemplate=f"layer %{{y}}, head %{{x}}<br>mean weight on {name}: %{{z:.3f}}<extra></extra>",
-            ),
-            row=1, col=index + 1,
+    ids, layout = grid(len(panels), len(panels), [name for name, _ in panels], gap=0.015)
+    traces = [
+        dict(
+            type="heatmap", z=values, coloraxis="coloraxis", xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+            hovertemplate=f"layer %{{y}}, head %{{x}}<br>mean weight on {name}: %{{z:.3f}}<extra></extra>",
         )
-    figure.update_yaxes(autorange="reversed", title_text="layer", row=1, col=1)
-    figure.update_xaxes(title_text="head", dtick=1)
-    figure.update_layout(
-        title="Which heads do what: mean weight on one position, per layer and head",
+        for (name, values), suffix in zip(panels, ids)
+    ]
+    for suffix in ids:
+        layout[f"xaxis{suffix}"].update(title="head", dtick=1)
+    layout["yaxis"]["title"] = "layer"
+    return go.Figure(data=traces, layout=dict(
+        layout, title="Which heads do what: mean weight on one position, per layer and head",
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, colorbar_title="weight"),
-        height=max(320, 14 * run.num_layers + 120), margin=dict(l=10, r=10, t=70, b=10),
-    )
-    return figure
+        height=max(320, 14 * run.num_layers + 120), margin=dict(l=10, r=10, t=70, b=40),
+    ))
 
 
 def mosaic_image(run: Forward) -> Image.Image:
@@ -195,7 +215,7 @@ def lens_html(lens: attention.LogitLens) -> str:
             best = predictions[0]
             hover = "\n".join(f"{p.prob:.3f}  {p.token!r}" for p in predictions)
             hit = ";text-decoration:underline;font-weight:600" if best.token == next_tokens[position] else ""
-            ink = "#fff" if best.prob > 0.55 else "#111"
+            ink = "#fff" if best.prob > 0.45 else "#111"
             cells.append(
                 f'<td title="{html.escape(hover)}" style="background:rgba(37,99,235,{best.prob:.3f});color:{ink}{hit}">'
                 f"{html.escape(token_label(best.token))}</td>"
@@ -235,13 +255,15 @@ def bertviz_layers(run: Forward, layer: int) -> list[int]:
 
 def bertviz_frame(run: Forward, view: str, layer: int) -> str:
     """BertViz's own head or model view, as a self-contained page in an iframe (Gradio's HTML
-    component does not run scripts; an iframe's srcdoc does)."""
+    component does not run scripts; an iframe's srcdoc does). Its Content-Security-Policy allows
+    no network at all. Not `sandbox`ed: Chromium then draws the frame in another process, which
+    headless screenshots miss for the model view, so the drawing could not be verified."""
     layers = bertviz_layers(run, layer)
-    # Weights rounded to 3 decimals: BertViz sends every one as JSON, and full floats triple the size.
-    # Only the included layers are read; the others stay zero-copy views.
+    # BertViz sends every weight as JSON and draws it as an opacity: 2 decimals are plenty and keep the
+    # page small. Only the included layers are read; the others stay zero-copy views.
     weights = [run.attentions[i][None] for i in range(run.num_layers)]
     for i in layers:
-        weights[i] = weights[i].double().round(decimals=3)
+        weights[i] = weights[i].double().round(decimals=2)
     tokens = [token_label(t) for t in run.tokens]
     if view == "head":
         page = bertviz.head_view(weights, tokens, layer=layer, include_layers=layers, html_action="return").data
@@ -253,20 +275,27 @@ def bertviz_frame(run: Forward, view: str, layer: int) -> str:
     document = (
         '<!doctype html><html><head><meta charset="utf-8">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'\">"
-        f'{bertviz_libraries()}</head><body style="margin:8px;background:#fff">{_safe_script(page.replace(BERTVIZ_CDN_REQUIRE, ""))}</body></html>'
+        f'{bertviz_libraries()}</head><body style="margin:4px;background:#fff">{_bertviz_script(page)}</body></html>'
     )
     return (
-        f'<iframe title="BertViz {view} view" sandbox="allow-scripts" srcdoc="{html.escape(document, quote=True)}" '
+        f'<iframe title="BertViz {view} view" srcdoc="{html.escape(document, quote=True)}" '
         f'style="width:100%;height:{min(BERTVIZ_MAX_HEIGHT, int(height))}px;border:1px solid #e5e7eb;border-radius:6px"></iframe>'
     )
 
 
-def _safe_script(page: str) -> str:
-    """Escape '</' inside BertViz's script (tokens are user text: '</script>' must not end it early)."""
+def _bertviz_script(page: str) -> str:
+    """BertViz's page without its CDN script tag, its data once, and safe for any token."""
+    page = page.replace(BERTVIZ_CDN_REQUIRE, "")
+    # BertViz 1.4 substitutes its params for both "PYTHON_PARAMS" in `const params = PYTHON_PARAMS; // HACK:
+    # PYTHON_PARAMS is a template marker…`: the comment would carry every weight a second time.
+    comment = page.find("; // HACK: ")
+    if comment != -1:
+        page = page[: comment + 1] + page[page.find("\n", comment) :]
     marker = '<script type="text/javascript">'
     before, found, script = page.partition(marker)
     if not found:
         return page
+    # Tokens are user text: a '</script>' in one must not end BertViz's script early.
     body, _, after = script.rpartition("</script>")
     return before + marker + body.replace("</", "<\\/") + "</script>" + after
 
