@@ -207,8 +207,8 @@ def start_ids(tokenizer) -> list[int]:
     `bos_token` is the chat-turn marker <|im_start|>, which predicts chat text), so it comes first;
     then the tokenizer's BOS (unless it adds it itself), then its EOS.
     """
-    separator = tokenizer.get_vocab().get("<|endoftext|>")
-    if separator is not None:
+    separator = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    if separator is not None and tokenizer.convert_ids_to_tokens(separator) == "<|endoftext|>":  # not the unknown token
         return [separator]
     if tokenizer.bos_token_id is not None:
         added = tokenizer("a")["input_ids"][:1] == [tokenizer.bos_token_id]
@@ -353,7 +353,10 @@ def rescore(lm: LoadedModel, text: str, proposals: list[dict[str, set[str]]], pr
     return ranked, len(sentences)
 
 
-def causal_rescoring(lm: LoadedModel, text: str, masks, left_only: list[list[Filler]], n: int, progress: Progress) -> tuple[list[list[Filler]], int]:
+def causal_rescoring(
+    lm: LoadedModel, text: str, masks, left_only: list[list[Filler]], n: int, progress: Progress
+) -> tuple[list[list[Filler]], int, list[str]]:
+    """(ranked words per blank, sentences scored, the word each blank held while the others were scored)."""
     proposals: list[dict[str, set[str]]] = []
     provisional = []
     for index in range(len(masks)):
@@ -367,7 +370,8 @@ def causal_rescoring(lm: LoadedModel, text: str, masks, left_only: list[list[Fil
         proposals.append(words)
         provisional.append(asked[0] if asked else (left_only[index][0].token if left_only[index] else "…"))
     progress(0.75, f"Scoring {sum(len(w) for w in proposals)} complete sentences in one batch")
-    return rescore(lm, text, proposals, provisional)
+    ranked, scored = rescore(lm, text, proposals, provisional)
+    return ranked, scored, provisional
 
 
 # ---------------------------------------------------------------- the endpoint's computation
@@ -414,13 +418,18 @@ def fill(lm: LoadedModel, causal: LoadedModel, text: str, top_k: int = 10, progr
         )
     else:
         method = "causal-rescoring"
-        candidates, scored = causal_rescoring(lm, text, masks, left_only, n, progress)
+        candidates, scored, provisional = causal_rescoring(lm, text, masks, left_only, n, progress)
         note = (
             f"causal-rescoring: no masked LM is used, so {lm.name} (a left-to-right model) proposed words "
             "from the left context and when asked to fill the blank, then ranked the complete sentences by their "
             f"likelihood ({scored} sentences scored in one batch), so the words after the blank count too. "
             "Probabilities are renormalised over the words scored."
         )
+        if len(masks) > 1:
+            note += (
+                " With several blanks, each blank was scored on its own while the others held the instruct "
+                f"model's first guess ({', '.join(provisional)}), as BERT predicts each blank independently."
+            )
     progress(1.0, "Done")
     masks_out = [
         MaskPrediction(index, candidates[index][:top_k], left_only[index][:top_k], contexts[index])

@@ -20,7 +20,10 @@ others**. A *causal* LM (GPT) reads left to right: for a blank it can only use t
 
 Offline there is no masked LM, only the bundled causal SmolLM2. The tab then fills blanks by **causal rescoring**:
 it proposes words (from the left context, and from the instruct model asked to fill the blank), and ranks each
-complete sentence by the causal model's likelihood, so the words after the blank count too."""
+complete sentence by the causal model's likelihood, so the words after the blank count too. The 135M model is
+weak when the blank *starts* the sentence (nothing to its left, and the instruct model rarely proposes the word):
+try "[MASK] is the largest planet in the solar system." with a masked LM when one is available."""
+DEFAULT_TEXT = "He wrote a letter with a [MASK] and paper."
 
 DEMO_EXPLAINER = """**How BERT is trained.** BERT picks ~15% of the tokens; of those, 80% become the mask token,
 10% a random token, 10% stay themselves — the model must predict the original at every picked position,
@@ -70,6 +73,9 @@ def _bar_rows(fillers: list[Filler], colour: str, best: str | None, n: int = 5) 
 def contrast_html(result: FillMaskResult) -> str:
     """Per blank, side by side: the left-only guess and the guess that reads both sides."""
     both = "masked LM (both sides)" if result.method == "masked-lm" else "causal rescoring (both sides)"
+    both_probability = (
+        "p = the masked LM's probability" if result.method == "masked-lm" else "p renormalised over the sentences scored"
+    )
     blocks = []
     for mask in result.masks:
         left_best = mask.left_only[0].token if mask.left_only else "…"
@@ -82,10 +88,12 @@ def contrast_html(result: FillMaskResult) -> str:
             f'<div style="border-left:4px solid {LEFT_COLOUR};padding-left:8px">'
             f"<div>GPT-style, <b>left context only</b> ({html.escape(result.left_only_model)}): "
             f"<code>{html.escape(mask.left_context or '(nothing)')}▁</code></div>"
-            f'<div style="font-size:1.3em">{html.escape(left_best)}</div>{_bar_rows(mask.left_only, LEFT_COLOUR, left_best)}</div>'
+            f'<div style="font-size:1.3em">{html.escape(left_best)}</div>{_bar_rows(mask.left_only, LEFT_COLOUR, left_best)}'
+            '<div style="font-size:0.8em;color:#6b7280">p = probability of the next word</div></div>'
             f'<div style="border-left:4px solid {BOTH_COLOUR};padding-left:8px">'
             f"<div>{both}: reads the words after the blank too</div>"
-            f'<div style="font-size:1.3em">{html.escape(both_best)}</div>{_bar_rows(mask.candidates, BOTH_COLOUR, both_best)}</div>'
+            f'<div style="font-size:1.3em">{html.escape(both_best)}</div>{_bar_rows(mask.candidates, BOTH_COLOUR, both_best)}'
+            f'<div style="font-size:0.8em;color:#6b7280">{both_probability}</div></div>'
             "</div></div>"
         )
     sentences = (
@@ -155,7 +163,7 @@ def corruption_html(result: CorruptionResult) -> str:
 
 @user_errors
 def fill_mask(
-    text: str = "[MASK] is the largest planet in the solar system.",
+    text: str = DEFAULT_TEXT,
     model: str = "",
     top_k: int = 10,
     method: str = "auto",
@@ -195,7 +203,7 @@ def build() -> None:
     gr.Markdown(EXPLAINER)
     with gr.Row():
         with gr.Column(scale=2):
-            text = gr.Textbox("[MASK] is the largest planet in the solar system.", label="Text with [MASK] (up to 5)", lines=3)
+            text = gr.Textbox(DEFAULT_TEXT, label="Text with [MASK] (up to 5)", lines=3)
             model = _model_dropdown()
             method = gr.Radio(
                 list(masked_lm.METHODS), value="auto", label="Method",
@@ -205,6 +213,7 @@ def build() -> None:
             run = gr.Button("Fill the blanks", variant="primary")
             gr.Examples(
                 [
+                    [DEFAULT_TEXT],
                     ["[MASK] is the largest planet in the solar system."],
                     ["The capital of France is [MASK]."],
                     ["The [MASK] barked at the [MASK] all night."],
