@@ -56,10 +56,13 @@ def serialised(outputs) -> int:
 
 
 def timed(fn, *args):
-    started = time.perf_counter()
+    """Wall seconds, CPU seconds of this process (all threads), payload bytes, result.
+    On a shared machine wall time depends on the neighbours; CPU seconds / 2 estimates
+    the wall time on two idle cores."""
+    started, cpu = time.perf_counter(), time.process_time()
     result = fn(*args)
     size = serialised(result if isinstance(result, tuple) else (result,))
-    return time.perf_counter() - started, size, result
+    return time.perf_counter() - started, time.process_time() - cpu, size, result
 
 
 def screenshot(folder: Path, shown_run, layer: int) -> None:
@@ -95,37 +98,40 @@ def main() -> None:
     print(f"{lm.name} (eager attention) loaded in {time.perf_counter() - started:.1f} s (not counted below)")
     view.show_attention(text_of(lm, 8, -1), "", 0, -1)  # warm-up: first-call overheads of torch and plotly
 
-    rows = []
-    first, forward_only, lens_first, lens_cached, switches = [], [], [], [], []
+    samples: dict[str, list[tuple[float, float]]] = {key: [] for key in ("first", "forward", "switch", "lens", "lens cached")}
+    sizes = {}
     for repeat in range(args.repeats):
         text = text_of(lm, args.tokens, repeat)
         n = len(lm.tokenizer(text)["input_ids"])
-        seconds, size, outputs = timed(view.show_attention, text, "", 10, -1)
-        first.append(seconds)
+        wall, cpu, sizes["first"], outputs = timed(view.show_attention, text, "", 10, -1)
+        samples["first"].append((wall, cpu))
         shown = outputs[-2]
         for layer, head in [(11, 0), (12, 4), (29, 8), (0, -1), (20, 2)]:
-            seconds, switch_size, _ = timed(view.switch, shown, layer, head)
-            switches.append(seconds)
-        seconds, lens_size, _ = timed(view.logit_lens, text, "", 5)
-        lens_first.append(seconds)
-        seconds, _, _ = timed(view.logit_lens, text, "", 5)
-        lens_cached.append(seconds)
-        started = time.perf_counter()
-        attention.forward(lm, text + " ")  # a cache miss: the forward pass alone
-        forward_only.append(time.perf_counter() - started)
+            wall, cpu, sizes["switch"], _ = timed(view.switch, shown, layer, head)
+            samples["switch"].append((wall, cpu))
+        wall, cpu, sizes["lens"], _ = timed(view.logit_lens, text, "", 5)
+        samples["lens"].append((wall, cpu))
+        wall, cpu, _, _ = timed(view.logit_lens, text, "", 5)
+        samples["lens cached"].append((wall, cpu))
+        wall, cpu, _, _ = timed(attention.forward, lm, text + " ")  # a cache miss: the forward pass alone
+        samples["forward"].append((wall, cpu))
 
-    median = statistics.median
     rows = [
-        (f"first view, {n} tokens (forward + every view)", median(first), "< 2 s", size),
-        ("  of which: the forward pass alone", median(forward_only), "", None),
-        ("switch layer/head (cached forward)", median(switches), "< 0.15 s", switch_size),
-        ("logit lens, first (30 layers × vocab 49,152)", median(lens_first), "", lens_size),
-        ("logit lens, cached", median(lens_cached), "", None),
+        ("first", f"first view, {n} tokens (forward + every view)", "< 2 s"),
+        ("forward", "  of which: the forward pass alone", ""),
+        ("switch", "switch layer/head (cached forward)", "< 0.15 s"),
+        ("lens", "logit lens, first (30 layers × 49,152 vocab)", ""),
+        ("lens cached", "logit lens, cached", ""),
     ]
-    print(f"\n{'step':48} {'median s':>9} {'target':>9} {'payload':>10}   (repeats={args.repeats}, torch threads=2)")
-    for name, seconds, target, size in rows:
-        print(f"{name:48} {seconds:9.3f} {target:>9} {'' if size is None else f'{size / 1e6:.2f} MB':>10}")
-    print(f"all switch timings: {', '.join(f'{s * 1000:.0f}' for s in switches)} ms")
+    median = statistics.median
+    print(f"\n{'step':46} {'wall s':>7} {'cpu s':>7} {'cpu/2':>7} {'target':>9} {'payload':>9}")
+    for key, name, target in rows:
+        wall, cpu = median(w for w, _ in samples[key]), median(c for _, c in samples[key])
+        size = f"{sizes[key] / 1e6:.2f} MB" if key in sizes else ""
+        print(f"{name:46} {wall:7.3f} {cpu:7.3f} {cpu / 2:7.3f} {target:>9} {size:>9}")
+    print(f"(medians of {args.repeats} runs, {len(samples['switch'])} switches; torch threads = 2; "
+          "cpu/2 = the wall time two idle cores would take)")
+    print(f"all switch timings: {', '.join(f'{w * 1000:.0f}' for w, _ in samples['switch'])} ms")
 
     if args.screenshot:
         screenshot(args.screenshot, attention.forward(lm, text_of(lm, 24, 0)), 10)
