@@ -247,3 +247,14 @@ def test_logit_lens_table_and_payload(tiny_eager):
     assert all(len(cell) == 2 for cell in result["layers"][0]["top"])
     assert set(result["layers"][0]["top"][0][0]) >= {"token", "prob"}
 
+
+
+def test_a_masked_model_is_shown_beside_when_one_is_available(tiny_eager, tiny_bert, monkeypatch):
+    monkeypatch.setattr(models, "default_model", lambda kind: "tiny-bert" if kind == "masked" else None)
+    monkeypatch.setattr(models, "get", lambda name, *a, **k: {"tiny-bert": tiny_bert}[name])
+    figure, note = view.comparison(tiny_eager, TEXT, 5, lambda f, m: None)
+    assert "tiny-bert" in note and "layer 1" in figure.layout.title.text and "bidirectional" in figure.layout.title.text
+    full = attention.forward(tiny_bert, TEXT).attentions[1].mean(0)
+    assert torch.allclose(torch.tensor(figure.data[0].z), full, atol=1e-6)
+    monkeypatch.setattr(models, "default_model", lambda kind: None)
+    assert view.comparison(tiny_eager, TEXT, 0, lambda f, m: None) == (None, view.NO_MASKED)
