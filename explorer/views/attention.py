@@ -24,7 +24,8 @@ how much of each **key** token *j* it reads (the weights of a row sum to 1). The
 (eager attention, `output_attentions=True`), from one forward pass per text: switching layer or head re-reads it.
 **Head −1** is the mean over the layer's heads. The repeated phrase in the default text shows *induction heads*
 (the second "quick brown fox" attends to the token after the first one), *previous-token heads* (the diagonal just
-below the main one) and the *attention sink* (many heads park their weight on the first token)."""
+below the main one) and the *attention sink* (many heads park their weight on the first token). In SmolLM2 try
+layer 17, head 4 (induction), layer 16, head 0 (previous token) and the *All layers × heads* tab."""
 CAUSAL_EXPLAINER = """**Causal vs bidirectional.** A causal (GPT-style) model predicts the next token, so position *i*
 may only read positions ≤ *i*: its attention matrices are **lower-triangular** (everything above the diagonal is
 exactly 0, masked before the softmax). A masked (BERT-style) model fills in blanks, so every position reads the
