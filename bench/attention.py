@@ -40,7 +40,7 @@ PASSAGE = (
 
 def text_of(lm: models.LoadedModel, n_tokens: int, salt: int) -> str:
     """A real passage cut to about `n_tokens` tokens; `salt` makes each run a new text (no cache hit)."""
-    ids = lm.tokenizer(f"({salt}) {PASSAGE}")["input_ids"][:n_tokens]
+    ids = lm.tokenizer(f"({salt}) " + " ".join([PASSAGE] * 4))["input_ids"][:n_tokens]
     return lm.tokenizer.decode(ids)
 
 
@@ -113,7 +113,7 @@ def main() -> None:
         samples["lens"].append((wall, cpu))
         wall, cpu, _, _ = timed(view.logit_lens, text, "", 5)
         samples["lens cached"].append((wall, cpu))
-        wall, cpu, _, _ = timed(attention.forward, lm, text + " ")  # a cache miss: the forward pass alone
+        wall, cpu, _, _ = timed(attention.forward, lm, text_of(lm, args.tokens, 1000 + repeat))  # forward alone
         samples["forward"].append((wall, cpu))
 
     rows = [
