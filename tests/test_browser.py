@@ -1,0 +1,105 @@
+"""End to end in a real browser: every tab of the app, its main action with the defaults, a screenshot.
+
+Playwright drives Debian's Chromium (/usr/bin/chromium; Playwright's own browser download cannot
+work offline). For each top-level tab (read from the app as app.py assembles it, so tabs wired in
+later are covered), the test clicks the tab, clicks its first primary button, waits until the
+outputs stop pending, and checks that no error toast appeared and that a plot with data, a table
+with cells or an HTML result with text is shown. Screenshots go to screenshots/ (not in git).
+Skips with the reason when Playwright or Chromium cannot be had.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+ACTION_TIMEOUT = 240.0  # the slowest default action on a busy 2-core machine; a hang detector, not a target
+# Gradio's status trackers (one per output) lose the class "hide" while a request queues or runs.
+PENDING_PROBE = """panel => [...panel.querySelectorAll('[data-testid="status-tracker"]')]
+  .filter(t => !t.classList.contains('hide') && t.offsetParent !== null).length"""
+
+# A tab's results: a plotly figure with at least one trace, a table with a cell, or HTML with text.
+RESULT_PROBE = """panel => ({
+  plots: [...panel.querySelectorAll('.js-plotly-plot')].filter(p => p.data && p.data.length > 0).length,
+  cells: [...panel.querySelectorAll('[data-testid^="cell-"], table td')].filter(c => c.innerText.trim()).length,
+  html: [...panel.querySelectorAll('.prose, .html-container')].filter(h => h.innerText.trim().length > 20).length,
+})"""
+
+
+def top_level_tabs() -> list[str]:
+    """The labels of the app's top-level tabs, in order (nested tabs belong to their tab)."""
+    import gradio as gr
+
+    import app
+
+    labels = []
+
+    def walk(block) -> None:
+        for child in getattr(block, "children", []):
+            if isinstance(child, gr.Tab):
+                labels.append(child.label)
+            else:
+                walk(child)
+
+    walk(app.build_app())
+    return labels
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does where it can)")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        except sync_api.Error as error:
+            pytest.skip(f"Chromium at {CHROMIUM} did not start: {str(error)[:300]}")
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url, wait_until="load")
+        page.get_by_role("tab").first.wait_for(timeout=60_000)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        yield page
+        browser.close()
+
+
+def wait_until_done(panel) -> None:
+    """Outputs show a pending tracker while the request queues and runs; wait until none is left."""
+    time.sleep(1.0)  # the click's request is queued and the trackers appear
+    deadline = time.monotonic() + ACTION_TIMEOUT
+    while panel.evaluate(PENDING_PROBE) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not panel.evaluate(PENDING_PROBE), f"still pending after {ACTION_TIMEOUT:.0f} s"
+    time.sleep(1.0)  # plotly draws the figures after the last update
+
+
+@pytest.mark.parametrize("tab", top_level_tabs())
+def test_tab_runs_its_main_action_with_the_defaults(page, tab):
+    for close in page.locator(".toast-close").all():  # toasts of an earlier tab
+        close.click()
+    page.locator("[role=tablist]").first.get_by_role("tab", name=tab, exact=True).click()
+    panel = page.locator("[role=tabpanel]:visible").first
+    shot = SCREENSHOTS / f"{top_level_tabs().index(tab) + 1}-{re.sub(r'[^a-z0-9]+', '-', tab.lower())}.png"
+    button = panel.locator("button.primary:visible").first
+    if not button.count():
+        page.screenshot(path=shot, full_page=True)
+        assert "coming soon" in panel.inner_text().lower(), f"{tab}: no main (primary) button and not 'coming soon'"
+        pytest.skip(f"{tab} is not wired yet (coming soon)")
+    action = button.inner_text()
+    button.click()
+    wait_until_done(panel)
+    page.screenshot(path=shot, full_page=True)
+
+    errors = [e.inner_text() for e in page.locator(".toast-body.error").all()]
+    assert not errors, f"{tab} / {action!r}: error toast {errors}"
+    found = panel.evaluate(RESULT_PROBE)
+    assert any(found.values()), f"{tab} / {action!r}: no plot, table or HTML result appeared ({found})"
