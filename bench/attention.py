@@ -2,7 +2,7 @@
 switching layer/head (target < 150 ms), and the logit lens; optionally a headless-Chromium
 screenshot proving BertViz's views draw.
 
-    .venv/bin/python bench/attention.py [--repeats 3] [--screenshot /tmp/bertviz]
+    .venv/bin/python bench/attention.py [--repeats 3] [--tokens 64] [--threads 2] [--screenshot /tmp/bertviz]
 
 Times are the server's side of a request: the handler (forward pass or cache read, every
 figure, the mosaic, both BertViz pages) plus serialising its outputs to JSON as Gradio does;
@@ -89,9 +89,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument(
+        "--threads", type=int, default=2,
+        help="torch threads (the app uses 2); 1 gives load-proof numbers on a busy machine, where two "
+        "OpenMP threads spin waiting for each other",
+    )
     parser.add_argument("--screenshot", type=Path, default=None, help="folder for headless-Chromium screenshots")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
     lm = models.get(attn="eager")
@@ -129,7 +134,7 @@ def main() -> None:
         wall, cpu = median(w for w, _ in samples[key]), median(c for _, c in samples[key])
         size = f"{sizes[key] / 1e6:.2f} MB" if key in sizes else ""
         print(f"{name:46} {wall:7.3f} {cpu:7.3f} {cpu / 2:7.3f} {target:>9} {size:>9}")
-    print(f"(medians of {args.repeats} runs, {len(samples['switch'])} switches; torch threads = 2; "
+    print(f"(medians of {args.repeats} runs, {len(samples['switch'])} switches; torch threads = {args.threads}; "
           "cpu/2 = the wall time two idle cores would take)")
     print(f"all switch timings: {', '.join(f'{w * 1000:.0f}' for w, _ in samples['switch'])} ms")
 
