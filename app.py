@@ -8,7 +8,7 @@ import gradio as gr
 import torch
 
 from explorer import models
-from explorer.views import attention, coming_soon, generation, prompting, tokenisation, tuning
+from explorer.views import attention, generation, masked_lm, prompting, tokenisation, tuning
 
 INTRO = """# PLM Explorer
 See how a pre-trained language model works, on a real model ({default}, bundled, offline):
@@ -21,7 +21,7 @@ def build_app() -> gr.Blocks:
         with gr.Tab("Generation"):
             generation.build()
         with gr.Tab("Masked LM"):
-            coming_soon.build("BERT's cloze objective ([MASK] fill-in) and how it differs from GPT's left-to-right prediction.")
+            masked_lm.build()
         with gr.Tab("In-context learning"):
             prompting.build()
         with gr.Tab("Attention"):
