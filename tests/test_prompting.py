@@ -3,7 +3,6 @@ draws are reproducible, calibration removes a constructed bias, bad input is exp
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 import torch

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from .. import attention, models
 from ..attention import Forward
-from .common import gradio_progress, model_dropdown, payload, user_errors
+from .common import SHORT_WORK, gradio_progress, model_dropdown, payload, user_errors
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"
 EXPLAINER = """Each layer's attention mixes information between positions: the row of **query** token *i* says
@@ -449,7 +449,7 @@ def build() -> None:
         show_attention, [text, model, layer, head],
         [heatmap, heads, mosaic, patterns, gqa, bertviz_info, head_view, model_view, causal_plot, compare_plot,
          compare_note, layer, head, shown, result_json],
-        api_name="attention", concurrency_id="model-forward",
+        api_name="attention", **SHORT_WORK,
     )
     for slider in (layer, head):
         slider.change(
@@ -458,5 +458,5 @@ def build() -> None:
         )
     mosaic.select(pick_tile, shown, [layer, head], api_visibility="private")
     lens_button.click(
-        logit_lens, [text, model, top_k], [lens_table, lens_json], api_name="logit_lens", concurrency_id="model-forward",
+        logit_lens, [text, model, top_k], [lens_table, lens_json], api_name="logit_lens", **SHORT_WORK,
     )

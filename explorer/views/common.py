@@ -16,6 +16,11 @@ from ..checks import ExplorerError
 
 log = logging.getLogger("plm-explorer")
 
+# Event settings. Short requests (one or a few forwards) share the app's default limit; long work
+# (sweeps, training runs) queues on its own, one at a time, so it never starves short requests.
+SHORT_WORK = dict(concurrency_id="model-forward")
+LONG_WORK = dict(concurrency_id="long-work", concurrency_limit=1)
+
 
 def user_errors(fn):
     """Turn ExplorerError (and any unexpected failure) into a gr.Error the page can show.

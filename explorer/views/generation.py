@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from .. import checks, generation, models
 from ..generation import GenerationResult, SamplingSettings
-from .common import gradio_progress, model_dropdown, payload, user_errors
+from .common import SHORT_WORK, gradio_progress, model_dropdown, payload, user_errors
 
 STAGE_COLOURS = ["#9ca3af", "#f59e0b", "#ef4444", "#8b5cf6", "#10b981"]
 EXPLAINER = """Generate token by token. For every step the model gives a probability for each of its
@@ -238,15 +238,15 @@ def build() -> None:
     controls = [do_sample, temperature, top_k, top_p, repetition_penalty]
     run.click(
         generate, [prompt, model, max_new_tokens, *controls, seed, chat], outputs,
-        api_name="generate", concurrency_id="model-forward",
+        api_name="generate", **SHORT_WORK,
     )
     branch_button.click(
         branch, [state, step, alternative, max_new_tokens], outputs,
-        api_name="branch", concurrency_id="model-forward",
+        api_name="branch", **SHORT_WORK,
     )
     peek.click(
         next_token, [prompt, model, temperature, top_k, top_p, repetition_penalty, chat], [step_plot, result_json],
-        api_name="next_token", concurrency_id="model-forward",
+        api_name="next_token", **SHORT_WORK,
     )
     step.release(
         lambda s, i: (step_figure(s and s["result"], i), alternatives(s and s["result"], i)),

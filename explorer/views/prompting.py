@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from .. import datasets, models
 from .. import prompting as icl_compute
 from ..prompting import IclResult, SweepResult
-from .common import gradio_progress, model_dropdown, payload, user_errors
+from .common import LONG_WORK, SHORT_WORK, gradio_progress, model_dropdown, payload, user_errors
 
 EXPLAINER = """**In-context learning** (GPT-3): an instruction, *k* demonstrations, then the query, and
 no gradient update. The **template** lays out each example (`{text}` is the input, `{label}` the
@@ -218,10 +218,10 @@ def build() -> None:
     editable = [template, verbalizers, instruction, custom_examples]
     run.click(
         icl, [task, shots, query, model, seed, chat, *editable, calibrate], [figure, summary, prompt, result_json],
-        api_name="icl", concurrency_id="model-forward",
+        api_name="icl", **SHORT_WORK,
     )
     sweep_button.click(
         icl_sweep, [task, model, shots_list, repeats, max_items, seed, chat, *editable], [sweep_plot, sweep_json],
-        api_name="icl_sweep", concurrency_id="model-forward",
+        api_name="icl_sweep", **LONG_WORK,
     )
     task.change(task_defaults, task, [template, verbalizers, instruction, query], api_visibility="private")

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from .. import models, tuning
 from ..tuning import FAMILIES, METHODS, TrainingResult, TuningSettings, TuningTable
-from .common import gradio_progress, model_dropdown, payload, user_errors
+from .common import LONG_WORK, SHORT_WORK, gradio_progress, model_dropdown, payload, user_errors
 
 FAMILY_COLOURS = {"full": "#6b7280", "addition": "#3b82f6", "specification": "#10b981", "reparameterization": "#f59e0b"}
 EXPLAINER = f"""Fine-tuning every weight gives each task **a whole copy of the model** (hundreds of MB) and can make
@@ -204,9 +204,9 @@ def build() -> None:
 
     build_table.click(
         tuning_table, [model, lora_r, adapter_size, prefix_tokens, prompt_tokens, num_labels],
-        [table, trainable_plot, tasks_plot, table_json], api_name="tuning_table", concurrency_id="model-forward",
+        [table, trainable_plot, tasks_plot, table_json], api_name="tuning_table", **SHORT_WORK,
     )
     train_button.click(
         tuning_train, [model, methods, steps, learning_rate, seed, lora_r, adapter_size, prefix_tokens, prompt_tokens],
-        [loss_plot, runs_table, train_json], api_name="tuning_train", concurrency_id="model-forward",
+        [loss_plot, runs_table, train_json], api_name="tuning_train", **LONG_WORK,
     )
