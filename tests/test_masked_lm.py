@@ -108,7 +108,7 @@ def test_top_k_outside_1_to_50_is_refused(bert, tiny, top_k):
         ("[MASK] [MASK] .", "only \\[MASK\\]s"),
         ("", "empty"),
         ("   ", "empty"),
-        ("a [MASK] " + "x" * 200_000, "limit is 2,000"),
+        ("a [MASK] " + "x" * 200_000, "limit is 600"),
     ],
 )
 def test_bad_text_is_explained(bert, tiny, text, message):
