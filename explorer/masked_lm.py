@@ -33,8 +33,7 @@ Method = Literal["auto", "masked-lm", "causal-rescoring"]
 METHODS = ("auto", "masked-lm", "causal-rescoring")
 Progress = Callable[[float, str], None]
 
-USER_MASK = "[MASK]"  # what the user types, whatever the model's own mask token is
-MASK_PATTERN = re.compile(r"\[mask\]", re.IGNORECASE)
+MASK_PATTERN = re.compile(r"\[mask\]", re.IGNORECASE)  # what the user types, whatever the model's own mask token is
 MAX_MASKS = 5
 MAX_TOP_K = 50
 MAX_FILL_CHARS = 600  # a sentence or two: causal rescoring scores ~20 copies of the text per blank
