@@ -3,7 +3,9 @@
 Starts `app.py` on a free port on 127.0.0.1, measures one user alone first, then 8 and 16 users,
 each with its own gradio_client Client in its own thread, each running 3 generations of 16 tokens
 and one request to another tab. Prints success counts, p50/p95 latency, p95 / single-user latency
-and the app process's peak resident memory (sampled every 0.2 s with psutil).
+and the app process's peak resident memory (sampled every 0.2 s with psutil). Then checks that two
+users branching at once each continue their own text, and times two short requests alone and while
+two other users run long work (a 30-step training run and an ICL sweep).
 
     .venv/bin/python bench/load.py [--users 8 16] [--port 0]
 
@@ -153,6 +155,31 @@ def isolation_check(app: App) -> tuple[bool, str]:
     return isolated, f"user 1 branched from {seen_first!r}, user 2 from {seen_second!r}"
 
 
+LONG_WORK = [
+    ("/tuning_train", {"methods": ["head"], "steps": 30}),
+    ("/icl_sweep", {"shots_list": "0, 4", "repeats": 1, "max_items": 40}),
+]
+SHORT = [("/tokenize", {"text": PROMPTS[0]}), ("/next_token", {"prompt": PROMPTS[0]})]
+
+
+def starvation_check(app: App) -> tuple[list[str], list[tuple]]:
+    """Short requests alone, then while two long jobs (a training run, an ICL sweep) run for other users."""
+    short_client = Client(app.url, verbose=False)
+    idle = {name: timed(short_client, name, **kwargs)[1] for name, kwargs in SHORT}
+    long_clients = [Client(app.url, verbose=False) for _ in LONG_WORK]
+    with ThreadPoolExecutor(len(LONG_WORK)) as pool:
+        jobs = [pool.submit(timed, c, name, **kwargs) for c, (name, kwargs) in zip(long_clients, LONG_WORK)]
+        time.sleep(3.0)  # both long jobs are running
+        busy = {name: timed(short_client, name, **kwargs) for name, kwargs in SHORT}
+        long_done = [job.result() for job in jobs]
+    lines = [f"{name} took {seconds:.1f} s ({'ok' if ok else error})" for name, seconds, ok, error in long_done]
+    lines += [
+        f"{name}: {idle[name]:.2f} s alone, {busy[name][1]:.2f} s during the long jobs ({'ok' if busy[name][2] else busy[name][3]})"
+        for name, _ in SHORT
+    ]
+    return lines, [r for r in [*long_done, *busy.values()] if not r[2]]
+
+
 def summary(label: str, results: list[tuple], single: float, peak_rss: int) -> str:
     ok = [r for r in results if r[2]]
     generate = [r[1] for r in ok if r[0] == "/generate"]
@@ -168,6 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--port", type=int, default=0, help="0 = a free port")
+    parser.add_argument("--skip-long-work", action="store_true", help="skip the short-requests-during-long-work check")
     args = parser.parse_args()
 
     app = App(args.port or free_port())
@@ -188,6 +216,8 @@ def main() -> None:
             failures += [r for r in results if not r[2]]
             rows.append(summary(f"{users} users", results, single, app.peak_rss))
         isolated, detail = isolation_check(app)
+        starvation, long_failures = ([], []) if args.skip_long_work else starvation_check(app)
+        failures += long_failures
     finally:
         app.stop()
 
@@ -200,6 +230,9 @@ def main() -> None:
     print("|-----------|---------|--------|--------|--------|--------|--------|---------|")
     print("\n".join(rows))
     print(f"\nsession isolation: {'OK' if isolated else 'FAILED'} ({detail})")
+    if starvation:
+        print("short requests while long work runs (" + " and ".join(n for n, _ in LONG_WORK) + "):")
+        print("\n".join(f"  {line}" for line in starvation))
     for name, seconds, _, error in failures[:10]:
         print(f"failure: {name} after {seconds:.1f} s: {error}")
     if failures or not isolated:
