@@ -25,11 +25,15 @@ import json
 import math
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+import torch
 from gradio_client.exceptions import AppError
+
+from explorer import generation
 
 CASE_TIMEOUT = 60.0  # a hang detector, not a speed target: refusals take well under a second; valid cases a few
 
@@ -50,18 +54,17 @@ SETUP = {"/branch": ("/generate", {"prompt": "The capital of France is", "max_ne
 HEALTH = ("/models", {})  # after every case: the app still answers (cheap; a model forward is checked at the end)
 FORWARD = ("/next_token", {"prompt": "The capital of France is"})
 
-ZERO_WIDTH_AND_CONTROL = "a\x00b\x07c\x1b[31md\u200be\u200df\ufeffg\u202eh\r\n\x7f"
-EMOJI_WITH_JOINERS = "👩‍👩‍👧‍👦 🏳️‍🌈 👩🏽‍💻 🧑🏿‍🤝‍🧑🏻"
+# Control, zero-width, bidi and byte-order characters, then emoji sequences held together by joiners.
+CONTROL_ZERO_WIDTH_EMOJI = "a\x00b\x07c\x1b[31md\u200be\u200df\ufeffg\u202eh\r\n\x7f 👩‍👩‍👧‍👦 🏳️‍🌈 👩🏽‍💻 🧑🏿‍🤝‍🧑🏻"
+FORMAT_STRING = "{} {0} {text.__init__.__globals__} {label!r:>99999}"  # for templates filled with str.format
 OVER_CONTEXT = "0123456789" * 900  # 9,000 characters, one token per digit: past SmolLM2's 8,192-token context
 
 TEXT = {
     "empty": "",
     "whitespace": " \t\n \u3000 ",
     "200kB": "lorem ipsum " * 16_667,
-    "control-zero-width": ZERO_WIDTH_AND_CONTROL,
-    "emoji-zwj": EMOJI_WITH_JOINERS,
+    "control-zero-width-emoji": CONTROL_ZERO_WIDTH_EMOJI,
     "over-context": OVER_CONTEXT,
-    "format-string": "{} {0} {text.__init__.__globals__} {label!r:>99999}",
     "list": ["a", "b"],
 }
 NUMBER = {
@@ -135,6 +138,8 @@ def values_for(parameter: dict) -> dict:
         return {**CHOICE, **{f"number-{k}": v for k, v in NUMBER.items()}}
     if python_type.startswith("Literal["):
         return CHOICE
+    if python_type == "str" and "{" in str(parameter.get("parameter_default")):  # a template
+        return {**TEXT, "format-string": FORMAT_STRING}
     if python_type == "str":
         return TEXT
     if python_type in ("int", "float"):
@@ -300,3 +305,20 @@ def test_no_local_file_is_served(app_url, route, target):
     response = httpx.get(app_url + route + target, timeout=10)
     assert response.status_code >= 400, f"{route}{target} served {len(response.content)} bytes"
     assert "root:" not in response.text and "import" not in response.text
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="generation.stream_generation holds torch.inference_mode() across `yield`; Gradio runs each step of a "
+    "streaming handler in whichever worker thread is free, so the thread that started a stream can be left in "
+    "inference mode, and a later /tuning_train there fails with 'element 0 of tensors does not require grad' "
+    "(seen in bench/load.py)",
+)
+def test_a_generation_stream_leaves_no_worker_thread_in_inference_mode(bundled):
+    """The way Gradio drives a streaming handler: first step in one worker thread, the rest in another."""
+    greedy = generation.SamplingSettings(False, 1.0, 0, 1.0, 1.0)
+    stream = generation.stream_generation(bundled, "The capital of France is", greedy, 3, 0)
+    with ThreadPoolExecutor(1) as first, ThreadPoolExecutor(1) as second:
+        first.submit(next, stream).result()
+        second.submit(list, stream).result()
+        assert first.submit(torch.is_grad_enabled).result(), "the thread that started the stream has gradients off"
