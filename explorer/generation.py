@@ -248,30 +248,35 @@ def stream_generation(
     eos = _eos_ids(lm)
     ids = torch.tensor([list(prompt_ids) + list(forced_ids)])
     started = time.perf_counter()
-    with torch.inference_mode():
-        out = lm.model(input_ids=ids, use_cache=True, logits_to_keep=len(forced_ids) + 1)
-        for offset, token_id in enumerate(forced_ids):
-            context = ids[:, : len(prompt_ids) + offset]
-            distributions, _ = _stage_distributions(stages, context, out.logits[:, offset])
-            result.steps.append(_step(lm, int(token_id), distributions, forced=True, top_n=top_n))
-        for n in range(max_new_tokens):
-            if n:  # feed the token just chosen; the prompt (and forced tokens) went in above
-                ids = torch.cat([ids, torch.tensor([[token_id]])], dim=1)
-                out = lm.model(
-                    input_ids=ids[:, -1:], past_key_values=out.past_key_values, use_cache=True, logits_to_keep=1
-                )
-            distributions, scores = _stage_distributions(stages, ids, out.logits[:, -1])
-            if settings.do_sample:
-                token_id = int(torch.multinomial(distributions[-1], 1, generator=generator))
-            else:
-                token_id = int(scores.argmax(-1))
-            result.steps.append(_step(lm, token_id, distributions, forced=False, top_n=top_n))
-            finished = token_id in eos or n == max_new_tokens - 1
-            result.finish_reason = "eos" if token_id in eos else "length"
-            _update_timing_and_text(lm, result, started, decode=finished)
-            yield result
-            if finished:
-                return
+    out = _forward(lm, ids, keep=len(forced_ids) + 1)
+    for offset, token_id in enumerate(forced_ids):
+        context = ids[:, : len(prompt_ids) + offset]
+        distributions, _ = _stage_distributions(stages, context, out.logits[:, offset])
+        result.steps.append(_step(lm, int(token_id), distributions, forced=True, top_n=top_n))
+    for n in range(max_new_tokens):
+        if n:  # feed the token just chosen; the prompt (and forced tokens) went in above
+            ids = torch.cat([ids, torch.tensor([[token_id]])], dim=1)
+            out = _forward(lm, ids[:, -1:], past=out.past_key_values)
+        distributions, scores = _stage_distributions(stages, ids, out.logits[:, -1])
+        if settings.do_sample:
+            token_id = int(torch.multinomial(distributions[-1], 1, generator=generator))
+        else:
+            token_id = int(scores.argmax(-1))
+        result.steps.append(_step(lm, token_id, distributions, forced=False, top_n=top_n))
+        finished = token_id in eos or n == max_new_tokens - 1
+        result.finish_reason = "eos" if token_id in eos else "length"
+        _update_timing_and_text(lm, result, started, decode=finished)
+        yield result
+        if finished:
+            return
+
+
+@torch.inference_mode()
+def _forward(lm: LoadedModel, ids: torch.Tensor, past=None, keep: int = 1):
+    """One forward in inference mode for this call only: the mode is thread-local, and a
+    streaming generator is resumed by Gradio on other worker threads, so it must never hold
+    the mode across a `yield` (it would leak into whatever that thread runs next)."""
+    return lm.model(input_ids=ids, past_key_values=past, use_cache=True, logits_to_keep=keep)
 
 
 def _update_timing_and_text(lm: LoadedModel, result: GenerationResult, started: float, decode: bool) -> None:
@@ -304,8 +309,7 @@ def next_token(
     _check_fits(lm, len(prompt_ids), 1)
     stages = settings.controls(sampling=True)
     ids = torch.tensor([prompt_ids])
-    with torch.inference_mode():
-        logits = lm.model(input_ids=ids, logits_to_keep=1).logits[:, -1]
+    logits = _forward(lm, ids).logits[:, -1]
     distributions, _ = _stage_distributions(stages, ids, logits)
     entropy_raw, entropy = _entropies(distributions)
     return NextTokenResult(

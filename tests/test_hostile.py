@@ -103,8 +103,6 @@ GRADIO_INT_NAN = (
     "the error event carries no message at all"
 )
 KNOWN_BAD: dict[str, str] = {
-    "branch-step-nan": "generation view: branch() does int(step) on NaN -> 'Something went wrong (ValueError: "
-    "cannot convert float NaN to integer)' instead of a range message",
 }
 
 
@@ -307,13 +305,6 @@ def test_no_local_file_is_served(app_url, route, target):
     assert "root:" not in response.text and "import" not in response.text
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="generation.stream_generation holds torch.inference_mode() across `yield`; Gradio runs each step of a "
-    "streaming handler in whichever worker thread is free, so the thread that started a stream can be left in "
-    "inference mode, and a later /tuning_train there fails with 'element 0 of tensors does not require grad' "
-    "(seen in bench/load.py)",
-)
 def test_a_generation_stream_leaves_no_worker_thread_in_inference_mode(bundled):
     """The way Gradio drives a streaming handler: first step in one worker thread, the rest in another."""
     greedy = generation.SamplingSettings(False, 1.0, 0, 1.0, 1.0)

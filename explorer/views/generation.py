@@ -157,7 +157,7 @@ def branch(state: dict | None, step: int, token_id: int, max_new_tokens: int = 3
     if not state:
         raise gr.Error("Generate something first, then pick a step and an alternative to branch from.")
     result: GenerationResult = state["result"]
-    step = max(0, min(int(step), len(result.steps) - 1))
+    step = checks.number(step, "step", 0, len(result.steps) - 1, integer=True)
     request = dict(state["request"], max_new_tokens=max_new_tokens)
     lm = models.get(request["model"], "causal", progress=gradio_progress(progress))
     token_id = checks.number(token_id, "token_id", 0, len(lm.tokenizer) - 1, integer=True)
