@@ -48,3 +48,8 @@ def test_branch_continues_from_the_chosen_token(client):
     result = client.predict(step=0, token_id=alternative["token_id"], max_new_tokens=3, api_name="/branch")[-1]
     assert result["steps"][0]["token"] == alternative["token"] and result["steps"][0]["forced"]
     assert len(result["steps"]) == 4
+
+
+def test_icl_naming_only_another_task_uses_that_tasks_settings(client):
+    result = client.predict(task="topic", shots=2, query="The striker scored twice in the final.", api_name="/icl")[-1]
+    assert {label["label"] for label in result["labels"]} == {"sports", "business", "science", "world"}

@@ -168,12 +168,27 @@ def icl_sweep(
 
 
 def task_defaults(task: str):
-    """The editable fields filled with a task's own template, verbalizer and an example query."""
+    """A task's own template, verbalizer words, instruction and an example query."""
     if task == icl_compute.CUSTOM:
         return "Question: {text}\nAnswer: {label}", CUSTOM_VERBALIZERS, "Answer each question with yes or no.", DEFAULT_QUERIES[task]
     spec = datasets.load_task(task)
     words = "\n".join(f"{label}: {word}" for label, word in zip(spec.labels, spec.verbalizers))
     return spec.template, words, spec.instruction, DEFAULT_QUERIES.get(task, spec.items[0].text)
+
+
+def show_task(task: str):
+    """On a task change: its own template, words and instruction as grey placeholders (the fields stay
+    empty, meaning "the task's own", so an API call naming only the task uses the task's settings).
+    A custom task has no settings of its own, so its example ones are filled in."""
+    *fields, query = task_defaults(task)
+    if task == icl_compute.CUSTOM:
+        return *[gr.Textbox(value=f, placeholder="") for f in fields], query
+    return *[gr.Textbox(value="", placeholder=f) for f in fields], query
+
+
+def edit_task_settings(task: str):
+    """Copy the task's own settings into the fields, to edit them."""
+    return task_defaults(task)[:3]
 
 
 # ---------------------------------------------------------------- layout
@@ -192,9 +207,11 @@ def build() -> None:
             calibrate = gr.Checkbox(True, label="Contextual calibration (3 content-free queries)")
             model = model_dropdown("causal")
             with gr.Accordion("Template and verbalizer", open=True):
-                instruction = gr.Textbox(instruction0, label="Instruction (empty: the task's own)", lines=1)
-                template = gr.Textbox(template0, label="Template: {text} = input, {label} = answer", lines=2)
-                verbalizers = gr.Textbox(words0, label="Verbalizer: one 'label: word' per line", lines=4)
+                gr.Markdown("Empty fields use the task's own settings, shown in grey.")
+                instruction = gr.Textbox("", placeholder=instruction0, label="Instruction", lines=1)
+                template = gr.Textbox("", placeholder=template0, label="Template: {text} = input, {label} = answer", lines=2)
+                verbalizers = gr.Textbox("", placeholder=words0, label="Verbalizer: one 'label: word' per line", lines=4)
+                edit = gr.Button("Edit the task's own settings", size="sm")
                 custom_examples = gr.Textbox(
                     CUSTOM_EXAMPLES, label="Custom task demonstrations ('text => label' per line; task = custom)", lines=5
                 )
@@ -224,4 +241,5 @@ def build() -> None:
         icl_sweep, [task, model, shots_list, repeats, max_items, seed, chat, *editable], [sweep_plot, sweep_json],
         api_name="icl_sweep", **LONG_WORK,
     )
-    task.change(task_defaults, task, [template, verbalizers, instruction, query], api_visibility="private")
+    task.change(show_task, task, [template, verbalizers, instruction, query], api_visibility="private")
+    edit.click(edit_task_settings, task, [template, verbalizers, instruction], api_visibility="private")
