@@ -93,25 +93,11 @@ ALLOWED_WORDS = re.compile(
 )
 TRACEBACK_SIGNS = ("Traceback", 'File "', "Something went wrong", "upstream Gradio app has raised")
 
-# Misbehaviours found (reported to the lead); they run as non-strict xfail until fixed.
-GRADIO_NUMBER_PREPROCESS = (
-    "Gradio's {component} preprocess fails on a non-number before the handler runs; the client gets only "
-    "'The upstream Gradio app has raised an exception but has not enabled verbose error reporting'"
-)
-GRADIO_INT_NAN = (
-    "Gradio's Number(precision=0) rounds NaN with int() before the handler runs: "
-    "the error event carries no message at all"
-)
-KNOWN_BAD: dict[str, str] = {
-}
+# Misbehaviours found and not yet fixed (case id -> reason) run as non-strict xfail; none are known now.
+KNOWN_BAD: dict[str, str] = {}
 
 
 def known_bad(case_id: str, parameter: dict, value_id: str) -> str | None:
-    component, python_type = parameter["component"], parameter["python_type"]["type"]
-    if component in ("Slider", "Number") and value_id in ("text", "list"):
-        return GRADIO_NUMBER_PREPROCESS.format(component=component)
-    if component == "Number" and python_type == "int" and value_id == "nan":
-        return GRADIO_INT_NAN
     return KNOWN_BAD.get(case_id)
 
 

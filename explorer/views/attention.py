@@ -16,7 +16,14 @@ from PIL import Image, ImageDraw
 
 from .. import attention, models
 from ..attention import Forward
-from .common import SHORT_WORK, gradio_progress, model_dropdown, payload, user_errors
+from .common import (
+    SHORT_WORK,
+    Slider,
+    gradio_progress,
+    model_dropdown,
+    payload,
+    user_errors,
+)
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"
 EXPLAINER = """Each layer's attention mixes information between positions: the row of **query** token *i* says
@@ -364,8 +371,8 @@ def show_attention(text: str = DEFAULT_TEXT, model: str = "", layer: int = 0, he
         heatmap_figure(run, layer, -1, height=480),
         gr.Plot(value=compare_plot, visible=compare_plot is not None),
         compare_note,
-        gr.Slider(maximum=run.num_layers - 1, value=layer),
-        gr.Slider(maximum=run.num_heads - 1, value=head),
+        Slider(maximum=run.num_layers - 1, value=layer),
+        Slider(maximum=run.num_heads - 1, value=head),
         {"text": text, "model": model, "num_layers": run.num_layers, "num_heads": run.num_heads},
         payload(result),
     )
@@ -410,8 +417,8 @@ def build() -> None:
             text = gr.Textbox(DEFAULT_TEXT, label="Text", lines=3, info=f"At most {attention.MAX_TOKENS} tokens.")
             model = model_dropdown("causal")
             run = gr.Button("Show attention", variant="primary")
-            layer = gr.Slider(0, 29, 0, step=1, label="Layer")
-            head = gr.Slider(-1, 8, -1, step=1, label="Head (−1 = mean over the layer's heads)")
+            layer = Slider(0, 29, 0, step=1, label="Layer")
+            head = Slider(-1, 8, -1, step=1, label="Head (−1 = mean over the layer's heads)")
             gqa = gr.Markdown()
         with gr.Column(scale=3):
             heatmap = gr.Plot(label="Attention weights")
@@ -439,7 +446,7 @@ def build() -> None:
     with gr.Tab("Logit lens"):
         gr.Markdown(LENS_EXPLAINER)
         with gr.Row():
-            top_k = gr.Slider(1, attention.MAX_TOP_K, 5, step=1, label="Top-k per cell (hover)")
+            top_k = Slider(1, attention.MAX_TOP_K, 5, step=1, label="Top-k per cell (hover)")
             lens_button = gr.Button("Run the logit lens")
         lens_table = gr.HTML()
         with gr.Accordion("JSON (what the API returns)", open=False):

@@ -70,6 +70,36 @@ def payload(value):
     return value
 
 
+def _checked(component, preprocess, payload):
+    """Run Gradio's own number check, with a message that names the input and its range."""
+    try:
+        return preprocess(payload)
+    except (gr.Error, TypeError, ValueError, OverflowError):
+        low, high = component.minimum, component.maximum
+        allowed = "a number" + (f" from {low:g}" if low is not None else "") + (f" to {high:g}" if high is not None else "")
+        whole = " (a whole number)" if getattr(component, "precision", None) == 0 else ""
+        raise gr.Error(f"{component.label or 'A number'}: {str(payload)[:80]!r} is not allowed; allowed: {allowed}{whole}.") from None
+
+
+class Slider(gr.Slider):
+    """gr.Slider whose refusals name the input: Gradio's own say "Value 99 is greater than maximum
+    value 29" without saying which input, and a non-number (text, a list) gets no message at all."""
+
+    is_template = True  # drawn by the front end as a plain slider
+
+    def preprocess(self, payload):
+        return _checked(self, super().preprocess, payload)
+
+
+class Number(gr.Number):
+    """gr.Number whose refusals name the input (NaN for a whole number otherwise fails silently)."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return _checked(self, super().preprocess, payload)
+
+
 def model_choices(kind: models.Kind | None = None) -> list[tuple[str, str]]:
     """Dropdown choices: every registered model of `kind`, the unavailable ones marked."""
     choices = []

@@ -9,7 +9,15 @@ import plotly.graph_objects as go
 
 from .. import checks, generation, models
 from ..generation import GenerationResult, SamplingSettings
-from .common import SHORT_WORK, gradio_progress, model_dropdown, payload, user_errors
+from .common import (
+    SHORT_WORK,
+    Number,
+    Slider,
+    gradio_progress,
+    model_dropdown,
+    payload,
+    user_errors,
+)
 
 STAGE_COLOURS = ["#9ca3af", "#f59e0b", "#ef4444", "#8b5cf6", "#10b981"]
 EXPLAINER = """Generate token by token. For every step the model gives a probability for each of its
@@ -77,7 +85,10 @@ def entropy_figure(result: GenerationResult) -> go.Figure:
     tokens = [repr(s.token) for s in result.steps]
     figure = go.Figure()
     figure.add_scatter(x=steps, y=[s.entropy_raw for s in result.steps], name="raw", text=tokens, mode="lines+markers")
-    figure.add_scatter(x=steps, y=[s.entropy for s in result.steps], name="after controls", text=tokens, mode="lines+markers")
+    figure.add_scatter(  # dashed: under plain greedy it equals raw, and both must stay visible
+        x=steps, y=[s.entropy for s in result.steps], name="after controls", text=tokens, mode="lines+markers",
+        line_dash="dash",
+    )
     figure.update_layout(
         title="Uncertainty per step (entropy, nats)", xaxis_title="step", yaxis_title="entropy",
         height=280, margin=dict(l=40, r=10, t=50, b=40), legend_orientation="h",
@@ -123,7 +134,7 @@ def _stream(lm, request: dict, forced_ids=()):
     state = {"request": request, "result": result}
     yield (
         text_html(result), step_figure(result, last), entropy_figure(result),
-        gr.Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=True),
+        Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=True),
         alternatives(result, last), state, payload(result),
     )
 
@@ -206,13 +217,13 @@ def build() -> None:
             prompt = gr.Textbox("The capital of France is", label="Prompt", lines=3)
             model = model_dropdown("causal")
             chat = gr.Checkbox(False, label="Chat template (wrap the prompt as a user turn for instruct models)")
-            max_new_tokens = gr.Slider(1, generation.MAX_NEW_TOKENS, 32, step=1, label="Max new tokens")
+            max_new_tokens = Slider(1, generation.MAX_NEW_TOKENS, 32, step=1, label="Max new tokens")
             do_sample = gr.Checkbox(False, label="Sample (unticked: greedy, always the most likely token)")
-            temperature = gr.Slider(0.05, 3.0, 1.0, step=0.05, label="Temperature")
-            top_k = gr.Slider(0, 200, 0, step=1, label="Top-k (0 = off)")
-            top_p = gr.Slider(0.01, 1.0, 1.0, step=0.01, label="Top-p (1 = off)")
-            repetition_penalty = gr.Slider(0.5, 3.0, 1.0, step=0.05, label="Repetition penalty (1 = off)")
-            seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+            temperature = Slider(0.05, 3.0, 1.0, step=0.05, label="Temperature")
+            top_k = Slider(0, 200, 0, step=1, label="Top-k (0 = off)")
+            top_p = Slider(0.01, 1.0, 1.0, step=0.01, label="Top-p (1 = off)")
+            repetition_penalty = Slider(0.5, 3.0, 1.0, step=0.05, label="Repetition penalty (1 = off)")
+            seed = Number(0, label="Seed", precision=0, minimum=0)
             with gr.Row():
                 run = gr.Button("Generate", variant="primary")
                 peek = gr.Button("Next token only")
@@ -220,7 +231,7 @@ def build() -> None:
             text = gr.HTML(label="Generated text")
             step_plot = gr.Plot(label="The distribution at a step, before and after each control")
             with gr.Row():
-                step = gr.Slider(0, 1, 0, step=1, label="Step to inspect", interactive=False)
+                step = Slider(0, 1, 0, step=1, label="Step to inspect", interactive=False)
                 alternative = gr.Dropdown(
                     choices=[], label="Alternative token at that step", allow_custom_value=True,
                     info="one of the step's top candidates, or any token id",

@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import masked_lm
-from ..masked_lm import CorruptionResult, FillMaskResult, Filler
-from .common import gradio_progress, model_choices, payload, user_errors
+from ..masked_lm import CorruptionResult, Filler, FillMaskResult
+from .common import Number, Slider, gradio_progress, model_choices, payload, user_errors
 
 EXPLAINER = """**BERT's cloze objective.** Write a sentence with one or more `[MASK]` (always type `[MASK]`; the
 app uses the model's own mask token, e.g. `<mask>` for RoBERTa). A *masked* LM (BERT) reads the whole sentence,
@@ -209,7 +209,7 @@ def build() -> None:
                 list(masked_lm.METHODS), value="auto", label="Method",
                 info="auto: masked-lm with a masked LM, causal-rescoring with a causal model",
             )
-            top_k = gr.Slider(1, masked_lm.MAX_TOP_K, 10, step=1, label="Top-k words per blank")
+            top_k = Slider(1, masked_lm.MAX_TOP_K, 10, step=1, label="Top-k words per blank")
             run = gr.Button("Fill the blanks", variant="primary")
             gr.Examples(
                 [
@@ -236,7 +236,7 @@ def build() -> None:
                 label="Text to corrupt", lines=3,
             )
             demo_model = _model_dropdown()
-            seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+            seed = Number(0, label="Seed", precision=0, minimum=0)
             corrupt = gr.Button("Corrupt like BERT")
         with gr.Column(scale=3):
             corrupted = gr.HTML()

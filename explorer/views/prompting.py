@@ -8,7 +8,16 @@ import plotly.graph_objects as go
 from .. import datasets, models
 from .. import prompting as icl_compute
 from ..prompting import IclResult, SweepResult
-from .common import LONG_WORK, SHORT_WORK, gradio_progress, model_dropdown, payload, user_errors
+from .common import (
+    LONG_WORK,
+    SHORT_WORK,
+    Number,
+    Slider,
+    gradio_progress,
+    model_dropdown,
+    payload,
+    user_errors,
+)
 
 EXPLAINER = """**In-context learning** (GPT-3): an instruction, *k* demonstrations, then the query, and
 no gradient update. The **template** lays out each example (`{text}` is the input, `{label}` the
@@ -201,8 +210,8 @@ def build() -> None:
         with gr.Column(scale=2):
             task = gr.Dropdown([*datasets.TASK_NAMES, icl_compute.CUSTOM], value="sentiment", label="Task")
             query = gr.Textbox(query0, label="Query", lines=2)
-            shots = gr.Slider(0, icl_compute.MAX_SHOTS, 4, step=1, label="k: demonstrations in the prompt")
-            seed = gr.Number(0, label="Seed (which demonstrations, in which order)", precision=0, minimum=0)
+            shots = Slider(0, icl_compute.MAX_SHOTS, 4, step=1, label="k: demonstrations in the prompt")
+            seed = Number(0, label="Seed (which demonstrations, in which order)", precision=0, minimum=0)
             chat = gr.Checkbox(False, label="Chat template (instruction as system turn, each demonstration a user/assistant exchange)")
             calibrate = gr.Checkbox(True, label="Contextual calibration (3 content-free queries)")
             model = model_dropdown("causal")
@@ -225,8 +234,8 @@ def build() -> None:
     with gr.Accordion("Sweep: accuracy vs shots", open=True):
         with gr.Row():
             shots_list = gr.Textbox("0, 1, 2, 4, 8", label="Shot counts")
-            repeats = gr.Slider(1, icl_compute.MAX_REPEATS, 3, step=1, label="Draws of demonstrations per shot count")
-            max_items = gr.Slider(4, icl_compute.MAX_ITEMS, 40, step=1, label="Evaluation items")
+            repeats = Slider(1, icl_compute.MAX_REPEATS, 3, step=1, label="Draws of demonstrations per shot count")
+            max_items = Slider(4, icl_compute.MAX_ITEMS, 40, step=1, label="Evaluation items")
             sweep_button = gr.Button("Run the sweep", variant="primary")
         sweep_plot = gr.Plot(label="Accuracy vs shots")
         with gr.Accordion("JSON (what /icl_sweep returns)", open=False):

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from .. import models, tokenisation
 from ..tokenisation import Replay, Tokenization, ToyBpe
-from .common import gradio_progress, model_choices, payload, user_errors
+from .common import Number, Slider, gradio_progress, model_choices, payload, user_errors
 
 DEFAULT_TEXT = (
     "Tokenisation isn't magic: naïve café, 東京, 👩‍💻 and 1234567 on 2026-11-23.\n"
@@ -251,7 +251,7 @@ def bpe_train(
     """Train a toy BPE on `corpus` for `num_merges` merges, the lecture's way."""
     result = tokenisation.train_bpe(corpus, num_merges, end_of_word, progress=gradio_progress(progress))
     last = len(result.merges)
-    slider = gr.Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=True)
+    slider = Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=True)
     json = {
         "merges": payload(result.merges),
         "vocab": result.vocab,
@@ -302,14 +302,14 @@ def build() -> None:
     with gr.Row():
         corpus = gr.Textbox(tokenisation.LECTURE_CORPUS, label="Corpus", lines=3)
         with gr.Column():
-            num_merges = gr.Number(10, precision=0, label=f"Merges (1 to {tokenisation.MAX_MERGES:,})")
+            num_merges = Number(10, precision=0, label=f"Merges (1 to {tokenisation.MAX_MERGES:,})")
             end_of_word = gr.Textbox(tokenisation.END_OF_WORD, label="End-of-word marker (empty = none)")
             train_button = gr.Button("Train", variant="primary")
     with gr.Row():
         vocab_plot = gr.Plot(vocab_figure(lecture), label="Vocabulary size vs merges")
         with gr.Column():
             last = len(lecture.merges)
-            step = gr.Slider(0, last, last, step=1, label="Show the words after this many merges")
+            step = Slider(0, last, last, step=1, label="Show the words after this many merges")
             new_words = gr.Textbox(DEFAULT_NEW_WORDS, label="New words to segment with the learnt merges")
             segmentation = gr.HTML(segmentation_html(lecture, last, DEFAULT_NEW_WORDS))
     table = gr.Dataframe(merges_table(lecture), headers=TABLE_HEADERS, label="Merges, in the order learnt", wrap=True)

@@ -7,7 +7,16 @@ import plotly.graph_objects as go
 
 from .. import models, tuning
 from ..tuning import FAMILIES, METHODS, TrainingResult, TuningSettings, TuningTable
-from .common import LONG_WORK, SHORT_WORK, gradio_progress, model_dropdown, payload, user_errors
+from .common import (
+    LONG_WORK,
+    SHORT_WORK,
+    Number,
+    Slider,
+    gradio_progress,
+    model_dropdown,
+    payload,
+    user_errors,
+)
 
 FAMILY_COLOURS = {"full": "#6b7280", "addition": "#3b82f6", "specification": "#10b981", "reparameterization": "#f59e0b"}
 EXPLAINER = f"""Fine-tuning every weight gives each task **a whole copy of the model** (hundreds of MB) and can make
@@ -23,7 +32,7 @@ Defaults: LoRA/AdaLoRA/VeRA on `peft`'s default target modules for the architect
 with rank `lora_r`; IA³ on `peft`'s defaults (k_proj, v_proj, down_proj); prompt tuning with `prompt_tokens`
 virtual tokens; prefix tuning with `prefix_tokens` per layer; bottleneck adapters of width `adapter_size` after
 every attention and feed-forward block. Memory = weights + gradients + Adam's two states for the trained part
-+ the activations autograd saves for a batch of {tuning.BATCH_SIZE} sentences × {tuning.MEMORY_SEQ_LEN} tokens (fp32).
+plus the activations autograd saves for a batch of {tuning.BATCH_SIZE} sentences × {tuning.MEMORY_SEQ_LEN} tokens (fp32).
 Bottleneck adapters and BitFit are written by hand: `peft` has neither."""
 TRAIN_EXPLAINER = f"""Train on the shared sentiment set (positive/negative reviews, every 4th item held out), batches of
 {tuning.BATCH_SIZE} sentences, Adam, the same seeded batches for every method. **Accuracy** is on the held-out
@@ -66,7 +75,7 @@ def trainable_figure(result: TuningTable) -> go.Figure:
                 hovertemplate="%{x}<br>%{y:,} trainable parameters<extra></extra>",
             )
     figure.update_layout(
-        title=f"Trainable parameters per method ({result.model}, {result.total_params:,} in all)",
+        title=f"Trainable parameters per method<br><sup>{result.model}: {result.total_params:,} in all</sup>",
         yaxis_type="log", yaxis_title="trainable parameters (log scale)", height=420,
         margin=dict(l=50, r=10, t=50, b=120), legend_orientation="h", legend_y=1.08,
     )
@@ -171,12 +180,12 @@ def build() -> None:
     gr.Markdown(EXPLAINER)
     with gr.Row():
         model = model_dropdown("causal")
-        num_labels = gr.Number(2, label="num_labels (classes)", precision=0, minimum=2, maximum=tuning.MAX_LABELS)
+        num_labels = Number(2, label="num_labels (classes)", precision=0, minimum=2, maximum=tuning.MAX_LABELS)
     with gr.Row():
-        lora_r = gr.Slider(1, tuning.MAX_RANK, 8, step=1, label="lora_r (LoRA, AdaLoRA, VeRA rank)")
-        adapter_size = gr.Slider(1, tuning.MAX_ADAPTER_SIZE, 64, step=1, label="adapter_size (bottleneck width)")
-        prefix_tokens = gr.Slider(1, tuning.MAX_VIRTUAL_TOKENS, 20, step=1, label="prefix_tokens")
-        prompt_tokens = gr.Slider(1, tuning.MAX_VIRTUAL_TOKENS, 20, step=1, label="prompt_tokens")
+        lora_r = Slider(1, tuning.MAX_RANK, 8, step=1, label="lora_r (LoRA, AdaLoRA, VeRA rank)")
+        adapter_size = Slider(1, tuning.MAX_ADAPTER_SIZE, 64, step=1, label="adapter_size (bottleneck width)")
+        prefix_tokens = Slider(1, tuning.MAX_VIRTUAL_TOKENS, 20, step=1, label="prefix_tokens")
+        prompt_tokens = Slider(1, tuning.MAX_VIRTUAL_TOKENS, 20, step=1, label="prompt_tokens")
     build_table = gr.Button("Build the table", variant="primary")
     table = gr.Dataframe(headers=TABLE_HEADERS, label="One row per method", wrap=True, interactive=False)
     with gr.Row():
@@ -193,9 +202,9 @@ def build() -> None:
             [(m.name, m.id) for m in METHODS.values()], value=["head", "lora", "full"], label="Methods to train"
         )
     with gr.Row():
-        steps = gr.Slider(1, tuning.MAX_STEPS, 10, step=1, label="Steps")
-        learning_rate = gr.Number(1e-3, label="Learning rate", minimum=0)
-        seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+        steps = Slider(1, tuning.MAX_STEPS, 10, step=1, label="Steps")
+        learning_rate = Number(1e-3, label="Learning rate", minimum=0)
+        seed = Number(0, label="Seed", precision=0, minimum=0)
     train_button = gr.Button("Train", variant="primary")
     loss_plot = gr.Plot(label="Loss curves")
     runs_table = gr.Dataframe(headers=RUN_HEADERS, label="Results", wrap=True, interactive=False)

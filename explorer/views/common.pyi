@@ -1,0 +1,141 @@
+"""What every tab's view shares: errors for people, JSON payloads, model pickers, progress."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import logging
+import math
+import traceback
+
+import gradio as gr
+
+from .. import models
+from ..checks import ExplorerError
+
+log = logging.getLogger("plm-explorer")
+
+# Event settings. Short requests (one or a few forwards) share the app's default limit; long work
+# (sweeps, training runs) queues on its own, one at a time, so it never starves short requests.
+SHORT_WORK = dict(concurrency_id="model-forward")
+LONG_WORK = dict(concurrency_id="long-work", concurrency_limit=1)
+
+
+def user_errors(fn):
+    """Turn ExplorerError (and any unexpected failure) into a gr.Error the page can show.
+
+    Works for plain functions and generators (streaming handlers) alike; the app keeps serving.
+    """
+
+    def to_gr_error(error: Exception) -> gr.Error:
+        if isinstance(error, gr.Error):
+            return error
+        if isinstance(error, ExplorerError):
+            return gr.Error(str(error))
+        log.error("unexpected failure in %s:\n%s", fn.__name__, traceback.format_exc())
+        return gr.Error(f"Something went wrong ({type(error).__name__}: {str(error)[:200]}). The app is still running; try other input.")
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - reported to the user, logged above
+                raise to_gr_error(error) from error
+
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001
+            raise to_gr_error(error) from error
+
+    return call
+
+
+def payload(value):
+    """Dataclasses to plain JSON: dicts and lists, with NaN/Infinity replaced by null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: payload(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): payload(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [payload(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _checked(component, preprocess, payload):
+    """Run Gradio's own number check, with a message that names the input and its range."""
+    try:
+        return preprocess(payload)
+    except (gr.Error, TypeError, ValueError, OverflowError):
+        low, high = component.minimum, component.maximum
+        allowed = "a number" + (f" from {low:g}" if low is not None else "") + (f" to {high:g}" if high is not None else "")
+        whole = " (a whole number)" if getattr(component, "precision", None) == 0 else ""
+        raise gr.Error(f"{component.label or 'A number'}: {str(payload)[:80]!r} is not allowed; allowed: {allowed}{whole}.") from None
+
+from gradio.events import Dependency
+
+class Slider(gr.Slider):
+    """gr.Slider whose refusals name the input: Gradio's own say "Value 99 is greater than maximum
+    value 29" without saying which input, and a non-number (text, a list) gets no message at all."""
+
+    is_template = True  # drawn by the front end as a plain slider
+
+    def preprocess(self, payload):
+        return _checked(self, super().preprocess, payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class Number(gr.Number):
+    """gr.Number whose refusals name the input (NaN for a whole number otherwise fails silently)."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return _checked(self, super().preprocess, payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def model_choices(kind: models.Kind | None = None) -> list[tuple[str, str]]:
+    """Dropdown choices: every registered model of `kind`, the unavailable ones marked."""
+    choices = []
+    for info in models.list_models():
+        if kind is None or info.kind == kind:
+            label = info.name if info.available else f"{info.name} (not available offline)"
+            choices.append((label, info.name))
+    return choices
+
+
+def model_dropdown(kind: models.Kind = "causal", label: str = "Model") -> gr.Dropdown:
+    default = models.default_model(kind)
+    return gr.Dropdown(
+        choices=model_choices(kind),
+        value=default,
+        label=label,
+        allow_custom_value=True,  # '' (the default) and unknown names reach the registry, which explains
+        info="The bundled SmolLM2-135M-Instruct works offline; hub models need a network or the local cache.",
+    )
+
+
+def gradio_progress(progress: gr.Progress):
+    """Adapt gr.Progress to the compute modules' plain `progress(fraction, message)` callback."""
+
+    def report(fraction: float, message: str) -> None:
+        progress(fraction, desc=message)
+
+    return report
