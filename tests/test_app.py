@@ -53,3 +53,83 @@ def test_branch_continues_from_the_chosen_token(client):
 def test_icl_naming_only_another_task_uses_that_tasks_settings(client):
     result = client.predict(task="topic", shots=2, query="The striker scored twice in the final.", api_name="/icl")[-1]
     assert {label["label"] for label in result["labels"]} == {"sports", "business", "science", "world"}
+
+
+# ---------------------------------------------------------------- every endpoint keeps the API.md contract
+
+
+def fields(payload: dict, *names: str) -> dict:
+    assert set(names) <= set(payload), f"missing {set(names) - set(payload)}"
+    return payload
+
+
+def test_fill_mask_and_mask_demo_contract(client):
+    result = client.predict(text="He wrote a letter with a [MASK] and paper.", top_k=5, api_name="/fill_mask")[-1]
+    fields(result, "model", "method", "masks", "filled")
+    assert result["method"] in ("masked-lm", "causal-rescoring") and "[MASK]" not in result["filled"]
+    mask = fields(result["masks"][0], "index", "candidates")
+    assert mask["index"] == 0 and all(0 <= c["prob"] <= 1 and c["token"] for c in mask["candidates"])
+    demo = client.predict(text="The quick brown fox jumps over the lazy dog.", seed=1, api_name="/mask_demo")[-1]
+    fields(demo, "tokens", "corrupted", "positions", "actions")
+    assert len(demo["tokens"]) == len(demo["corrupted"]) and len(demo["positions"]) == len(demo["actions"]) >= 1
+    assert set(demo["actions"]) <= {"mask", "random", "keep"}
+
+
+def test_icl_and_sweep_contract(client):
+    result = client.predict(task="sentiment", shots=2, query="A wonderful, moving film.", api_name="/icl")[-1]
+    fields(result, "model", "task", "shots", "prompt", "prompt_tokens", "labels", "prediction")
+    assert result["prompt"].count("Sentiment:") == 3  # two demonstrations, then the query
+    assert sum(fields(label, "label", "verbalizer", "logprob", "prob")["prob"] for label in result["labels"]) == (
+        pytest.approx(1.0)
+    )
+    sweep = client.predict(task="sentiment", shots_list="0, 1", repeats=1, max_items=4, api_name="/icl_sweep")[-1]
+    fields(sweep, "task", "model", "points")
+    assert [p["shots"] for p in sweep["points"]] == [0, 1]
+    for point in sweep["points"]:
+        fields(point, "shots", "accuracy_mean", "accuracy_std", "n_items", "repeats")
+        assert 0 <= point["accuracy_mean"] <= 1 and point["n_items"] == 4
+
+
+def test_attention_and_logit_lens_contract(client):
+    result = client.predict(text="The cat sat on the mat.", layer=2, head=-1, api_name="/attention")[-1]
+    fields(result, "model", "tokens", "layer", "head", "num_layers", "num_heads", "matrix")
+    assert (result["num_layers"], result["num_heads"]) == (30, 9)
+    n = len(result["tokens"])
+    assert len(result["matrix"]) == n and all(sum(row) == pytest.approx(1, abs=1e-4) for row in result["matrix"])
+    lens = client.predict(text="The quick brown fox", top_k=3, api_name="/logit_lens")[-1]
+    fields(lens, "model", "tokens", "layers")
+    layer = fields(lens["layers"][-1], "layer", "top")
+    assert len(layer["top"]) == len(lens["tokens"]) and len(layer["top"][0]) == 3
+    assert {"token", "prob"} <= set(layer["top"][0][0])
+
+
+def test_tokenisation_contract(client):
+    text = "naïve café, 2024!"
+    tokens = client.predict(text=text, api_name="/tokenize")[-1]
+    fields(tokens, "model", "tokens", "pieces", "ids", "offsets", "n_chars", "n_tokens")
+    assert tokens["n_chars"] == len(text) and tokens["n_tokens"] == len(tokens["ids"]) == len(tokens["offsets"])
+    replay = client.predict(text=text, api_name="/bpe_replay")[-1]
+    fields(replay, "model", "words", "ids")
+    assert replay["ids"] == tokens["ids"]
+    word = fields(replay["words"][0], "word", "steps", "final")
+    assert all({"pair", "rank", "pieces"} <= set(step) for step in word["steps"])
+    trained = client.predict(corpus="low×5 lower×2 newest×6 widest×3", num_merges=3, api_name="/bpe_train")[-1]
+    fields(trained, "merges", "vocab", "segmentations")
+    assert [m["pair"] for m in trained["merges"]][:2] == [["e", "s"], ["es", "t"]]
+    assert {"count", "vocab_size"} <= set(trained["merges"][0]) and "newest" in trained["segmentations"]
+
+
+def test_tuning_contract(client):
+    table = client.predict(lora_r=8, prompt_tokens=20, num_labels=2, api_name="/tuning_table")[-1]
+    fields(table, "model", "total_params", "rows")
+    rows = {fields(r, "method", "family", "trainable", "percent", "checkpoint_mb")["method"]: r for r in table["rows"]}
+    assert {"full", "head", "bitfit", "adapter", "lora", "prefix", "prompt", "ia3"} <= set(rows)
+    assert rows["full"]["trainable"] == table["total_params"] and rows["lora"]["trainable"] == 461_952
+    assert rows["prompt"]["trainable"] == 12_672
+    runs = client.predict(methods=["head"], steps=2, learning_rate=1e-3, seed=0, api_name="/tuning_train")[-1]
+    fields(runs, "model", "runs")
+    run = fields(
+        runs["runs"][0],
+        "method", "trainable", "losses", "accuracy", "seconds_per_step", "peak_mem_mb", "ppl_before", "ppl_after",
+    )
+    assert run["method"] == "head" and len(run["losses"]) == 2 and 0 <= run["accuracy"] <= 1
