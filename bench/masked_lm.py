@@ -1,6 +1,6 @@
 """Masked-LM tab benchmark: causal rescoring's hit rate on the 30 cloze sentences, and /fill_mask latency.
 
-    .venv/bin/python bench/masked_lm.py            # torch threads as the app: PLM_EXPLORER_THREADS (default 2)
+    .venv/bin/python bench/masked_lm.py            # torch threads as the app: PLM_EXPLORER_THREADS (default 1)
     PLM_EXPLORER_THREADS=1 .venv/bin/python bench/masked_lm.py
     .venv/bin/python bench/masked_lm.py latency    # the latency table only
 
@@ -70,7 +70,7 @@ def latency() -> None:
 
 
 def main() -> None:
-    threads = int(os.environ.get("PLM_EXPLORER_THREADS", "2"))
+    threads = int(os.environ.get("PLM_EXPLORER_THREADS", "1"))
     torch.set_num_threads(threads)
     started = time.perf_counter()
     models.get()
