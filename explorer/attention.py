@@ -22,13 +22,12 @@ import torch
 
 from . import checks
 from .checks import ExplorerError
-from .models import LoadedModel
+from .models import LoadedModel, Progress
 
 MAX_TOKENS = 256  # every view draws n² weights per head: 256 tokens is already 65,536 per head
 MAX_TOP_K = 20
 CACHED_TEXTS = 4  # forwards kept: a few texts × models; each holds layers × heads × n² floats (≤ 71 MB at the cap)
 
-Progress = Callable[[float, str], None]
 
 
 @dataclass

@@ -10,17 +10,21 @@ from __future__ import annotations
 import math
 
 MAX_TEXT_CHARS = 20_000
+MAX_SEED = 2**32 - 1
 
 
 class ExplorerError(ValueError):
     """Bad input or an unavailable resource, explained for the user."""
 
 
-def text(value, name: str = "text", max_chars: int = MAX_TEXT_CHARS) -> str:
-    """A non-empty string of at most `max_chars` characters (checked before tokenising)."""
+def text(value, name: str = "text", max_chars: int = MAX_TEXT_CHARS, *, allow_blank: bool = False) -> str:
+    """A non-empty string of at most `max_chars` characters (checked before tokenising).
+    `allow_blank` where whitespace is data too (tokenisation): then None and '' are ''."""
+    if value is None and allow_blank:
+        return ""
     if not isinstance(value, str):
         raise ExplorerError(f"{name} must be text, got {type(value).__name__}.")
-    if not value.strip():
+    if not allow_blank and not value.strip():
         raise ExplorerError(f"{name} is empty: type some text first.")
     if len(value) > max_chars:
         raise ExplorerError(
@@ -57,6 +61,10 @@ def number(
     if too_low or too_high:
         raise ExplorerError(f"{name} = {value!r} is out of range; allowed: {allowed}.")
     return int(as_float) if integer else as_float
+
+
+def seed(value) -> int:
+    return number(value, "seed", 0, MAX_SEED, integer=True)
 
 
 def _describe_range(low, high, low_open: bool, integer: bool) -> str:

@@ -28,7 +28,6 @@ from .models import LoadedModel
 MAX_NEW_TOKENS = 1024
 MAX_TEMPERATURE = 10.0
 MAX_REPETITION_PENALTY = 10.0
-MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -233,7 +232,7 @@ def stream_generation(
     """
     settings = settings.validated()
     max_new_tokens = checks.number(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS, integer=True)
-    seed = checks.number(seed, "seed", 0, MAX_SEED, integer=True)
+    seed = checks.seed(seed)
     text, prompt_ids = encode_prompt(lm, prompt, use_chat_template)
     _check_fits(lm, len(prompt_ids), len(forced_ids) + max_new_tokens)
     stages = settings.controls()

@@ -21,24 +21,22 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 
 from . import checks, models
 from .checks import ExplorerError
-from .models import LoadedModel
+from .models import LoadedModel, Progress
 
 Method = Literal["auto", "masked-lm", "causal-rescoring"]
 METHODS = ("auto", "masked-lm", "causal-rescoring")
-Progress = Callable[[float, str], None]
 
 MASK_PATTERN = re.compile(r"\[mask\]", re.IGNORECASE)  # what the user types, whatever the model's own mask token is
 MAX_MASKS = 5
 MAX_TOP_K = 50
 MAX_FILL_CHARS = 600  # a sentence or two: causal rescoring scores ~20 copies of the text per blank
 MAX_DEMO_CHARS = 5_000
-MAX_SEED = 2**32 - 1
 DEMO_PLACEHOLDER = "[MASK]"  # shown where a tokenizer without a mask token would put one
 
 MIN_CANDIDATES_PER_SOURCE = 10  # each source proposes max(this, top_k) words per blank
@@ -463,7 +461,7 @@ def corrupt(lm: LoadedModel, text: str, seed: int = 0, rate: float = 0.15) -> Co
     token (a short sentence may get none) and does not report what it did at each position.
     """
     text = checks.text(text, "text", MAX_DEMO_CHARS)
-    seed = checks.number(seed, "seed", 0, MAX_SEED, integer=True)
+    seed = checks.seed(seed)
     tokenizer = lm.tokenizer
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if not ids:

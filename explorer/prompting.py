@@ -34,13 +34,11 @@ from transformers import DynamicCache
 from . import checks
 from .checks import ExplorerError
 from .datasets import Example, Task, load_task
-from .models import LoadedModel
+from .models import LoadedModel, Progress
 
-Progress = Callable[[float, str], None]
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
 MAX_SHOTS = 32
-MAX_SEED = 2**32 - 1
 MAX_QUERY_CHARS = 2_000
 MAX_CUSTOM_EXAMPLES = 200
 MAX_SHOT_COUNTS = 8
@@ -432,10 +430,6 @@ def resolve_task(
     return configure(load_task(name), template, verbalizers, instruction)
 
 
-def check_seed(seed) -> int:
-    return checks.number(seed, "seed", 0, MAX_SEED, integer=True)
-
-
 def check_fits(lm: LoadedModel, task: Task, demos: Sequence[Example], query: str, chat: bool) -> Prompt:
     """The prompt, or an error saying how many shots fit the model's context."""
     prompt = build_prompt(task, demos, query, lm.tokenizer, chat)
@@ -471,7 +465,7 @@ def run_icl(
     query = checks.text(query, "query", MAX_QUERY_CHARS).strip()
     shots = checks.number(shots, "shots", 0, MAX_SHOTS, integer=True)
     pool = [item for item in task.items if item.text != query]  # never show the answer as a demonstration
-    demos = draw_demonstrations(pool, shots, check_seed(seed))
+    demos = draw_demonstrations(pool, shots, checks.seed(seed))
     prompt = check_fits(lm, task, demos, query, chat)
     prefix = shared_prefix(lm, task, demos, chat)
     scores, head = score_many(lm, [prompt], prefix)[0]
@@ -590,7 +584,7 @@ def sweep(
             f"This sweep scores {total:,} prompts (shot counts x repeats x items); the limit is {MAX_SWEEP_QUERIES:,}. "
             "Use fewer shot counts, repeats or items."
         )
-    seed = check_seed(seed)
+    seed = checks.seed(seed)
     evaluation, pool = split_items(task, max_items, seed)
     done = 0
     points = []

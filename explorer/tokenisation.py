@@ -19,14 +19,13 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Callable
 
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from . import checks
 from .checks import ExplorerError
+from .models import Progress
 
-Progress = Callable[[float, str], None]
 
 MAX_TEXT_CHARS = checks.MAX_TEXT_CHARS
 MAX_MERGES = 5_000
@@ -36,19 +35,6 @@ LECTURE_CORPUS = "low×5 lower×2 newest×6 widest×3"
 END_OF_WORD = "</w>"
 
 _BYTE_OF_CHAR = {char: byte for byte, char in bytes_to_unicode().items()}
-
-
-def checked_text(text, name: str = "text") -> str:
-    """Any string up to the cap; unlike `checks.text`, blank text is valid here (whitespace is tokenised too)."""
-    if text is None:
-        return ""
-    if not isinstance(text, str):
-        raise ExplorerError(f"{name} must be text, got {type(text).__name__}.")
-    if len(text) > MAX_TEXT_CHARS:
-        raise ExplorerError(
-            f"{name} is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,} characters. Shorten it."
-        )
-    return text
 
 
 # ---------------------------------------------------------------- 1. what the tokenizer outputs
@@ -120,7 +106,7 @@ def piece_to_bytes(piece: str, byte_level: bool) -> bytes:
 
 def tokenize(tokenizer, text: str, model_name: str = "") -> Tokenization:
     """The tokenizer's own encoding of `text`, special tokens excluded (none are added)."""
-    text = checked_text(text)
+    text = checks.text(text, allow_blank=True)
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(encoding["input_ids"])
     pieces = tokenizer.convert_ids_to_tokens(ids)
@@ -313,7 +299,7 @@ def replay_word(word: str, piece: str, rules: BpeRules) -> WordReplay:
 
 def replay(tokenizer, text: str, model_name: str = "") -> Replay:
     """Re-encode `text` by hand with the tokenizer's own rules, recording every merge."""
-    text = checked_text(text)
+    text = checks.text(text, allow_blank=True)
     rules = bpe_rules(tokenizer)
     words: list[WordReplay] = []
     for segment, is_added in split_added_tokens(text, rules):
@@ -458,7 +444,7 @@ def train_bpe(
     recounting only the words the merge changed; the latter keeps 5,000 merges on 20,000
     characters to about a second."""
     num_merges = checks.number(num_merges, "num_merges", 1, MAX_MERGES, integer=True)
-    end_of_word = checked_text(end_of_word, "end_of_word").strip()
+    end_of_word = checks.text(end_of_word, "end_of_word", allow_blank=True).strip()
     if len(end_of_word) > 10:
         raise ExplorerError("end_of_word must be a short marker (at most 10 characters), e.g. </w>, or empty for none.")
     word_counts = parse_corpus(corpus)

@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import peft
 import torch
@@ -32,9 +32,8 @@ from transformers import AutoModelForSequenceClassification
 
 from . import checks, datasets
 from .checks import ExplorerError
-from .models import LoadedModel
+from .models import LoadedModel, Progress
 
-Progress = Callable[[float, str], None]
 
 MAX_RANK = 256
 MAX_ADAPTER_SIZE = 1024
@@ -42,7 +41,6 @@ MAX_VIRTUAL_TOKENS = 256
 MAX_LABELS = 1000
 MAX_STEPS = 200
 MAX_LEARNING_RATE = 1.0
-MAX_SEED = 2**32 - 1
 BATCH_SIZE = 8  # sentences per training step
 MEMORY_SEQ_LEN = 32  # tokens per sentence assumed by the table's memory estimate
 ADALORA_TABLE_STEPS = 100  # AdaLoRA needs a schedule length to be built; the table assumes this many steps
@@ -541,7 +539,7 @@ def train(
     methods = check_methods(methods)
     steps = checks.number(steps, "steps", 1, MAX_STEPS, integer=True)
     learning_rate = checks.number(learning_rate, "learning_rate", 0, MAX_LEARNING_RATE, low_open=True)
-    seed = checks.number(seed, "seed", 0, MAX_SEED, integer=True)
+    seed = checks.seed(seed)
     data = data or sentiment_data()
     settings = TuningSettings(**{**vars(settings.validated()), "num_labels": len(data.labels)})
     progress = progress or (lambda fraction, message: None)

@@ -7,7 +7,7 @@ import html
 import gradio as gr
 import plotly.graph_objects as go
 
-from .. import models, tokenisation
+from .. import checks, models, tokenisation
 from ..tokenisation import Replay, Tokenization, ToyBpe
 from .common import Number, Slider, gradio_progress, model_choices, payload, user_errors
 
@@ -211,7 +211,7 @@ def _names(compare_with) -> list[str]:
 @user_errors
 def tokenize(text: str = DEFAULT_TEXT, model: str = "", compare_with: list[str] | str | None = None, progress=gr.Progress()):
     """The text as the model's tokens; `compare_with` adds other models' tokenizers side by side."""
-    text = tokenisation.checked_text(text)
+    text = checks.text(text, allow_blank=True)
     lm = models.get(model, progress=gradio_progress(progress))
     main = tokenisation.tokenize(lm.tokenizer, text, lm.name)
     comparisons, notes = [], []
@@ -235,7 +235,7 @@ def tokenize(text: str = DEFAULT_TEXT, model: str = "", compare_with: list[str] 
 @user_errors
 def bpe_replay(text: str = DEFAULT_TEXT, model: str = "", progress=gr.Progress()):
     """Re-encode the text with the model's own merges, one merge per step."""
-    text = tokenisation.checked_text(text)
+    text = checks.text(text, allow_blank=True)
     lm = models.get(model, progress=gradio_progress(progress))
     result = tokenisation.replay(lm.tokenizer, text, lm.name)
     return replay_html(result), payload(result)
