@@ -76,13 +76,28 @@ def screenshot(folder: Path, shown_run, layer: int) -> None:
         png = folder / f"bertviz-{kind}.png"
         page.write_text(f"<!doctype html><html><body>{view.bertviz_frame(shown_run, kind, layer)}</body></html>")
         subprocess.run(
-            [chromium, "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-             "--no-first-run", "--headless", "--timeout=8000", "--window-size=1100,900", f"--screenshot={png}", page.as_uri()],
-            capture_output=True, timeout=120, check=False,
+            [
+                chromium,
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--headless",
+                "--timeout=8000",
+                "--window-size=1100,900",
+                f"--screenshot={png}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
         )
         pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)
         coloured = int(((pixels.max(-1) - pixels.min(-1)) > 40).sum())  # saturated pixels: BertViz's coloured lines
-        print(f"screenshot {kind} view: {png} ({coloured:,} coloured pixels: {'drawn' if coloured > 2000 else 'BLANK'})")
+        print(
+            f"screenshot {kind} view: {png} ({coloured:,} coloured pixels: {'drawn' if coloured > 2000 else 'BLANK'})"
+        )
 
 
 def main() -> None:
@@ -90,7 +105,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument(
-        "--threads", type=int, default=2,
+        "--threads",
+        type=int,
+        default=2,
         help="torch threads (the app uses 2); 1 gives load-proof numbers on a busy machine, where two "
         "OpenMP threads spin waiting for each other",
     )
@@ -103,7 +120,9 @@ def main() -> None:
     print(f"{lm.name} (eager attention) loaded in {time.perf_counter() - started:.1f} s (not counted below)")
     view.show_attention(text_of(lm, 8, -1), "", 0, -1)  # warm-up: first-call overheads of torch and plotly
 
-    samples: dict[str, list[tuple[float, float]]] = {key: [] for key in ("first", "forward", "switch", "lens", "lens cached")}
+    samples: dict[str, list[tuple[float, float]]] = {
+        key: [] for key in ("first", "forward", "switch", "lens", "lens cached")
+    }
     sizes = {}
     for repeat in range(args.repeats):
         text = text_of(lm, args.tokens, repeat)
@@ -134,8 +153,10 @@ def main() -> None:
         wall, cpu = median(w for w, _ in samples[key]), median(c for _, c in samples[key])
         size = f"{sizes[key] / 1e6:.2f} MB" if key in sizes else ""
         print(f"{name:46} {wall:7.3f} {cpu:7.3f} {cpu / 2:7.3f} {target:>9} {size:>9}")
-    print(f"(medians of {args.repeats} runs, {len(samples['switch'])} switches; torch threads = {args.threads}; "
-          "cpu/2 = the wall time two idle cores would take)")
+    print(
+        f"(medians of {args.repeats} runs, {len(samples['switch'])} switches; torch threads = {args.threads}; "
+        "cpu/2 = the wall time two idle cores would take)"
+    )
     print(f"all switch timings: {', '.join(f'{w * 1000:.0f}' for w, _ in samples['switch'])} ms")
 
     if args.screenshot:

@@ -50,7 +50,11 @@ def load_seconds(cache: str | None) -> tuple[float, float]:
     env = {"PLM_EXPLORER_CACHE": cache} if cache else {}
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run(
-        [sys.executable, "-c", LOAD_SNIPPET], cwd=root, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", LOAD_SNIPPET],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
         env={**__import__("os").environ, **env},
     )
     imports, load = out.stdout.strip().splitlines()[-1].split()
@@ -78,9 +82,11 @@ def main() -> None:
         cold = load_seconds(empty_cache)
         warm_in_that_cache = load_seconds(empty_cache)
     warm = load_seconds(None)
-    print(f"load bundled model (fresh process; importing torch + transformers first takes {warm[0]:.1f} s): "
-          f"cold (de-quantise the GGUF) {cold[1]:.1f} s, warm (safetensors cache) {warm[1]:.2f} s "
-          f"(and {warm_in_that_cache[1]:.2f} s right after the cold load)")
+    print(
+        f"load bundled model (fresh process; importing torch + transformers first takes {warm[0]:.1f} s): "
+        f"cold (de-quantise the GGUF) {cold[1]:.1f} s, warm (safetensors cache) {warm[1]:.2f} s "
+        f"(and {warm_in_that_cache[1]:.2f} s right after the cold load)"
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from explorer import models  # noqa: E402
 from explorer import prompting as P  # noqa: E402
 
-MULTI_TOKEN = "sports: athletics and games, business: economy and finance, science: research, world: international affairs"
+MULTI_TOKEN = (
+    "sports: athletics and games, business: economy and finance, science: research, world: international affairs"
+)
 
 
 @torch.inference_mode()
@@ -81,8 +83,10 @@ def main() -> None:
     print(f"{'verbalizers':<14}{'prompt tok':>11}{'naive s':>10}{'cached s':>10}{'speedup':>9}{'max |diff|':>12}")
     for name, words in (("single-token", ""), ("multi-token", MULTI_TOKEN)):
         row = compare_scoring(lm, words, args.queries)
-        print(f"{name:<14}{row['prompt_tokens']:>11.0f}{row['naive']:>10.3f}{row['cached']:>10.3f}"
-              f"{row['speedup']:>8.1f}x{row['max_diff']:>12.1e}")
+        print(
+            f"{name:<14}{row['prompt_tokens']:>11.0f}{row['naive']:>10.3f}{row['cached']:>10.3f}"
+            f"{row['speedup']:>8.1f}x{row['max_diff']:>12.1e}"
+        )
 
     if args.skip_sweep:
         return
@@ -92,7 +96,9 @@ def main() -> None:
     total = time.perf_counter() - started
     print(f"{'shots':>5}{'acc mean':>10}{'acc std':>9}{'calib mean':>12}{'calib std':>11}")
     for p in result.points:
-        print(f"{p.shots:>5}{p.accuracy_mean:>10.3f}{p.accuracy_std:>9.3f}{p.calibrated_mean:>12.3f}{p.calibrated_std:>11.3f}")
+        print(
+            f"{p.shots:>5}{p.accuracy_mean:>10.3f}{p.accuracy_std:>9.3f}{p.calibrated_mean:>12.3f}{p.calibrated_std:>11.3f}"
+        )
     print(f"majority baseline {result.majority_baseline:.2f}, random {result.random_baseline:.2f}")
     print(f"sweep wall time {total:.1f} s (target < 120 s)")
 

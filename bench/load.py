@@ -53,11 +53,15 @@ class App:
     """app.py in a child process on 127.0.0.1, with its resident memory sampled in the background."""
 
     def __init__(self, port: int):
-        env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
+        env = dict(
+            os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False"
+        )
         self.url = f"http://127.0.0.1:{port}/"
         (ROOT / "bench" / "out").mkdir(exist_ok=True)
         self.log = open(ROOT / "bench" / "out" / "load-app.log", "w")
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         self.peak_rss = 0
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
@@ -115,11 +119,22 @@ def user_session(client: Client, user: int, start: threading.Barrier | None = No
         start.wait()
     results = []
     for i in range(GENERATIONS_PER_USER):
-        results.append(timed(
-            client, "/generate", prompt=PROMPTS[(user + i) % len(PROMPTS)], max_new_tokens=NEW_TOKENS,
-            do_sample=True, temperature=0.8, seed=user * 10 + i,
-        ))
-    other = ("/tokenize", {"text": PROMPTS[user % len(PROMPTS)] * 3}) if user % 2 else ("/next_token", {"prompt": PROMPTS[user % len(PROMPTS)]})
+        results.append(
+            timed(
+                client,
+                "/generate",
+                prompt=PROMPTS[(user + i) % len(PROMPTS)],
+                max_new_tokens=NEW_TOKENS,
+                do_sample=True,
+                temperature=0.8,
+                seed=user * 10 + i,
+            )
+        )
+    other = (
+        ("/tokenize", {"text": PROMPTS[user % len(PROMPTS)] * 3})
+        if user % 2
+        else ("/next_token", {"prompt": PROMPTS[user % len(PROMPTS)]})
+    )
     results.append(timed(client, other[0], **other[1]))
     return results
 
@@ -146,7 +161,9 @@ def isolation_check(app: App) -> tuple[bool, str]:
         client.predict(prompt=prompt, max_new_tokens=4, api_name="/generate")
 
     def branch(client: Client) -> dict:
-        return client.submit(step=1, token_id=13, max_new_tokens=3, api_name="/branch").result(timeout=REQUEST_TIMEOUT)[-1]
+        return client.submit(step=1, token_id=13, max_new_tokens=3, api_name="/branch").result(timeout=REQUEST_TIMEOUT)[
+            -1
+        ]
 
     with ThreadPoolExecutor(2) as pool:
         got_first, got_second = pool.map(branch, (first, second))
@@ -221,11 +238,15 @@ def main() -> None:
     finally:
         app.stop()
 
-    print(f"\nLoad on {app.url} (app.py, concurrency {os.environ.get('PLM_EXPLORER_CONCURRENCY', '2')}, "
-          f"{os.cpu_count()} cores); each user: {GENERATIONS_PER_USER} x /generate ({NEW_TOKENS} tokens, sampled) "
-          "+ 1 x /tokenize or /next_token. Latencies in seconds.")
-    print(f"single-user /generate latency (median of {GENERATIONS_PER_USER}): {single:.2f} s; "
-          f"app RSS after warm-up: {idle_rss / 2**20:.0f} MiB\n")
+    print(
+        f"\nLoad on {app.url} (app.py, concurrency {os.environ.get('PLM_EXPLORER_CONCURRENCY', '2')}, "
+        f"{os.cpu_count()} cores); each user: {GENERATIONS_PER_USER} x /generate ({NEW_TOKENS} tokens, sampled) "
+        "+ 1 x /tokenize or /next_token. Latencies in seconds."
+    )
+    print(
+        f"single-user /generate latency (median of {GENERATIONS_PER_USER}): {single:.2f} s; "
+        f"app RSS after warm-up: {idle_rss / 2**20:.0f} MiB\n"
+    )
     print("| run       | ok      | gen p50 | gen p95 | p95/single | all p50 | all p95 | peak RSS MiB |")
     print("|-----------|---------|--------|--------|--------|--------|--------|---------|")
     print("\n".join(rows))

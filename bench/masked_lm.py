@@ -66,7 +66,9 @@ def latency() -> None:
             seconds.append(time.perf_counter() - started)
             scored = payload["candidates_scored"]
         target = "< 2 s" if label == "1 mask" else "< 6 s"
-        print(f"{label:<10}{statistics.median(seconds):>10.2f}{min(seconds):>8.2f}{max(seconds):>8.2f}{scored:>8}  {target}")
+        print(
+            f"{label:<10}{statistics.median(seconds):>10.2f}{min(seconds):>8.2f}{max(seconds):>8.2f}{scored:>8}  {target}"
+        )
 
 
 def main() -> None:
@@ -74,8 +76,10 @@ def main() -> None:
     torch.set_num_threads(threads)
     started = time.perf_counter()
     models.get()
-    print(f"{models.BUNDLED_NAME} ready in {time.perf_counter() - started:.1f} s; torch threads {threads}; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine is slower)")
+    print(
+        f"{models.BUNDLED_NAME} ready in {time.perf_counter() - started:.1f} s; torch threads {threads}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine is slower)"
+    )
     latency()
     if sys.argv[1:] != ["latency"]:
         hit_rate()

@@ -50,15 +50,22 @@ def main() -> None:
         ("replay, first call (reads 48,900 merges)", cold),
         ("replay, rules cached", timed(lambda: tokenisation.replay(tokenizer, TEXT_1000))),
         ("toy BPE: lecture corpus, 10 merges", timed(lambda: tokenisation.train_bpe(tokenisation.LECTURE_CORPUS, 10))),
-        ("toy BPE: 20,000 characters of source code, 5,000 merges", timed(lambda: tokenisation.train_bpe(CODE, 5000), 1)),
+        (
+            "toy BPE: 20,000 characters of source code, 5,000 merges",
+            timed(lambda: tokenisation.train_bpe(CODE, 5000), 1),
+        ),
     ]
-    print(f"1,000-character text: {len(own)} tokens, {first.n_merges} merge steps replayed; ids equal the tokenizer's: True")
+    print(
+        f"1,000-character text: {len(own)} tokens, {first.n_merges} merge steps replayed; ids equal the tokenizer's: True"
+    )
     print(f"{'what':<58} {'seconds':>9}")
     for name, seconds in rows:
         print(f"{name:<58} {seconds:>9.4f}")
     replay_warm = rows[3][1]
-    print(f"replay (cached) vs the tokenizer's own encode: {replay_warm / rows[0][1]:.0f}x slower; target < 1 s: "
-          f"{'met' if max(cold, replay_warm) < 1 else 'MISSED'}")
+    print(
+        f"replay (cached) vs the tokenizer's own encode: {replay_warm / rows[0][1]:.0f}x slower; target < 1 s: "
+        f"{'met' if max(cold, replay_warm) < 1 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

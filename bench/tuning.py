@@ -58,8 +58,12 @@ def main() -> None:
     for method in tuning.check_methods(args.methods):
         measured[method], width = seconds_per_step(lm, method, args.steps)
         row = rows[method]
-        print(f"{method:<12}{row.trainable:>14,}{measured[method]:>9.2f}{row.checkpoint_mb:>15.3f}{row.memory_mb:>16,.0f}")
-    print(f"\nload average (1/5/15 min) at the end: {os.getloadavg()} on {os.cpu_count()} cores (shared machine: noisy)")
+        print(
+            f"{method:<12}{row.trainable:>14,}{measured[method]:>9.2f}{row.checkpoint_mb:>15.3f}{row.memory_mb:>16,.0f}"
+        )
+    print(
+        f"\nload average (1/5/15 min) at the end: {os.getloadavg()} on {os.cpu_count()} cores (shared machine: noisy)"
+    )
     print(f"batch: {tuning.BATCH_SIZE} sentences x {width} tokens (left-padded); median of {args.steps} steps")
     if "lora" in measured:
         verdict = "meets" if measured["lora"] < 2 else "MISSES"

@@ -15,8 +15,8 @@ import inspect
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -27,7 +27,6 @@ from .models import LoadedModel, Progress
 MAX_TOKENS = 256  # every view draws n² weights per head: 256 tokens is already 65,536 per head
 MAX_TOP_K = 20
 CACHED_TEXTS = 4  # forwards kept: a few texts × models; each holds layers × heads × n² floats (≤ 71 MB at the cap)
-
 
 
 @dataclass
@@ -157,9 +156,7 @@ def _run(lm: LoadedModel, ids: list[int], progress: Progress) -> Forward:
     # allows, skip the LM head over every position, a sixth of the forward's work for SmolLM2.
     skip_logits = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(lm.model.forward).parameters else {}
     with torch.inference_mode():
-        out = lm.model(
-            input_ids=torch.tensor([ids]), output_attentions=True, output_hidden_states=True, **skip_logits
-        )
+        out = lm.model(input_ids=torch.tensor([ids]), output_attentions=True, output_hidden_states=True, **skip_logits)
     attentions = out.attentions
     if not attentions or any(a is None for a in attentions):
         raise ExplorerError(
@@ -186,7 +183,11 @@ def _run(lm: LoadedModel, ids: list[int], progress: Progress) -> Forward:
 def check_layer_head(run: Forward, layer, head) -> tuple[int, int]:
     layer = checks.number(layer, "layer", 0, run.num_layers - 1, integer=True)
     head = checks.number(
-        head, "head", -1, run.num_heads - 1, integer=True,
+        head,
+        "head",
+        -1,
+        run.num_heads - 1,
+        integer=True,
         allowed=f"-1 (the mean over the {run.num_heads} heads) or a whole number in [0, {run.num_heads - 1}]",
     )
     return layer, head

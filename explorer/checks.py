@@ -27,10 +27,7 @@ def text(value, name: str = "text", max_chars: int = MAX_TEXT_CHARS, *, allow_bl
     if not allow_blank and not value.strip():
         raise ExplorerError(f"{name} is empty: type some text first.")
     if len(value) > max_chars:
-        raise ExplorerError(
-            f"{name} is {len(value):,} characters long; the limit is {max_chars:,}. "
-            "Shorten it."
-        )
+        raise ExplorerError(f"{name} is {len(value):,} characters long; the limit is {max_chars:,}. Shorten it.")
     return value
 
 

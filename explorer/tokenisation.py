@@ -26,7 +26,6 @@ from . import checks
 from .checks import ExplorerError
 from .models import Progress
 
-
 MAX_TEXT_CHARS = checks.MAX_TEXT_CHARS
 MAX_MERGES = 5_000
 MAX_WORD_COUNT = 1_000_000
@@ -190,7 +189,9 @@ def _added_pattern(added: list[dict]) -> re.Pattern | None:
     alternatives = []
     for token in sorted(added, key=lambda t: len(t["content"]), reverse=True):
         alternatives.append(
-            ("\\s*" if token.get("lstrip") else "") + re.escape(token["content"]) + ("\\s*" if token.get("rstrip") else "")
+            ("\\s*" if token.get("lstrip") else "")
+            + re.escape(token["content"])
+            + ("\\s*" if token.get("rstrip") else "")
         )
     return re.compile("|".join(alternatives))
 
@@ -209,7 +210,7 @@ def bpe_rules(tokenizer) -> BpeRules:
     prefix = model.get("continuing_subword_prefix") or ""
     pairs = _merge_pairs(model["merges"])
     ranks = {pair: rank for rank, pair in enumerate(pairs)}  # a repeated pair keeps its last rank, as in `tokenizers`
-    merged = {(a, b): a + b[len(prefix):] for a, b in ranks}
+    merged = {(a, b): a + b[len(prefix) :] for a, b in ranks}
     backend = tokenizer.backend_tokenizer
     return BpeRules(
         vocab=vocab,
@@ -236,7 +237,7 @@ def split_added_tokens(text: str, rules: BpeRules) -> list[tuple[str, bool]]:
     segments, position = [], 0
     for match in rules.added_pattern.finditer(text):
         if match.start() > position:
-            segments.append((text[position:match.start()], False))
+            segments.append((text[position : match.start()], False))
         segments.append((match.group(), True))
         position = match.end()
     if position < len(text):
@@ -275,9 +276,7 @@ def initial_pieces(word: str, rules: BpeRules) -> list[str]:
 def best_merge(pieces: list[str], rules: BpeRules) -> tuple[int, int] | None:
     """(rank, position) of the merge to apply next: the lowest rank, the leftmost on ties."""
     candidates = [
-        (rules.ranks[pair], position)
-        for position, pair in enumerate(zip(pieces, pieces[1:]))
-        if pair in rules.ranks
+        (rules.ranks[pair], position) for position, pair in enumerate(zip(pieces, pieces[1:])) if pair in rules.ranks
     ]
     return min(candidates) if candidates else None
 
@@ -292,7 +291,7 @@ def replay_word(word: str, piece: str, rules: BpeRules) -> WordReplay:
     while (best := best_merge(pieces, rules)) is not None:
         rank, position = best
         pair = (pieces[position], pieces[position + 1])
-        pieces[position:position + 2] = [rules.merged[pair]]
+        pieces[position : position + 2] = [rules.merged[pair]]
         steps.append(MergeStep(list(pair), rank, list(pieces)))
     return WordReplay(word, steps, pieces, piece, start, [rules.vocab[p] for p in pieces], "bpe")
 

@@ -20,9 +20,9 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import peft
 import torch
@@ -33,7 +33,6 @@ from transformers import AutoModelForSequenceClassification
 from . import checks, datasets
 from .checks import ExplorerError
 from .models import LoadedModel, Progress
-
 
 MAX_RANK = 256
 MAX_ADAPTER_SIZE = 1024
@@ -71,14 +70,32 @@ METHODS: dict[str, Method] = {
         Method("head", "Classifier head only (linear probe)", "specification", "only the new classifier head"),
         Method("bitfit", "BitFit", "specification", "the bias terms (and the head)"),
         Method("ln_tuning", "LN tuning (peft)", "specification", "the normalisation layers' weights (and the head)"),
-        Method("adapter", "Bottleneck adapters (Houlsby)", "addition",
-               "a down-project / nonlinearity / up-project block after each attention and feed-forward sublayer"),
+        Method(
+            "adapter",
+            "Bottleneck adapters (Houlsby)",
+            "addition",
+            "a down-project / nonlinearity / up-project block after each attention and feed-forward sublayer",
+        ),
         Method("prefix", "Prefix tuning (peft)", "addition", "trained key/value vectors prepended in every layer"),
-        Method("prompt", "Prompt tuning (peft)", "addition", "trained embeddings of virtual tokens prepended to the input"),
-        Method("ia3", "IA³ (peft)", "addition", "learned vectors that rescale keys, values and feed-forward activations"),
+        Method(
+            "prompt", "Prompt tuning (peft)", "addition", "trained embeddings of virtual tokens prepended to the input"
+        ),
+        Method(
+            "ia3", "IA³ (peft)", "addition", "learned vectors that rescale keys, values and feed-forward activations"
+        ),
         Method("lora", "LoRA (peft)", "reparameterization", "a low-rank update B·A added to chosen weight matrices"),
-        Method("adalora", "AdaLoRA (peft)", "reparameterization", "LoRA in SVD form whose rank budget is re-allocated while training"),
-        Method("vera", "VeRA (peft)", "reparameterization", "frozen shared random low-rank matrices with trained scaling vectors"),
+        Method(
+            "adalora",
+            "AdaLoRA (peft)",
+            "reparameterization",
+            "LoRA in SVD form whose rank budget is re-allocated while training",
+        ),
+        Method(
+            "vera",
+            "VeRA (peft)",
+            "reparameterization",
+            "frozen shared random low-rank matrices with trained scaling vectors",
+        ),
     )
 }
 PEFT_METHODS = ("ln_tuning", "prefix", "prompt", "ia3", "lora", "adalora", "vera")
@@ -98,7 +115,7 @@ class TuningSettings:
     prompt_tokens: int = 20
     num_labels: int = 2
 
-    def validated(self) -> "TuningSettings":
+    def validated(self) -> TuningSettings:
         return TuningSettings(
             lora_r=checks.number(self.lora_r, "lora_r", 1, MAX_RANK, integer=True),
             adapter_size=checks.number(self.adapter_size, "adapter_size", 1, MAX_ADAPTER_SIZE, integer=True),
@@ -199,7 +216,9 @@ def _pad_id(lm: LoadedModel) -> int:
     return 0
 
 
-def prepare(lm: LoadedModel, method: str, settings: TuningSettings, seed: int = 0, total_steps: int = ADALORA_TABLE_STEPS) -> Prepared:
+def prepare(
+    lm: LoadedModel, method: str, settings: TuningSettings, seed: int = 0, total_steps: int = ADALORA_TABLE_STEPS
+) -> Prepared:
     """The shared classifier set up for `method`: trainable parameters unfrozen or added.
 
     New weights (head, adapters, LoRA, prompts) are drawn from `seed` in a forked RNG, so set-up is
@@ -242,8 +261,11 @@ def peft_config(method: str, settings: TuningSettings, total_steps: int) -> peft
         return peft.LoraConfig(task_type=task, r=settings.lora_r, lora_alpha=2 * settings.lora_r)
     if method == "adalora":
         return peft.AdaLoraConfig(
-            task_type=task, init_r=settings.lora_r, target_r=max(1, settings.lora_r // 2),
-            lora_alpha=2 * settings.lora_r, total_step=max(total_steps, 1),
+            task_type=task,
+            init_r=settings.lora_r,
+            target_r=max(1, settings.lora_r // 2),
+            lora_alpha=2 * settings.lora_r,
+            total_step=max(total_steps, 1),
         )
     if method == "vera":
         return peft.VeraConfig(task_type=task, r=settings.lora_r)
@@ -431,7 +453,9 @@ def measure(prepared: Prepared) -> dict:
     return numbers
 
 
-def table(lm: LoadedModel, settings: TuningSettings = TuningSettings(), progress: Progress | None = None) -> TuningTable:
+def table(
+    lm: LoadedModel, settings: TuningSettings = TuningSettings(), progress: Progress | None = None
+) -> TuningTable:
     """One row per method for `lm` as a `num_labels`-class classifier."""
     settings = settings.validated()
     return _table(lm, settings, progress or (lambda fraction, message: None))
@@ -622,7 +646,7 @@ def _batches(items: Sequence, steps: int, seed: int) -> list[list]:
     order: list[int] = []
     while len(order) < steps * BATCH_SIZE:
         order += torch.randperm(len(items), generator=generator).tolist()
-    return [[items[i] for i in order[s * BATCH_SIZE:(s + 1) * BATCH_SIZE]] for s in range(steps)]
+    return [[items[i] for i in order[s * BATCH_SIZE : (s + 1) * BATCH_SIZE]] for s in range(steps)]
 
 
 def encode(lm: LoadedModel, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -641,7 +665,7 @@ def accuracy(model: nn.Module, lm: LoadedModel, data: LabelledData, batch: int =
     items = data.held_out
     correct = 0
     for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
+        chunk = items[start : start + batch]
         input_ids, attention_mask = encode(lm, [item.text for item in chunk])
         predicted = model(input_ids=input_ids, attention_mask=attention_mask).logits.argmax(-1)
         correct += sum(int(p) == data.labels.index(item.label) for p, item in zip(predicted, chunk))
@@ -664,7 +688,7 @@ def perplexity(model: nn.Module, lm: LoadedModel, text: str = GENERAL_TEXT) -> f
         model(input_ids=input_ids)
     finally:
         hook.remove()
-    hidden = captured[0][:, -input_ids.shape[1]:]  # prompt tuning prepends virtual tokens
+    hidden = captured[0][:, -input_ids.shape[1] :]  # prompt tuning prepends virtual tokens
     tied = getattr(lm.model.config, "tie_word_embeddings", False)
     head = backbone.get_input_embeddings().weight if tied else lm.model.get_output_embeddings().weight
     logits = hidden @ head.T
@@ -690,7 +714,7 @@ class SavedActivations:
     def bytes(self) -> int:
         return sum(self.storages.values())
 
-    def __enter__(self) -> "SavedActivations":
+    def __enter__(self) -> SavedActivations:
         self._hooks.__enter__()
         return self
 

@@ -130,6 +130,13 @@ def test_tuning_contract(client):
     fields(runs, "model", "runs")
     run = fields(
         runs["runs"][0],
-        "method", "trainable", "losses", "accuracy", "seconds_per_step", "peak_mem_mb", "ppl_before", "ppl_after",
+        "method",
+        "trainable",
+        "losses",
+        "accuracy",
+        "seconds_per_step",
+        "peak_mem_mb",
+        "ppl_before",
+        "ppl_after",
     )
     assert run["method"] == "head" and len(run["losses"]) == 2 and 0 <= run["accuracy"] <= 1

@@ -11,11 +11,12 @@ import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM
 
-from conftest import tiny_llama, tiny_tokenizer
 from explorer import attention, models
 from explorer.checks import ExplorerError
 from explorer.views import attention as view
 from explorer.views.common import payload
+
+from conftest import tiny_llama, tiny_tokenizer
 
 TEXT = "The capital of France is Paris. The capital of Italy is Rome."
 
@@ -32,8 +33,12 @@ def tiny_bert() -> models.LoadedModel:
     torch.manual_seed(0)
     tokenizer = tiny_tokenizer()
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, max_position_embeddings=128,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
     )
     model = BertForMaskedLM(config).eval()
     model.set_attn_implementation("eager")
@@ -111,7 +116,9 @@ def test_head_patterns_read_the_right_positions(tiny_eager):
     a = run.attentions[1, 2]
     n = a.shape[0]
     assert patterns.first_token[1][2] == pytest.approx(float(a[1:, 0].mean()), abs=1e-6)
-    assert patterns.previous_token[1][2] == pytest.approx(float(sum(a[i, i - 1] for i in range(1, n)) / (n - 1)), abs=1e-6)
+    assert patterns.previous_token[1][2] == pytest.approx(
+        float(sum(a[i, i - 1] for i in range(1, n)) / (n - 1)), abs=1e-6
+    )
     assert patterns.same_token[1][2] == pytest.approx(float(sum(a[i, i] for i in range(1, n)) / (n - 1)), abs=1e-6)
 
 
@@ -153,11 +160,13 @@ def test_logit_lens_last_layer_is_the_bundled_models_real_prediction(bundled):
 
 @pytest.mark.parametrize(
     ("layer", "head", "says"),
-    [(2, 0, r"layer = 2 is out of range; allowed: a whole number in \[0, 1\]"),
-     (-1, 0, r"layer = -1 is out of range"),
-     (0, 4, r"head = 4 is out of range; allowed: -1 \(the mean over the 4 heads\) or a whole number in \[0, 3\]"),
-     (0, -2, r"head = -2"),
-     (0.5, 0, r"layer must be a whole number")],
+    [
+        (2, 0, r"layer = 2 is out of range; allowed: a whole number in \[0, 1\]"),
+        (-1, 0, r"layer = -1 is out of range"),
+        (0, 4, r"head = 4 is out of range; allowed: -1 \(the mean over the 4 heads\) or a whole number in \[0, 3\]"),
+        (0, -2, r"head = -2"),
+        (0.5, 0, r"layer must be a whole number"),
+    ],
 )
 def test_layer_or_head_out_of_range_says_the_range(tiny_eager, layer, head, says):
     with pytest.raises(ExplorerError, match=says):
@@ -246,7 +255,6 @@ def test_logit_lens_table_and_payload(tiny_eager):
     assert [layer["layer"] for layer in result["layers"]] == [0, 1]
     assert all(len(cell) == 2 for cell in result["layers"][0]["top"])
     assert set(result["layers"][0]["top"][0][0]) >= {"token", "prob"}
-
 
 
 def test_a_masked_model_is_shown_beside_when_one_is_available(tiny_eager, tiny_bert, monkeypatch):

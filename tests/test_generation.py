@@ -15,11 +15,19 @@ def reference_generate(lm, prompt, settings, n, seed=0):
     ids = lm.tokenizer(prompt, return_tensors="pt")
     torch.manual_seed(seed)
     out = lm.model.generate(
-        **ids, max_new_tokens=n, do_sample=settings.do_sample, temperature=settings.temperature,
-        top_k=settings.top_k, top_p=settings.top_p, repetition_penalty=settings.repetition_penalty,
-        output_scores=True, output_logits=True, return_dict_in_generate=True, pad_token_id=lm.tokenizer.eos_token_id,
+        **ids,
+        max_new_tokens=n,
+        do_sample=settings.do_sample,
+        temperature=settings.temperature,
+        top_k=settings.top_k,
+        top_p=settings.top_p,
+        repetition_penalty=settings.repetition_penalty,
+        output_scores=True,
+        output_logits=True,
+        return_dict_in_generate=True,
+        pad_token_id=lm.tokenizer.eos_token_id,
     )
-    return out.sequences[0, ids["input_ids"].shape[1]:].tolist(), out.scores, out.logits
+    return out.sequences[0, ids["input_ids"].shape[1] :].tolist(), out.scores, out.logits
 
 
 @pytest.mark.parametrize("settings", [g.SamplingSettings(), SAMPLED], ids=["greedy", "sampled"])

@@ -267,7 +267,9 @@ def test_hostile_value_is_refused_clearly_or_handled(client, app_url, prepared, 
         assert mentions(result, parameter, hostile), f"the message does not say what was wrong: {result[:300]}"
         assert ALLOWED_WORDS.search(result), f"the message does not say what is allowed: {result[:300]}"
     assert_answers(client, *HEALTH)
-    print(f"{endpoint} {parameter['parameter_name']}={str(hostile)[:30]!r}: {outcome} in {seconds:.2f} s: {str(result)[:160]}")
+    print(
+        f"{endpoint} {parameter['parameter_name']}={str(hostile)[:30]!r}: {outcome} in {seconds:.2f} s: {str(result)[:160]}"
+    )
 
 
 def test_the_model_still_answers_after_every_hostile_case(client):

@@ -18,7 +18,9 @@ from explorer import masked_lm, models
 from explorer.checks import ExplorerError
 from explorer.views import masked_lm as view
 
-CLOZE = [json.loads(line) for line in (Path(__file__).parent.parent / "assets" / "cloze.jsonl").read_text().splitlines()]
+CLOZE = [
+    json.loads(line) for line in (Path(__file__).parent.parent / "assets" / "cloze.jsonl").read_text().splitlines()
+]
 BERT_CORPUS = [
     "the capital of france is paris . the capital of italy is rome .",
     "jupiter is the largest planet in the solar system and mars is red .",
@@ -34,12 +36,21 @@ def tiny_bert(mask_token: str = "[MASK]", seed: int = 0) -> models.LoadedModel:
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", mask_token]
     wordpiece.train_from_iterator(BERT_CORPUS, vocab_size=200, min_frequency=1, special_tokens=specials)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=wordpiece._tokenizer, unk_token="[UNK]", pad_token="[PAD]",
-        cls_token="[CLS]", sep_token="[SEP]", mask_token=mask_token,
+        tokenizer_object=wordpiece._tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token=mask_token,
     )
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id,
     )
     model = BertForMaskedLM(config).eval()
     spec = models.ModelSpec("tiny-bert", "tests/tiny-bert", "masked", model.num_parameters())
@@ -130,7 +141,9 @@ def test_model_and_method_choices_are_checked():
 
 
 def test_empty_model_picks_a_masked_lm_when_one_is_available(monkeypatch):
-    monkeypatch.setattr(models, "default_model", lambda kind: "distilroberta-base" if kind == "masked" else models.BUNDLED_NAME)
+    monkeypatch.setattr(
+        models, "default_model", lambda kind: "distilroberta-base" if kind == "masked" else models.BUNDLED_NAME
+    )
     assert masked_lm.pick_model("", "auto") == ("distilroberta-base", "masked-lm")
     monkeypatch.setattr(models, "default_model", lambda kind: None if kind == "masked" else models.BUNDLED_NAME)
     assert masked_lm.pick_model("", "auto") == (models.BUNDLED_NAME, "causal-rescoring")
@@ -158,7 +171,9 @@ def test_left_only_ignores_the_right_context_and_rescoring_does_not(tiny):
     longer = masked_lm.fill(tiny, tiny, "The capital of France is [MASK] and the capital of Italy is Rome.", top_k=5)
     assert short.method == longer.method == "causal-rescoring"
     assert short.masks[0].left_context == longer.masks[0].left_context == "The capital of France is "
-    assert [(f.token, f.prob) for f in short.masks[0].left_only] == [(f.token, f.prob) for f in longer.masks[0].left_only]
+    assert [(f.token, f.prob) for f in short.masks[0].left_only] == [
+        (f.token, f.prob) for f in longer.masks[0].left_only
+    ]
     assert [f.logprob for f in short.masks[0].candidates] != [f.logprob for f in longer.masks[0].candidates]
     for mask in short.masks + longer.masks:
         assert sum(f.prob for f in mask.candidates) <= 1 + 1e-6
@@ -168,7 +183,9 @@ def test_left_only_ignores_the_right_context_and_rescoring_does_not(tiny):
 def test_several_blanks_are_scored_in_one_batch(tiny, monkeypatch):
     batches = []
     score = masked_lm.sentence_logprobs
-    monkeypatch.setattr(masked_lm, "sentence_logprobs", lambda lm, sentences: batches.append(sentences) or score(lm, sentences))
+    monkeypatch.setattr(
+        masked_lm, "sentence_logprobs", lambda lm, sentences: batches.append(sentences) or score(lm, sentences)
+    )
     result = masked_lm.fill(tiny, tiny, "Once upon a [MASK] there was a [MASK] model.", top_k=4)
     assert len(batches) == 1 and len(batches[0]) == result.candidates_scored
     assert all("[MASK]" not in sentence for sentence in batches[0])  # complete sentences

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from explorer import models
+from explorer import cache, models
 from explorer.checks import ExplorerError
 
 
@@ -58,23 +58,22 @@ def test_eight_users_asking_at_once_load_once(monkeypatch):
         return models.LoadedModel(spec, model=None, tokenizer=None, source="bundled")
 
     monkeypatch.setattr(models, "_load", slow_load)
-    cache = models.ModelCache(capacity=2)
-    spec = models.resolve("")
+    monkeypatch.setattr(models, "_CACHE", cache.LRU(2))
     results = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get(spec, "sdpa", print))) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: results.append(models.get(""))) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert loads == [spec.name] and len({id(r) for r in results}) == 1
+    assert loads == [models.resolve("").name] and len({id(r) for r in results}) == 1
 
 
-def test_cache_is_a_bounded_lru(monkeypatch):
+def test_evicting_a_model_drops_what_was_computed_from_it(monkeypatch):
     monkeypatch.setattr(models, "_load", lambda spec, attn, progress: models.LoadedModel(spec, None, None, "hub"))
-    cache = models.ModelCache(capacity=2)
-    gpt2, distil, bert = (models.REGISTRY[n] for n in ("gpt2", "distilgpt2", "bert-base-uncased"))
-    cache.get(gpt2, "sdpa", print)
-    cache.get(distil, "sdpa", print)
-    cache.get(gpt2, "sdpa", print)  # used again: distilgpt2 is now the least recent
-    cache.get(bert, "sdpa", print)
-    assert cache.peek("gpt2") and cache.peek("bert-base-uncased") and not cache.peek("distilgpt2")
+    monkeypatch.setattr(models, "_CACHE", cache.LRU(1, on_evict=lambda key, _: cache.evict(key[0])))
+    derived = cache.named("test-derived", 4)
+    models.get("gpt2")
+    derived.get(("gpt2", "some text"), lambda: "forward of gpt2")
+    models.get("distilgpt2")  # evicts gpt2
+    assert models.loaded("gpt2") is None and models.loaded("distilgpt2") is not None
+    assert derived.peek(("gpt2", "some text")) is None

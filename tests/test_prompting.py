@@ -3,7 +3,6 @@ draws are reproducible, calibration removes a constructed bias, bad input is exp
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -26,9 +25,15 @@ def long_tiny(seed: int = 0, context: int = 4096) -> models.LoadedModel:
     tokenizer = tiny_tokenizer()
     tokenizer.chat_template = CHAT_TEMPLATE
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=context,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=context,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.eos_token_id,
     )
     model = LlamaForCausalLM(config).eval()
     spec = models.ModelSpec("tiny-long", "tests/tiny-long", "causal", model.num_parameters())
@@ -53,7 +58,12 @@ def independent_logprob(lm, prompt: P.Prompt, continuation: str) -> float:
 @pytest.mark.parametrize("chat", [False, True])
 @pytest.mark.parametrize(
     "task_name, verbalizers",
-    [("sentiment", ""), ("topic", ""), ("sentiment", "positive: wonderful, negative: bad"), ("topic", "sports: ball game, business: money, science: lab, world: earth")],
+    [
+        ("sentiment", ""),
+        ("topic", ""),
+        ("sentiment", "positive: wonderful, negative: bad"),
+        ("topic", "sports: ball game, business: money, science: lab, world: earth"),
+    ],
 )
 def test_label_logprobs_equal_a_full_forward_per_label(lm, task_name, verbalizers, chat):
     task = P.resolve_task(task_name, verbalizers=verbalizers)
@@ -190,7 +200,10 @@ def test_custom_task_is_parsed():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda lm: P.run_icl(lm, P.custom_task("a: A, b: B", "x => a\ny => b"), "z", shots=5), "only 2 demonstrations"),
+        (
+            lambda lm: P.run_icl(lm, P.custom_task("a: A, b: B", "x => a\ny => b"), "z", shots=5),
+            "only 2 demonstrations",
+        ),
         (lambda lm: P.run_icl(lm, datasets.load_task("sentiment"), "   "), "query is empty"),
         (lambda lm: P.custom_task("yes: Yes", "x => yes"), "at least 2 labels"),
         (lambda lm: P.custom_task("yes: Yes, no: Yes", "x => yes"), "must differ"),
@@ -202,7 +215,10 @@ def test_custom_task_is_parsed():
         (lambda lm: P.sweep(lm, datasets.load_task("sentiment"), "0,1,2,3,4,5,6,7,8"), "limit is 8"),
         (lambda lm: P.sweep(lm, datasets.load_task("sentiment"), "0,8", repeats=11), "repeats"),
         (lambda lm: P.sweep(lm, datasets.load_task("sentiment"), "0,8", max_items=75), "1 to 72"),
-        (lambda lm: P.sweep(lm, datasets.load_task("topic"), "1,2,3,4,5,6,7", repeats=10, max_items=40), "limit is 2,000"),
+        (
+            lambda lm: P.sweep(lm, datasets.load_task("topic"), "1,2,3,4,5,6,7", repeats=10, max_items=40),
+            "limit is 2,000",
+        ),
         (lambda lm: P.sweep(lm, datasets.load_task("topic"), ""), "shots_list is empty"),
     ],
 )

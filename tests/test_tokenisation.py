@@ -6,13 +6,15 @@ import json
 
 import gradio as gr
 import pytest
-from tokenizers import Tokenizer, models as tk_models, pre_tokenizers, trainers
+from tokenizers import Tokenizer, pre_tokenizers, trainers
+from tokenizers import models as tk_models
 from transformers import PreTrainedTokenizerFast
 
-from conftest import CORPUS, tiny_tokenizer
 from explorer import tokenisation as T
 from explorer.checks import ExplorerError
 from explorer.views import tokenisation as view
+
+from conftest import CORPUS, tiny_tokenizer
 
 TEXTS = [
     "Hello world",
@@ -124,7 +126,9 @@ def test_byte_fallback_bpe_with_a_metaspace_pre_tokenizer():
     bytes_ = [f"<0x{b:02X}>" for b in range(256)]
     tokenizer = Tokenizer(tk_models.BPE(byte_fallback=True))
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    tokenizer.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=400, special_tokens=bytes_, show_progress=False))
+    tokenizer.train_from_iterator(
+        CORPUS, trainers.BpeTrainer(vocab_size=400, special_tokens=bytes_, show_progress=False)
+    )
     wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer)
     for text in ["The capital of France", "東京 👩‍💻 naïve", "lowest widest newest"]:
         result = T.replay(wrapped, text)
@@ -192,8 +196,10 @@ def test_lecture_corpus_first_merges():
     assert [m.count for m in result.merges] == [9, 9, 9, 7, 7]
     assert result.word_counts == {"low": 5, "lower": 2, "newest": 6, "widest": 3}
     assert result.segmentations == {
-        "low": ["low", "</w>"], "lower": ["low", "e", "r", "</w>"],
-        "newest": ["n", "e", "w", "est</w>"], "widest": ["w", "i", "d", "est</w>"],
+        "low": ["low", "</w>"],
+        "lower": ["low", "e", "r", "</w>"],
+        "newest": ["n", "e", "w", "est</w>"],
+        "widest": ["w", "i", "d", "est</w>"],
     }
 
 

@@ -8,12 +8,13 @@ import torch
 from safetensors.torch import save_file
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from conftest import tiny_llama, tiny_tokenizer
 from explorer import models, tuning
 from explorer.checks import ExplorerError
 from explorer.datasets import Example
 from explorer.tuning import TuningSettings
 from explorer.views import tuning as view
+
+from conftest import tiny_llama, tiny_tokenizer
 
 SETTINGS = TuningSettings(lora_r=4, adapter_size=8, prefix_tokens=5, prompt_tokens=6, num_labels=3)
 
@@ -22,8 +23,15 @@ def tiny_gpt2() -> models.LoadedModel:
     """A 2-layer GPT-2: unlike Llama its linear layers have biases (BitFit has something to train)."""
     torch.manual_seed(0)
     tokenizer = tiny_tokenizer()
-    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=4, n_positions=128,
-                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_positions=128,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+    )
     model = GPT2LMHeadModel(config).eval()
     spec = models.ModelSpec("tiny-gpt2", "tests/tiny-gpt2", "causal", model.num_parameters())
     return models.LoadedModel(spec, model, tokenizer, "bundled")
@@ -217,8 +225,16 @@ def test_views_serve_the_contract(tiny, monkeypatch):
     monkeypatch.setattr(tuning, "sentiment_data", tiny_data)
     figure, rows, runs = view.tuning_train("", "head,lora", 2, 1e-2, 0)
     assert [r["method"] for r in runs["runs"]] == ["head", "lora"] and len(figure.data) == 2
-    assert set(runs["runs"][0]) >= {"method", "trainable", "losses", "accuracy", "seconds_per_step",
-                                     "peak_mem_mb", "ppl_before", "ppl_after"}
+    assert set(runs["runs"][0]) >= {
+        "method",
+        "trainable",
+        "losses",
+        "accuracy",
+        "seconds_per_step",
+        "peak_mem_mb",
+        "ppl_before",
+        "ppl_after",
+    }
     with pytest.raises(gr.Error, match="Unknown method"):
         view.tuning_train("", ["sgd"])
     with pytest.raises(gr.Error, match="lora_r"):

@@ -88,14 +88,20 @@ def heatmap_figure(run: Forward, layer: int, head: int, title: str | None = None
     labels = axis_labels(run.tokens)
     figure = go.Figure(
         go.Heatmap(
-            z=attention.weights(run, layer, head).numpy(), x=labels, y=labels, colorscale="Viridis", zmin=0,
-            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.5f}<extra></extra>", colorbar_title="weight",
+            z=attention.weights(run, layer, head).numpy(),
+            x=labels,
+            y=labels,
+            colorscale="Viridis",
+            zmin=0,
+            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.5f}<extra></extra>",
+            colorbar_title="weight",
         )
     )
     kind = "causal: lower-triangular" if run.causal else "bidirectional: full"
     figure.update_layout(
         title=title or f"{run.model} — layer {layer}, {head_title(run, head)} ({kind})",
-        height=height, margin=dict(l=10, r=10, t=50, b=10),
+        height=height,
+        margin=dict(l=10, r=10, t=50, b=10),
     )
     figure.update_yaxes(autorange="reversed", title="query (reading) token")
     figure.update_xaxes(title="key (read) token", tickangle=-60)
@@ -114,10 +120,19 @@ def grid(count: int, cols: int, titles: list[str], gap: float = 0.02) -> tuple[l
         y = [1 - (row + 1) / rows + gap, 1 - row / rows - 2.5 * gap]
         layout[f"xaxis{suffix}"] = dict(domain=x, anchor=f"y{suffix}")
         layout[f"yaxis{suffix}"] = dict(domain=y, anchor=f"x{suffix}", autorange="reversed")
-        annotations.append(dict(
-            text=titles[index], x=sum(x) / 2, y=y[1], xref="paper", yref="paper",
-            xanchor="center", yanchor="bottom", showarrow=False, font_size=12,
-        ))
+        annotations.append(
+            dict(
+                text=titles[index],
+                x=sum(x) / 2,
+                y=y[1],
+                xref="paper",
+                yref="paper",
+                xanchor="center",
+                yanchor="bottom",
+                showarrow=False,
+                font_size=12,
+            )
+        )
         ids.append(suffix)
     layout["annotations"] = annotations
     return ids, layout
@@ -131,8 +146,13 @@ def heads_figure(run: Forward, layer: int, head: int) -> go.Figure:
     labels = axis_labels(run.tokens)
     traces = [
         dict(
-            type="heatmap", z=run.attentions[layer, h].numpy(), x=labels, y=labels, coloraxis="coloraxis",
-            xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+            type="heatmap",
+            z=run.attentions[layer, h].numpy(),
+            x=labels,
+            y=labels,
+            coloraxis="coloraxis",
+            xaxis=f"x{suffix}",
+            yaxis=f"y{suffix}",
             hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.4f}}<extra></extra>",
         )
         for h, suffix in enumerate(ids)
@@ -141,10 +161,17 @@ def heads_figure(run: Forward, layer: int, head: int) -> go.Figure:
         if key.startswith(("xaxis", "yaxis")):
             layout[key]["showticklabels"] = False
     rows = math.ceil(run.num_heads / cols)
-    return go.Figure(data=traces, layout=dict(
-        layout, title=f"Layer {layer}: every head", coloraxis=dict(colorscale="Viridis", cmin=0),
-        height=230 * rows + 60, margin=dict(l=10, r=10, t=60, b=10), font_size=11,
-    ))
+    return go.Figure(
+        data=traces,
+        layout=dict(
+            layout,
+            title=f"Layer {layer}: every head",
+            coloraxis=dict(colorscale="Viridis", cmin=0),
+            height=230 * rows + 60,
+            margin=dict(l=10, r=10, t=60, b=10),
+            font_size=11,
+        ),
+    )
 
 
 def patterns_figure(run: Forward) -> go.Figure:
@@ -158,7 +185,11 @@ def patterns_figure(run: Forward) -> go.Figure:
     ids, layout = grid(len(panels), len(panels), [name for name, _ in panels], gap=0.015)
     traces = [
         dict(
-            type="heatmap", z=values, coloraxis="coloraxis", xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+            type="heatmap",
+            z=values,
+            coloraxis="coloraxis",
+            xaxis=f"x{suffix}",
+            yaxis=f"y{suffix}",
             hovertemplate=f"layer %{{y}}, head %{{x}}<br>mean weight on {name}: %{{z:.3f}}<extra></extra>",
         )
         for (name, values), suffix in zip(panels, ids)
@@ -166,11 +197,16 @@ def patterns_figure(run: Forward) -> go.Figure:
     for suffix in ids:
         layout[f"xaxis{suffix}"].update(title="head", dtick=1)
     layout["yaxis"]["title"] = "layer"
-    return go.Figure(data=traces, layout=dict(
-        layout, title="Which heads do what: mean weight on one position, per layer and head",
-        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, colorbar_title="weight"),
-        height=max(320, 14 * run.num_layers + 120), margin=dict(l=10, r=10, t=70, b=40),
-    ))
+    return go.Figure(
+        data=traces,
+        layout=dict(
+            layout,
+            title="Which heads do what: mean weight on one position, per layer and head",
+            coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, colorbar_title="weight"),
+            height=max(320, 14 * run.num_layers + 120),
+            margin=dict(l=10, r=10, t=70, b=40),
+        ),
+    )
 
 
 def mosaic_image(run: Forward) -> Image.Image:
@@ -212,9 +248,7 @@ def mosaic_cell(x: int, y: int, num_layers: int, num_heads: int) -> tuple[int, i
 def lens_html(lens: attention.LogitLens) -> str:
     """The layers × positions table, each cell the layer's top next-token guess coloured by probability."""
     next_tokens = lens.tokens[1:] + [None]
-    header = "".join(
-        f'<th title="position {i}">{html.escape(token_label(t))}</th>' for i, t in enumerate(lens.tokens)
-    )
+    header = "".join(f'<th title="position {i}">{html.escape(token_label(t))}</th>' for i, t in enumerate(lens.tokens))
     rows = [("embeddings", lens.embeddings)] + [(f"layer {row.layer}", row.top) for row in lens.layers]
     body = []
     for name, top in rows:
@@ -277,7 +311,9 @@ def bertviz_frame(run: Forward, view: str, layer: int) -> str:
         page = bertviz.head_view(weights, tokens, layer=layer, include_layers=layers, html_action="return").data
         height = 22.5 * len(tokens) + 90
     else:
-        page = bertviz.model_view(weights, tokens, include_layers=layers, display_mode="light", html_action="return").data
+        page = bertviz.model_view(
+            weights, tokens, include_layers=layers, display_mode="light", html_action="return"
+        ).data
         thumbnail = len(tokens) * 7 * 12 / run.num_heads + 10
         height = max(len(layers) * thumbnail + 38, len(tokens) * 18 + 55) + 50
     document = (
@@ -311,7 +347,8 @@ def _bertviz_script(page: str) -> str:
 def bertviz_note(run: Forward, layer: int) -> str:
     layers = bertviz_layers(run, layer)
     shown = (
-        f"all {run.num_layers} layers" if len(layers) == run.num_layers
+        f"all {run.num_layers} layers"
+        if len(layers) == run.num_layers
         else f"layers {layers[0]}–{layers[-1]} of {run.num_layers} (a long text: press *Show* again at another layer for others)"
     )
     return (
@@ -453,17 +490,42 @@ def build() -> None:
             lens_json = gr.JSON()
 
     run.click(
-        show_attention, [text, model, layer, head],
-        [heatmap, heads, mosaic, patterns, gqa, bertviz_info, head_view, model_view, causal_plot, compare_plot,
-         compare_note, layer, head, shown, result_json],
-        api_name="attention", **SHORT_WORK,
+        show_attention,
+        [text, model, layer, head],
+        [
+            heatmap,
+            heads,
+            mosaic,
+            patterns,
+            gqa,
+            bertviz_info,
+            head_view,
+            model_view,
+            causal_plot,
+            compare_plot,
+            compare_note,
+            layer,
+            head,
+            shown,
+            result_json,
+        ],
+        api_name="attention",
+        **SHORT_WORK,
     )
     for slider in (layer, head):
         slider.change(
-            switch, [shown, layer, head], [heatmap, heads, result_json],
-            api_visibility="private", trigger_mode="always_last", show_progress="hidden",
+            switch,
+            [shown, layer, head],
+            [heatmap, heads, result_json],
+            api_visibility="private",
+            trigger_mode="always_last",
+            show_progress="hidden",
         )
     mosaic.select(pick_tile, shown, [layer, head], api_visibility="private")
     lens_button.click(
-        logit_lens, [text, model, top_k], [lens_table, lens_json], api_name="logit_lens", **SHORT_WORK,
+        logit_lens,
+        [text, model, top_k],
+        [lens_table, lens_json],
+        api_name="logit_lens",
+        **SHORT_WORK,
     )

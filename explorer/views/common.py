@@ -34,7 +34,9 @@ def user_errors(fn):
         if isinstance(error, ExplorerError):
             return gr.Error(str(error))
         log.error("unexpected failure in %s:\n%s", fn.__name__, traceback.format_exc())
-        return gr.Error(f"Something went wrong ({type(error).__name__}: {str(error)[:200]}). The app is still running; try other input.")
+        return gr.Error(
+            f"Something went wrong ({type(error).__name__}: {str(error)[:200]}). The app is still running; try other input."
+        )
 
     if inspect.isgeneratorfunction(fn):
 
@@ -76,9 +78,13 @@ def _checked(component, preprocess, payload):
         return preprocess(payload)
     except (gr.Error, TypeError, ValueError, OverflowError):
         low, high = component.minimum, component.maximum
-        allowed = "a number" + (f" from {low:g}" if low is not None else "") + (f" to {high:g}" if high is not None else "")
+        allowed = (
+            "a number" + (f" from {low:g}" if low is not None else "") + (f" to {high:g}" if high is not None else "")
+        )
         whole = " (a whole number)" if getattr(component, "precision", None) == 0 else ""
-        raise gr.Error(f"{component.label or 'A number'}: {str(payload)[:80]!r} is not allowed; allowed: {allowed}{whole}.") from None
+        raise gr.Error(
+            f"{component.label or 'A number'}: {str(payload)[:80]!r} is not allowed; allowed: {allowed}{whole}."
+        ) from None
 
 
 class Slider(gr.Slider):
@@ -128,4 +134,3 @@ def gradio_progress(progress: gr.Progress):
         progress(fraction, desc=message)
 
     return report
-

@@ -74,8 +74,13 @@ def stage_figure(candidates, stages: list[str], title: str, chosen_id: int | Non
             hovertemplate="%{x}<br>" + stage + ": %{y:.4f}<extra></extra>",
         )
     figure.update_layout(
-        title=title, barmode="group", yaxis_title="probability", yaxis_range=[0, 1],
-        height=360, margin=dict(l=40, r=10, t=50, b=40), legend_orientation="h",
+        title=title,
+        barmode="group",
+        yaxis_title="probability",
+        yaxis_range=[0, 1],
+        height=360,
+        margin=dict(l=40, r=10, t=50, b=40),
+        legend_orientation="h",
     )
     return figure
 
@@ -86,12 +91,20 @@ def entropy_figure(result: GenerationResult) -> go.Figure:
     figure = go.Figure()
     figure.add_scatter(x=steps, y=[s.entropy_raw for s in result.steps], name="raw", text=tokens, mode="lines+markers")
     figure.add_scatter(  # dashed: under plain greedy it equals raw, and both must stay visible
-        x=steps, y=[s.entropy for s in result.steps], name="after controls", text=tokens, mode="lines+markers",
+        x=steps,
+        y=[s.entropy for s in result.steps],
+        name="after controls",
+        text=tokens,
+        mode="lines+markers",
         line_dash="dash",
     )
     figure.update_layout(
-        title="Uncertainty per step (entropy, nats)", xaxis_title="step", yaxis_title="entropy",
-        height=280, margin=dict(l=40, r=10, t=50, b=40), legend_orientation="h",
+        title="Uncertainty per step (entropy, nats)",
+        xaxis_title="step",
+        yaxis_title="entropy",
+        height=280,
+        margin=dict(l=40, r=10, t=50, b=40),
+        legend_orientation="h",
     )
     return figure
 
@@ -126,16 +139,25 @@ def _stream(lm, request: dict, forced_ids=()):
     settings = _settings(*request["controls"])
     result = None
     for result in generation.stream_generation(
-        lm, request["prompt"], settings, request["max_new_tokens"], request["seed"],
-        use_chat_template=request["use_chat_template"], forced_ids=forced_ids,
+        lm,
+        request["prompt"],
+        settings,
+        request["max_new_tokens"],
+        request["seed"],
+        use_chat_template=request["use_chat_template"],
+        forced_ids=forced_ids,
     ):
         yield text_html(result), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     last = len(result.steps) - 1
     state = {"request": request, "result": result}
     yield (
-        text_html(result), step_figure(result, last), entropy_figure(result),
+        text_html(result),
+        step_figure(result, last),
+        entropy_figure(result),
         Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=True),
-        alternatives(result, last), state, payload(result),
+        alternatives(result, last),
+        state,
+        payload(result),
     )
 
 
@@ -156,7 +178,11 @@ def generate(
     """Generate up to `max_new_tokens` tokens, recording every step's distributions."""
     lm = models.get(model, "causal", progress=gradio_progress(progress))
     request = dict(
-        model=model, prompt=prompt, max_new_tokens=max_new_tokens, seed=seed, use_chat_template=use_chat_template,
+        model=model,
+        prompt=prompt,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        use_chat_template=use_chat_template,
         controls=(do_sample, temperature, top_k, top_p, repetition_penalty),
     )
     yield from _stream(lm, request)
@@ -191,7 +217,9 @@ def next_token(
     lm = models.get(model, "causal", progress=gradio_progress(progress))
     settings = SamplingSettings(True, temperature, top_k, top_p, repetition_penalty)
     result = generation.next_token(lm, prompt, settings, use_chat_template=use_chat_template)
-    title = f"Next token after {result.prompt_tokens[-1]!r}: entropy {result.entropy_raw:.2f} → {result.entropy:.2f} nats"
+    title = (
+        f"Next token after {result.prompt_tokens[-1]!r}: entropy {result.entropy_raw:.2f} → {result.entropy:.2f} nats"
+    )
     return stage_figure(result.candidates[:15], result.stages, title), payload(result)
 
 
@@ -233,7 +261,9 @@ def build() -> None:
             with gr.Row():
                 step = Slider(0, 1, 0, step=1, label="Step to inspect", interactive=False)
                 alternative = gr.Dropdown(
-                    choices=[], label="Alternative token at that step", allow_custom_value=True,
+                    choices=[],
+                    label="Alternative token at that step",
+                    allow_custom_value=True,
                     info="one of the step's top candidates, or any token id",
                 )
             with gr.Row():
@@ -248,19 +278,30 @@ def build() -> None:
     outputs = [text, step_plot, entropy_plot, step, alternative, state, result_json]
     controls = [do_sample, temperature, top_k, top_p, repetition_penalty]
     run.click(
-        generate, [prompt, model, max_new_tokens, *controls, seed, chat], outputs,
-        api_name="generate", **SHORT_WORK,
+        generate,
+        [prompt, model, max_new_tokens, *controls, seed, chat],
+        outputs,
+        api_name="generate",
+        **SHORT_WORK,
     )
     branch_button.click(
-        branch, [state, step, alternative, max_new_tokens], outputs,
-        api_name="branch", **SHORT_WORK,
+        branch,
+        [state, step, alternative, max_new_tokens],
+        outputs,
+        api_name="branch",
+        **SHORT_WORK,
     )
     peek.click(
-        next_token, [prompt, model, temperature, top_k, top_p, repetition_penalty, chat], [step_plot, result_json],
-        api_name="next_token", **SHORT_WORK,
+        next_token,
+        [prompt, model, temperature, top_k, top_p, repetition_penalty, chat],
+        [step_plot, result_json],
+        api_name="next_token",
+        **SHORT_WORK,
     )
     step.release(
         lambda s, i: (step_figure(s and s["result"], i), alternatives(s and s["result"], i)),
-        [state, step], [step_plot, alternative], api_visibility="private",
+        [state, step],
+        [step_plot, alternative],
+        api_visibility="private",
     )
     refresh.click(list_models, None, models_json, api_name="models")

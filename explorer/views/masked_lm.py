@@ -47,7 +47,9 @@ def method_banner(result: FillMaskResult) -> str:
         headline = f"Method: masked-lm — {html.escape(result.model)} predicted every blank in one forward pass, each independently."
         colour = "#dbeafe"
     else:
-        headline = f"Method: causal-rescoring — no masked LM here; {html.escape(result.model)} ranked complete sentences."
+        headline = (
+            f"Method: causal-rescoring — no masked LM here; {html.escape(result.model)} ranked complete sentences."
+        )
         colour = "#fef3c7"
     return (
         f'<div style="background:{colour};padding:8px 12px;border-radius:6px">'
@@ -74,7 +76,9 @@ def contrast_html(result: FillMaskResult) -> str:
     """Per blank, side by side: the left-only guess and the guess that reads both sides."""
     both = "masked LM (both sides)" if result.method == "masked-lm" else "causal rescoring (both sides)"
     both_probability = (
-        "p = the masked LM's probability" if result.method == "masked-lm" else "p renormalised over the sentences scored"
+        "p = the masked LM's probability"
+        if result.method == "masked-lm"
+        else "p renormalised over the sentences scored"
     )
     blocks = []
     for mask in result.masks:
@@ -107,7 +111,9 @@ def contrast_html(result: FillMaskResult) -> str:
 def candidates_figure(result: FillMaskResult) -> go.Figure:
     """One panel of bars per blank: its candidates and their probabilities."""
     n = len(result.masks)
-    figure = make_subplots(rows=1, cols=n, subplot_titles=[f"Blank {m.index + 1}" for m in result.masks], horizontal_spacing=0.08)
+    figure = make_subplots(
+        rows=1, cols=n, subplot_titles=[f"Blank {m.index + 1}" for m in result.masks], horizontal_spacing=0.08
+    )
     for column, mask in enumerate(result.masks, start=1):
         fillers = list(reversed(mask.candidates))  # the most likely on top
         figure.add_bar(
@@ -206,7 +212,9 @@ def build() -> None:
             text = gr.Textbox(DEFAULT_TEXT, label="Text with [MASK] (up to 5)", lines=3)
             model = _model_dropdown()
             method = gr.Radio(
-                list(masked_lm.METHODS), value="auto", label="Method",
+                list(masked_lm.METHODS),
+                value="auto",
+                label="Method",
                 info="auto: masked-lm with a masked LM, causal-rescoring with a causal model",
             )
             top_k = Slider(1, masked_lm.MAX_TOP_K, 10, step=1, label="Top-k words per blank")
@@ -233,7 +241,8 @@ def build() -> None:
         with gr.Column(scale=2):
             demo_text = gr.Textbox(
                 "The quick brown fox jumps over the lazy dog because it wants to reach the river before night falls.",
-                label="Text to corrupt", lines=3,
+                label="Text to corrupt",
+                lines=3,
             )
             demo_model = _model_dropdown()
             seed = Number(0, label="Seed", precision=0, minimum=0)
@@ -244,9 +253,10 @@ def build() -> None:
                 demo_json = gr.JSON()
 
     run.click(
-        fill_mask, [text, model, top_k, method], [banner, contrast, plot, fill_json],
-        api_name="fill_mask", concurrency_id="model-forward",
+        fill_mask,
+        [text, model, top_k, method],
+        [banner, contrast, plot, fill_json],
+        api_name="fill_mask",
+        concurrency_id="model-forward",
     )
     corrupt.click(mask_demo, [demo_text, demo_model, seed], [corrupted, demo_json], api_name="mask_demo")
-
-

@@ -54,23 +54,34 @@ def label_figure(result: IclResult) -> go.Figure:
         figure.update_layout(
             title=f"Generated answer: {result.prediction!r}"
             + (f" (data set: {result.expected!r})" if result.expected else ""),
-            height=220, xaxis_visible=False, yaxis_visible=False,
+            height=220,
+            xaxis_visible=False,
+            yaxis_visible=False,
         )
         return figure
     names = [f"{e.label} ({e.verbalizer!r})" for e in result.labels]
     figure.add_bar(
-        x=names, y=[e.prob for e in result.labels], name="P(label)", marker_color=RAW,
+        x=names,
+        y=[e.prob for e in result.labels],
+        name="P(label)",
+        marker_color=RAW,
         customdata=[[e.logprob, " | ".join(e.tokens)] for e in result.labels],
         hovertemplate="%{x}<br>P = %{y:.3f}<br>log-prob %{customdata[0]:.3f}<br>tokens: %{customdata[1]}<extra></extra>",
     )
     if result.content_free_probs:
         figure.add_bar(x=names, y=result.content_free_probs, name="content-free (bias)", marker_color=BIAS)
-        figure.add_bar(x=names, y=[e.calibrated_prob for e in result.labels], name="calibrated", marker_color=CALIBRATED)
+        figure.add_bar(
+            x=names, y=[e.calibrated_prob for e in result.labels], name="calibrated", marker_color=CALIBRATED
+        )
     figure.update_layout(
-        barmode="group", yaxis_range=[0, 1], yaxis_title="probability (over the labels)", height=340,
+        barmode="group",
+        yaxis_range=[0, 1],
+        yaxis_title="probability (over the labels)",
+        height=340,
         title=f"Prediction: {result.prediction}"
         + (f" · calibrated: {result.calibrated_prediction}" if result.calibrated_prediction else ""),
-        legend_orientation="h", margin=dict(t=50, b=40),
+        legend_orientation="h",
+        margin=dict(t=50, b=40),
     )
     return figure
 
@@ -97,24 +108,45 @@ def sweep_figure(result: SweepResult) -> go.Figure:
     shots = [p.shots for p in result.points]
     figure = go.Figure()
     figure.add_scatter(
-        x=shots, y=[p.accuracy_mean for p in result.points], name="accuracy", mode="lines+markers",
-        line_color=RAW, error_y=dict(type="data", array=[p.accuracy_std for p in result.points], visible=True),
+        x=shots,
+        y=[p.accuracy_mean for p in result.points],
+        name="accuracy",
+        mode="lines+markers",
+        line_color=RAW,
+        error_y=dict(type="data", array=[p.accuracy_std for p in result.points], visible=True),
     )
     if all(p.calibrated_mean is not None for p in result.points):
         figure.add_scatter(
-            x=shots, y=[p.calibrated_mean for p in result.points], name="calibrated", mode="lines+markers",
-            line_color=CALIBRATED, error_y=dict(type="data", array=[p.calibrated_std for p in result.points], visible=True),
+            x=shots,
+            y=[p.calibrated_mean for p in result.points],
+            name="calibrated",
+            mode="lines+markers",
+            line_color=CALIBRATED,
+            error_y=dict(type="data", array=[p.calibrated_std for p in result.points], visible=True),
         )
-    figure.add_hline(y=result.majority_baseline, line_dash="dash", line_color=BASELINE,
-                     annotation_text=f"majority label {result.majority_baseline:.2f}")
+    figure.add_hline(
+        y=result.majority_baseline,
+        line_dash="dash",
+        line_color=BASELINE,
+        annotation_text=f"majority label {result.majority_baseline:.2f}",
+    )
     if result.random_baseline:
-        figure.add_hline(y=result.random_baseline, line_dash="dot", line_color=BIAS,
-                         annotation_text=f"random guess {result.random_baseline:.2f}", annotation_position="bottom right")
+        figure.add_hline(
+            y=result.random_baseline,
+            line_dash="dot",
+            line_color=BIAS,
+            annotation_text=f"random guess {result.random_baseline:.2f}",
+            annotation_position="bottom right",
+        )
     n = result.points[0].n_items if result.points else 0
     figure.update_layout(
         title=f"{result.task}: accuracy on {n} items vs shots (mean ± std over draws), {result.seconds:.0f} s",
-        xaxis_title="shots (demonstrations in the prompt)", yaxis_title="accuracy", yaxis_range=[0, 1.05],
-        xaxis_tickvals=shots, height=380, legend_orientation="h",
+        xaxis_title="shots (demonstrations in the prompt)",
+        yaxis_title="accuracy",
+        yaxis_range=[0, 1.05],
+        xaxis_tickvals=shots,
+        height=380,
+        legend_orientation="h",
     )
     return figure
 
@@ -179,7 +211,12 @@ def icl_sweep(
 def task_defaults(task: str):
     """A task's own template, verbalizer words, instruction and an example query."""
     if task == icl_compute.CUSTOM:
-        return "Question: {text}\nAnswer: {label}", CUSTOM_VERBALIZERS, "Answer each question with yes or no.", DEFAULT_QUERIES[task]
+        return (
+            "Question: {text}\nAnswer: {label}",
+            CUSTOM_VERBALIZERS,
+            "Answer each question with yes or no.",
+            DEFAULT_QUERIES[task],
+        )
     spec = datasets.load_task(task)
     words = "\n".join(f"{label}: {word}" for label, word in zip(spec.labels, spec.verbalizers))
     return spec.template, words, spec.instruction, DEFAULT_QUERIES.get(task, spec.items[0].text)
@@ -212,17 +249,25 @@ def build() -> None:
             query = gr.Textbox(query0, label="Query", lines=2)
             shots = Slider(0, icl_compute.MAX_SHOTS, 4, step=1, label="k: demonstrations in the prompt")
             seed = Number(0, label="Seed (which demonstrations, in which order)", precision=0, minimum=0)
-            chat = gr.Checkbox(False, label="Chat template (instruction as system turn, each demonstration a user/assistant exchange)")
+            chat = gr.Checkbox(
+                False, label="Chat template (instruction as system turn, each demonstration a user/assistant exchange)"
+            )
             calibrate = gr.Checkbox(True, label="Contextual calibration (3 content-free queries)")
             model = model_dropdown("causal")
             with gr.Accordion("Template and verbalizer", open=True):
                 gr.Markdown("Empty fields use the task's own settings, shown in grey.")
                 instruction = gr.Textbox("", placeholder=instruction0, label="Instruction", lines=1)
-                template = gr.Textbox("", placeholder=template0, label="Template: {text} = input, {label} = answer", lines=2)
-                verbalizers = gr.Textbox("", placeholder=words0, label="Verbalizer: one 'label: word' per line", lines=4)
+                template = gr.Textbox(
+                    "", placeholder=template0, label="Template: {text} = input, {label} = answer", lines=2
+                )
+                verbalizers = gr.Textbox(
+                    "", placeholder=words0, label="Verbalizer: one 'label: word' per line", lines=4
+                )
                 edit = gr.Button("Edit the task's own settings", size="sm")
                 custom_examples = gr.Textbox(
-                    CUSTOM_EXAMPLES, label="Custom task demonstrations ('text => label' per line; task = custom)", lines=5
+                    CUSTOM_EXAMPLES,
+                    label="Custom task demonstrations ('text => label' per line; task = custom)",
+                    lines=5,
                 )
             run = gr.Button("Score the query", variant="primary")
         with gr.Column(scale=3):
@@ -243,12 +288,18 @@ def build() -> None:
 
     editable = [template, verbalizers, instruction, custom_examples]
     run.click(
-        icl, [task, shots, query, model, seed, chat, *editable, calibrate], [figure, summary, prompt, result_json],
-        api_name="icl", **SHORT_WORK,
+        icl,
+        [task, shots, query, model, seed, chat, *editable, calibrate],
+        [figure, summary, prompt, result_json],
+        api_name="icl",
+        **SHORT_WORK,
     )
     sweep_button.click(
-        icl_sweep, [task, model, shots_list, repeats, max_items, seed, chat, *editable], [sweep_plot, sweep_json],
-        api_name="icl_sweep", **LONG_WORK,
+        icl_sweep,
+        [task, model, shots_list, repeats, max_items, seed, chat, *editable],
+        [sweep_plot, sweep_json],
+        api_name="icl_sweep",
+        **LONG_WORK,
     )
     task.change(show_task, task, [template, verbalizers, instruction, query], api_visibility="private")
     edit.click(edit_task_settings, task, [template, verbalizers, instruction], api_visibility="private")

@@ -97,7 +97,8 @@ def _pieces_html(pieces: list[str], highlight: str | None = None) -> str:
 
 def replay_html(result: Replay) -> str:
     verdict = (
-        "✓ the replayed ids equal the tokenizer's own" if result.matches_tokenizer
+        "✓ the replayed ids equal the tokenizer's own"
+        if result.matches_tokenizer
         else "✗ the replayed ids differ from the tokenizer's own"
     )
     summary = (
@@ -134,16 +135,28 @@ def replay_html(result: Replay) -> str:
 def merges_table(result: ToyBpe) -> list[list]:
     return [
         [
-            step + 1, f"{m.pair[0]} + {m.pair[1]}", m.new_symbol, m.count, m.vocab_size, m.working_vocab_size,
-            " ".join(m.removed), "; ".join(" + ".join(p) for p in m.tied_with),
+            step + 1,
+            f"{m.pair[0]} + {m.pair[1]}",
+            m.new_symbol,
+            m.count,
+            m.vocab_size,
+            m.working_vocab_size,
+            " ".join(m.removed),
+            "; ".join(" + ".join(p) for p in m.tied_with),
         ]
         for step, m in enumerate(result.merges)
     ]
 
 
 TABLE_HEADERS = [
-    "step", "pair merged", "new symbol", "count", "vocabulary (alphabet + merges)",
-    "working vocabulary", "left the working vocabulary", "tied pairs (lost the tie-break)",
+    "step",
+    "pair merged",
+    "new symbol",
+    "count",
+    "vocabulary (alphabet + merges)",
+    "working vocabulary",
+    "left the working vocabulary",
+    "tied pairs (lost the tie-break)",
 ]
 
 
@@ -151,16 +164,24 @@ def vocab_figure(result: ToyBpe) -> go.Figure:
     steps = list(range(len(result.merges) + 1))
     figure = go.Figure()
     figure.add_scatter(
-        x=steps, y=[len(result.alphabet)] + [m.vocab_size for m in result.merges],
-        name="alphabet + merges", mode="lines+markers",
+        x=steps,
+        y=[len(result.alphabet)] + [m.vocab_size for m in result.merges],
+        name="alphabet + merges",
+        mode="lines+markers",
     )
     figure.add_scatter(
-        x=steps, y=[len(result.alphabet)] + [m.working_vocab_size for m in result.merges],
-        name="symbols still in use (working vocabulary)", mode="lines+markers",
+        x=steps,
+        y=[len(result.alphabet)] + [m.working_vocab_size for m in result.merges],
+        name="symbols still in use (working vocabulary)",
+        mode="lines+markers",
     )
     figure.update_layout(
-        title="Vocabulary size vs merges", xaxis_title="merges", yaxis_title="symbols",
-        height=340, margin=dict(l=40, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.3),
+        title="Vocabulary size vs merges",
+        xaxis_title="merges",
+        yaxis_title="symbols",
+        height=340,
+        margin=dict(l=40, r=10, t=50, b=40),
+        legend=dict(orientation="h", y=-0.3),
     )
     return figure
 
@@ -209,7 +230,9 @@ def _names(compare_with) -> list[str]:
 
 
 @user_errors
-def tokenize(text: str = DEFAULT_TEXT, model: str = "", compare_with: list[str] | str | None = None, progress=gr.Progress()):
+def tokenize(
+    text: str = DEFAULT_TEXT, model: str = "", compare_with: list[str] | str | None = None, progress=gr.Progress()
+):
     """The text as the model's tokens; `compare_with` adds other models' tokenizers side by side."""
     text = checks.text(text, allow_blank=True)
     lm = models.get(model, progress=gradio_progress(progress))
@@ -263,7 +286,11 @@ def bpe_train(
     }
     return (
         gr.Dataframe(value=merges_table(result), headers=TABLE_HEADERS),
-        vocab_figure(result), slider, segmentation_html(result, last), result, json,
+        vocab_figure(result),
+        slider,
+        segmentation_html(result, last),
+        result,
+        json,
     )
 
 
@@ -281,11 +308,18 @@ def build() -> None:
         text = gr.Textbox(DEFAULT_TEXT, label="Text", lines=4, max_length=tokenisation.MAX_TEXT_CHARS)
         with gr.Column():
             model = gr.Dropdown(
-                choices=model_choices(None), value=default, label="Model (its tokenizer)", allow_custom_value=True,
+                choices=model_choices(None),
+                value=default,
+                label="Model (its tokenizer)",
+                allow_custom_value=True,
             )
             compare_with = gr.Dropdown(
-                choices=model_choices(None), value=_other_available(default), multiselect=True, allow_custom_value=True,
-                label="Compare with", info="Other models' tokenizers, side by side (those cached or reachable).",
+                choices=model_choices(None),
+                value=_other_available(default),
+                multiselect=True,
+                allow_custom_value=True,
+                label="Compare with",
+                info="Other models' tokenizers, side by side (those cached or reachable).",
             )
     with gr.Row():
         tokenize_button = gr.Button("Tokenise", variant="primary")
@@ -319,7 +353,9 @@ def build() -> None:
     tokenize_button.click(tokenize, [text, model, compare_with], [tokens, tokens_json], api_name="tokenize")
     replay_button.click(bpe_replay, [text, model], [replay, replay_json], api_name="bpe_replay")
     train_button.click(
-        bpe_train, [corpus, num_merges, end_of_word], [table, vocab_plot, step, segmentation, state, train_json],
+        bpe_train,
+        [corpus, num_merges, end_of_word],
+        [table, vocab_plot, step, segmentation, state, train_json],
         api_name="bpe_train",
     ).success(segmentation_html, [state, step, new_words], segmentation, api_visibility="private")
     for control in (step, new_words):

@@ -41,12 +41,26 @@ through the tuned network: it rises when tuning makes the model forget. Full fin
 learning rate (1e-5 to 1e-4) than delta methods (1e-3 and up): try both. At most {tuning.MAX_STEPS} steps;
 a run whose loss becomes NaN stops and says so, the others go on."""
 TABLE_HEADERS = [
-    "method", "family", "trainable", "% of model", "checkpoint (MB)", "tasks per full copy",
-    "training memory (MB)", "activations (MB)", "note",
+    "method",
+    "family",
+    "trainable",
+    "% of model",
+    "checkpoint (MB)",
+    "tasks per full copy",
+    "training memory (MB)",
+    "activations (MB)",
+    "note",
 ]
 RUN_HEADERS = [
-    "method", "trainable", "steps", "first → last loss", "accuracy before → after", "s / step",
-    "peak memory (MB)", "perplexity before → after", "stopped",
+    "method",
+    "trainable",
+    "steps",
+    "first → last loss",
+    "accuracy before → after",
+    "s / step",
+    "peak memory (MB)",
+    "perplexity before → after",
+    "stopped",
 ]
 
 
@@ -56,8 +70,15 @@ RUN_HEADERS = [
 def table_rows(result: TuningTable) -> list[list]:
     return [
         [
-            r.name, r.family, f"{r.trainable:,}", f"{r.percent:.3g}", f"{r.checkpoint_mb:.3g}",
-            f"{r.tasks_per_full_copy:,}", f"{r.memory_mb:,.0f}", f"{r.activations_mb:,.1f}", r.note,
+            r.name,
+            r.family,
+            f"{r.trainable:,}",
+            f"{r.percent:.3g}",
+            f"{r.checkpoint_mb:.3g}",
+            f"{r.tasks_per_full_copy:,}",
+            f"{r.memory_mb:,.0f}",
+            f"{r.activations_mb:,.1f}",
+            r.note,
         ]
         for r in result.rows
     ]
@@ -70,14 +91,22 @@ def trainable_figure(result: TuningTable) -> go.Figure:
         rows = [r for r in result.rows if r.family == family]
         if rows:
             figure.add_bar(
-                name=family, x=[r.name for r in rows], y=[r.trainable for r in rows], marker_color=colour,
-                text=[f"{r.trainable:,}" for r in rows], textposition="outside",
+                name=family,
+                x=[r.name for r in rows],
+                y=[r.trainable for r in rows],
+                marker_color=colour,
+                text=[f"{r.trainable:,}" for r in rows],
+                textposition="outside",
                 hovertemplate="%{x}<br>%{y:,} trainable parameters<extra></extra>",
             )
     figure.update_layout(
         title=f"Trainable parameters per method<br><sup>{result.model}: {result.total_params:,} in all</sup>",
-        yaxis_type="log", yaxis_title="trainable parameters (log scale)", height=420,
-        margin=dict(l=50, r=10, t=50, b=120), legend_orientation="h", legend_y=1.08,
+        yaxis_type="log",
+        yaxis_title="trainable parameters (log scale)",
+        height=420,
+        margin=dict(l=50, r=10, t=50, b=120),
+        legend_orientation="h",
+        legend_y=1.08,
     )
     return figure
 
@@ -87,16 +116,22 @@ def tasks_figure(result: TuningTable) -> go.Figure:
     rows = sorted(result.rows, key=lambda r: r.tasks_per_full_copy)
     figure = go.Figure(
         go.Bar(
-            x=[r.tasks_per_full_copy for r in rows], y=[r.name for r in rows], orientation="h",
+            x=[r.tasks_per_full_copy for r in rows],
+            y=[r.name for r in rows],
+            orientation="h",
             marker_color=[FAMILY_COLOURS[r.family] for r in rows],
-            text=[f"{r.tasks_per_full_copy:,} ({r.checkpoint_mb:.3g} MB each)" for r in rows], textposition="auto",
+            text=[f"{r.tasks_per_full_copy:,} ({r.checkpoint_mb:.3g} MB each)" for r in rows],
+            textposition="auto",
             hovertemplate="%{y}: %{x:,} tasks<extra></extra>",
         )
     )
     full_mb = next(r.checkpoint_mb for r in result.rows if r.method == "full")
     figure.update_layout(
         title=f"Tasks you could store in the space of one full copy ({full_mb:,.0f} MB)",
-        xaxis_type="log", xaxis_title="task checkpoints (log scale)", height=420, margin=dict(l=220, r=10, t=50, b=40),
+        xaxis_type="log",
+        xaxis_title="task checkpoints (log scale)",
+        height=420,
+        margin=dict(l=220, r=10, t=50, b=40),
     )
     return figure
 
@@ -104,13 +139,15 @@ def tasks_figure(result: TuningTable) -> go.Figure:
 def loss_figure(result: TrainingResult) -> go.Figure:
     figure = go.Figure()
     for run in result.runs:
-        figure.add_scatter(
-            x=list(range(1, len(run.losses) + 1)), y=run.losses, mode="lines+markers", name=run.name
-        )
+        figure.add_scatter(x=list(range(1, len(run.losses) + 1)), y=run.losses, mode="lines+markers", name=run.name)
     figure.update_layout(
         title=f"Training loss ({result.model}, lr {result.learning_rate:g}, seed {result.seed})",
-        xaxis_title="step", yaxis_title="cross-entropy", height=400, margin=dict(l=50, r=10, t=50, b=40),
-        legend_orientation="h", legend_y=-0.2,
+        xaxis_title="step",
+        yaxis_title="cross-entropy",
+        height=400,
+        margin=dict(l=50, r=10, t=50, b=40),
+        legend_orientation="h",
+        legend_y=-0.2,
     )
     return figure
 
@@ -121,10 +158,15 @@ def run_rows(result: TrainingResult) -> list[list]:
 
     return [
         [
-            r.name, f"{r.trainable:,}", r.steps_done,
+            r.name,
+            f"{r.trainable:,}",
+            r.steps_done,
             pair(r.losses[0], r.losses[-1], ".3f") if r.losses else "—",
-            pair(r.accuracy_before, r.accuracy, ".0%"), f"{r.seconds_per_step:.2f}",
-            f"{r.peak_mem_mb:,.0f}", pair(r.ppl_before, r.ppl_after, ".1f"), r.stopped or "",
+            pair(r.accuracy_before, r.accuracy, ".0%"),
+            f"{r.seconds_per_step:.2f}",
+            f"{r.peak_mem_mb:,.0f}",
+            pair(r.ppl_before, r.ppl_after, ".1f"),
+            r.stopped or "",
         ]
         for r in result.runs
     ]
@@ -212,10 +254,16 @@ def build() -> None:
         train_json = gr.JSON(label="tuning_train")
 
     build_table.click(
-        tuning_table, [model, lora_r, adapter_size, prefix_tokens, prompt_tokens, num_labels],
-        [table, trainable_plot, tasks_plot, table_json], api_name="tuning_table", **SHORT_WORK,
+        tuning_table,
+        [model, lora_r, adapter_size, prefix_tokens, prompt_tokens, num_labels],
+        [table, trainable_plot, tasks_plot, table_json],
+        api_name="tuning_table",
+        **SHORT_WORK,
     )
     train_button.click(
-        tuning_train, [model, methods, steps, learning_rate, seed, lora_r, adapter_size, prefix_tokens, prompt_tokens],
-        [loss_plot, runs_table, train_json], api_name="tuning_train", **LONG_WORK,
+        tuning_train,
+        [model, methods, steps, learning_rate, seed, lora_r, adapter_size, prefix_tokens, prompt_tokens],
+        [loss_plot, runs_table, train_json],
+        api_name="tuning_train",
+        **LONG_WORK,
     )

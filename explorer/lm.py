@@ -1,0 +1,169 @@
+"""Language-model primitives every tab shares, and the architecture look-ups they need.
+
+One place per idea: how a token is shown, which id pads, whether a text fits the context,
+what a document starts with, where the final norm and the decoder layers are, one forward
+in inference mode, greedy decoding, and the log-likelihood of whole sentences. A new
+architecture touches the model registry and this file only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from .checks import ExplorerError
+from .models import LoadedModel
+
+HEAD_CHUNK = 512  # rows of the LM head computed at once while scoring: bounds the logits' memory
+DOCUMENT_SEPARATORS = ("<|endoftext|>",)  # GPT-2, SmolLM2 and Qwen separate pretraining documents with it
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def token_texts(tokenizer, ids: Sequence[int]) -> list[str]:
+    """The text each token decodes to on its own, in one batch call."""
+    return tokenizer.batch_decode([[int(i)] for i in ids])
+
+
+def pad_id(lm: LoadedModel) -> int:
+    """The id that pads a batch: the tokenizer's, else the config's, else EOS. Its value never
+    matters to the result (pads are masked or come after every real token), only that it exists."""
+    for value in (lm.tokenizer.pad_token_id, lm.model.config.pad_token_id, lm.tokenizer.eos_token_id):
+        if isinstance(value, int):
+            return value
+    raise ExplorerError(f"{lm.name} has no pad, end-of-text or padding id to pad a batch with.")
+
+
+def document_start_ids(tokenizer) -> list[int]:
+    """The tokens a document starts with, so that a text's first token is predicted like any other.
+
+    Models trained on documents separated by <|endoftext|> (GPT-2, SmolLM2, Qwen) start with it
+    (SmolLM2's `bos_token` is the chat-turn marker <|im_start|>, which predicts chat text); others
+    start with their BOS (Gemma's <bos>, Llama's <s>); failing both, with EOS.
+    """
+    for separator in DOCUMENT_SEPARATORS:
+        found = tokenizer.convert_tokens_to_ids(separator)
+        if found is not None and tokenizer.convert_ids_to_tokens(found) == separator:  # not the unknown token
+            return [found]
+    if tokenizer.bos_token_id is not None:
+        return [tokenizer.bos_token_id]
+    return [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+
+
+def encode_document(tokenizer, text: str) -> list[int]:
+    """`text` as a whole document: its start tokens, then its own tokens (no other special tokens)."""
+    return document_start_ids(tokenizer) + tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def check_fits(lm: LoadedModel, n_tokens: int, n_new: int = 0, *, limit: int | None = None, why: str = "") -> None:
+    """Refuse a text of `n_tokens` (plus `n_new` to generate) longer than the model's context or
+    than `limit` (a tab's own cap, explained by `why`)."""
+    cap = min(limit, lm.context_length) if limit else lm.context_length
+    if n_tokens + n_new <= cap:
+        return
+    new = f" plus {n_new:,} new tokens" if n_new else ""
+    reason = why if limit and limit < lm.context_length else f"{lm.name}'s context"
+    raise ExplorerError(
+        f"The text is {n_tokens:,} tokens{new}; the limit is {cap:,} ({reason}). Shorten it"
+        + (" or ask for fewer new tokens." if n_new else ".")
+    )
+
+
+# ---------------------------------------------------------------- architecture look-ups
+
+
+def final_norm(model: nn.Module) -> nn.Module:
+    """The norm between the last block and the LM head (transformers has no generic accessor)."""
+    base = model.base_model
+    for name in ("norm", "ln_f", "final_layernorm", "final_layer_norm"):
+        module = getattr(base, name, None)
+        if isinstance(module, nn.Module):
+            return module
+    raise ExplorerError(
+        f"Where {type(model).__name__}'s final norm is is not known here (Llama, Gemma, GPT-2 and Qwen are)."
+    )
+
+
+def decoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The stack of transformer blocks, whatever the architecture calls it."""
+    base = model.base_model
+    for path in ("layers", "h", "encoder.layer", "transformer.layer"):
+        module = base
+        for part in path.split("."):
+            module = getattr(module, part, None)
+        if isinstance(module, nn.ModuleList):
+            return module
+    raise ExplorerError(f"Where {type(model).__name__}'s layers are is not known here (Llama, Gemma, GPT-2, BERT are).")
+
+
+# ---------------------------------------------------------------- forward passes
+
+
+def forward(lm: LoadedModel, ids: torch.Tensor, past=None, keep: int = 1, **options):
+    """One forward in inference mode for this call only. The mode is thread-local, and a streaming
+    generator is resumed by Gradio on other worker threads, so no caller may hold it across a
+    `yield` (it would leak into whatever that thread runs next)."""
+    with torch.inference_mode():
+        return lm.model(input_ids=ids, past_key_values=past, use_cache=True, logits_to_keep=keep, **options)
+
+
+def greedy_steps(lm: LoadedModel, ids: torch.Tensor, past=None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Greedy decoding, one KV-cached forward per step, for a batch of rows at once.
+
+    `ids` (batch, n) are fed first (after `past`, if given); then each step yields the chosen ids
+    (batch,) and their probabilities (batch,), and feeds them back. The caller decides when to stop.
+    """
+    out = forward(lm, ids, past)
+    while True:
+        probs = out.logits[:, -1].float().softmax(-1)  # (batch, vocab)
+        best = probs.argmax(-1)  # (batch,)
+        yield best, probs.gather(1, best[:, None])[:, 0]
+        out = forward(lm, best[:, None], out.past_key_values)
+
+
+def greedy_continuation(
+    lm: LoadedModel, ids: Sequence[int], max_new_tokens: int, stop_text: str | None = None
+) -> list[int]:
+    """The greedy continuation of one text: until EOS, `max_new_tokens`, or `stop_text` appears."""
+    eos, new = lm.tokenizer.eos_token_id, []
+    for _, (token, _) in zip(range(max_new_tokens), greedy_steps(lm, torch.tensor([list(ids)]))):
+        if int(token) == eos:
+            break
+        new.append(int(token))
+        if stop_text and stop_text in lm.tokenizer.decode(new):
+            break
+    return new
+
+
+def sentence_logprobs(lm: LoadedModel, sentences: Sequence[str]) -> list[float]:
+    """log p(sentence) for every sentence, each a whole document, in ONE padded batched forward.
+
+    Right padding needs no attention mask: a causal model's real tokens never look at the pads
+    after them. The transformer runs once on the whole batch; only the LM head (vocabulary-wide
+    logits) runs in chunks of the real positions, to bound memory.
+    """
+    encoded = [encode_document(lm.tokenizer, s) for s in sentences]
+    longest = max(len(ids) for ids in encoded)
+    check_fits(lm, longest)
+    input_ids = torch.tensor([ids + [pad_id(lm)] * (longest - len(ids)) for ids in encoded])  # (batch, n)
+    real = torch.tensor([[j < len(ids) for j in range(longest)] for ids in encoded])  # (batch, n)
+    predicts = real[:, 1:]  # position j predicts token j+1, if that token is real
+    with torch.inference_mode():
+        hidden = lm.model.base_model(input_ids=input_ids).last_hidden_state[:, :-1][predicts]  # (n_real, d)
+        targets = input_ids[:, 1:][predicts]  # (n_real,)
+        head = lm.model.get_output_embeddings()
+        token_logprobs = torch.cat(
+            [
+                head(hidden[i : i + HEAD_CHUNK])
+                .float()
+                .log_softmax(-1)
+                .gather(1, targets[i : i + HEAD_CHUNK, None])[:, 0]
+                for i in range(0, len(targets), HEAD_CHUNK)
+            ]
+        )
+    rows = torch.arange(len(sentences))[:, None].expand_as(predicts)[predicts]  # which sentence each row is
+    totals = torch.zeros(len(sentences), dtype=torch.float64).index_add_(0, rows, token_logprobs.double())
+    return totals.tolist()
