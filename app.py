@@ -8,28 +8,30 @@ import gradio as gr
 import torch
 
 from explorer import models
-from explorer.views import attention, generation, masked_lm, prompting, tokenisation, tuning
+from explorer.views import attention, generation, masked_lm, models_panel, prompting, tokenisation, tuning
 
 INTRO = """# PLM Explorer
 See how a pre-trained language model works, on a real model ({default}, bundled, offline):
 how it predicts the next token, fills a blank, learns in context, attends, tokenises, and is tuned."""
 
+# (tab title, view module): each view's build() lays out its tab and wires its endpoints.
+TABS = [
+    ("Generation", generation),
+    ("Masked LM", masked_lm),
+    ("In-context learning", prompting),
+    ("Attention", attention),
+    ("Tokenisation", tokenisation),
+    ("Tuning", tuning),
+]
+
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="PLM Explorer") as demo:
         gr.Markdown(INTRO.format(default=models.BUNDLED_NAME))
-        with gr.Tab("Generation"):
-            generation.build()
-        with gr.Tab("Masked LM"):
-            masked_lm.build()
-        with gr.Tab("In-context learning"):
-            prompting.build()
-        with gr.Tab("Attention"):
-            attention.build()
-        with gr.Tab("Tokenisation"):
-            tokenisation.build()
-        with gr.Tab("Tuning"):
-            tuning.build()
+        for title, view in TABS:
+            with gr.Tab(title):
+                view.build()
+        models_panel.build()
     # Two requests at a time keep both CPU cores busy without starving either.
     demo.queue(default_concurrency_limit=int(os.environ.get("PLM_EXPLORER_CONCURRENCY", "2")))
     return demo

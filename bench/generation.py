@@ -32,7 +32,7 @@ LOAD_SNIPPET = (  # imports (torch, transformers) are timed apart: they are paid
 
 
 def plain_tokens_per_second(lm, n: int) -> float:
-    ids = lm.tokenizer(PROMPT, return_tensors="pt")
+    ids = {"input_ids": torch.tensor([generation.encode_prompt(lm, PROMPT)[1]])}  # the same ids as the loop's
     started = time.perf_counter()
     with torch.inference_mode():
         out = lm.model.generate(**ids, max_new_tokens=n, do_sample=False, pad_token_id=lm.tokenizer.eos_token_id)
@@ -41,7 +41,7 @@ def plain_tokens_per_second(lm, n: int) -> float:
 
 def instrumented_tokens_per_second(lm, n: int) -> float:
     started = time.perf_counter()
-    result = generation.generate(lm, PROMPT, max_new_tokens=n)
+    result = generation.generate(lm, generation.GenerationRequest(PROMPT, max_new_tokens=n))
     return len(result.steps) / (time.perf_counter() - started)
 
 
@@ -68,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     lm = models.get()
-    generation.generate(lm, PROMPT, max_new_tokens=4)  # warm up kernels
+    generation.generate(lm, generation.GenerationRequest(PROMPT, max_new_tokens=4))  # warm up kernels
     print(f"model: {lm.name}, threads: {torch.get_num_threads()}, repeats: {args.repeats} (median)")
     print(f"{'tokens':>6} | {'plain generate tok/s':>20} | {'instrumented tok/s':>18} | ratio")
     for n in args.tokens:

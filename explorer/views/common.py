@@ -127,6 +127,12 @@ def model_dropdown(kind: models.Kind = "causal", label: str = "Model") -> gr.Dro
     )
 
 
+def json_panel() -> gr.JSON:
+    """The API payload of a tab's last result, folded away under the plots."""
+    with gr.Accordion("JSON (what the API returns)", open=False):
+        return gr.JSON()
+
+
 def gradio_progress(progress: gr.Progress):
     """Adapt gr.Progress to the compute modules' plain `progress(fraction, message)` callback."""
 

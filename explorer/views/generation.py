@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, replace
 
 import gradio as gr
 import plotly.graph_objects as go
 
 from .. import checks, generation, models
-from ..generation import GenerationResult, SamplingSettings
+from ..generation import GenerationRequest, GenerationResult, SamplingSettings
 from .common import (
     SHORT_WORK,
     Number,
     Slider,
     gradio_progress,
+    json_panel,
     model_dropdown,
     payload,
     user_errors,
@@ -130,33 +132,29 @@ def alternatives(result: GenerationResult | None, step: int) -> gr.Dropdown:
 # ---------------------------------------------------------------- handlers
 
 
-def _settings(do_sample, temperature, top_k, top_p, repetition_penalty) -> SamplingSettings:
-    return SamplingSettings(do_sample, temperature, top_k, top_p, repetition_penalty)
+@dataclass
+class Session:
+    """What a branch continues from: the model, the request and its result (one per browser session)."""
+
+    model: str
+    request: GenerationRequest
+    result: GenerationResult
 
 
-def _stream(lm, request: dict, forced_ids=()):
+def _stream(model: str, request: GenerationRequest, progress):
     """Stream the text while generating; draw the plots and the JSON once at the end."""
-    settings = _settings(*request["controls"])
+    lm = models.get(model, "causal", progress=gradio_progress(progress))
     result = None
-    for result in generation.stream_generation(
-        lm,
-        request["prompt"],
-        settings,
-        request["max_new_tokens"],
-        request["seed"],
-        use_chat_template=request["use_chat_template"],
-        forced_ids=forced_ids,
-    ):
+    for result in generation.stream_generation(lm, request):
         yield text_html(result), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     last = len(result.steps) - 1
-    state = {"request": request, "result": result}
     yield (
         text_html(result),
         step_figure(result, last),
         entropy_figure(result),
         Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=True),
         alternatives(result, last),
-        state,
+        Session(model, request, result),
         payload(result),
     )
 
@@ -176,30 +174,23 @@ def generate(
     progress=gr.Progress(),
 ):
     """Generate up to `max_new_tokens` tokens, recording every step's distributions."""
-    lm = models.get(model, "causal", progress=gradio_progress(progress))
-    request = dict(
-        model=model,
-        prompt=prompt,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        use_chat_template=use_chat_template,
-        controls=(do_sample, temperature, top_k, top_p, repetition_penalty),
-    )
-    yield from _stream(lm, request)
+    settings = SamplingSettings(do_sample, temperature, top_k, top_p, repetition_penalty)
+    request = GenerationRequest(prompt, settings, max_new_tokens, seed, use_chat_template)
+    yield from _stream(model, request, progress)
 
 
 @user_errors
-def branch(state: dict | None, step: int, token_id: int, max_new_tokens: int = 32, progress=gr.Progress()):
+def branch(state: Session | None, step: int, token_id: int, max_new_tokens: int = 32, progress=gr.Progress()):
     """Replace the token at `step` by `token_id` and continue generating from there."""
     if not state:
         raise gr.Error("Generate something first, then pick a step and an alternative to branch from.")
-    result: GenerationResult = state["result"]
-    step = checks.number(step, "step", 0, len(result.steps) - 1, integer=True)
-    request = dict(state["request"], max_new_tokens=max_new_tokens)
-    lm = models.get(request["model"], "causal", progress=gradio_progress(progress))
-    token_id = checks.number(token_id, "token_id", 0, len(lm.tokenizer) - 1, integer=True)
-    forced = [s.token_id for s in result.steps[:step]] + [token_id]
-    yield from _stream(lm, request, forced_ids=forced)
+    steps = state.result.steps
+    step = checks.number(step, "step", 0, len(steps) - 1, integer=True)
+    vocabulary = len(models.get(state.model, "causal").tokenizer)
+    token_id = checks.number(token_id, "token_id", 0, vocabulary - 1, integer=True)
+    forced = tuple(s.token_id for s in steps[:step]) + (token_id,)
+    request = replace(state.request, max_new_tokens=max_new_tokens, forced_ids=forced)
+    yield from _stream(state.model, request, progress)
 
 
 @user_errors
@@ -221,17 +212,6 @@ def next_token(
         f"Next token after {result.prompt_tokens[-1]!r}: entropy {result.entropy_raw:.2f} → {result.entropy:.2f} nats"
     )
     return stage_figure(result.candidates[:15], result.stages, title), payload(result)
-
-
-@user_errors
-def list_models():
-    """Every registered model: kind, where it would load from, whether it is available, size."""
-    infos = models.list_models()
-    return {
-        "models": payload(infos),
-        "default_causal": models.default_model("causal"),
-        "default_masked": models.default_model("masked"),
-    }
 
 
 # ---------------------------------------------------------------- layout
@@ -269,11 +249,7 @@ def build() -> None:
             with gr.Row():
                 branch_button = gr.Button("Branch: continue with this token")
             entropy_plot = gr.Plot(label="Entropy per step")
-            with gr.Accordion("JSON (what the API returns)", open=False):
-                result_json = gr.JSON()
-    with gr.Accordion("Models", open=False):
-        refresh = gr.Button("List models")
-        models_json = gr.JSON()
+            result_json = json_panel()
 
     outputs = [text, step_plot, entropy_plot, step, alternative, state, result_json]
     controls = [do_sample, temperature, top_k, top_p, repetition_penalty]
@@ -299,9 +275,8 @@ def build() -> None:
         **SHORT_WORK,
     )
     step.release(
-        lambda s, i: (step_figure(s and s["result"], i), alternatives(s and s["result"], i)),
+        lambda s, i: (step_figure(s and s.result, i), alternatives(s and s.result, i)),
         [state, step],
         [step_plot, alternative],
         api_visibility="private",
     )
-    refresh.click(list_models, None, models_json, api_name="models")

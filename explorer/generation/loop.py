@@ -1,0 +1,256 @@
+"""Next-token prediction, step by step, with the sampling controls made visible.
+
+The loop is nanoGPT's: one forward per new token (with the KV cache), pick a token, repeat.
+The controls are `transformers`' own logits processors, in the order `generate()` applies
+them (repetition penalty, then temperature, top-k, top-p), so greedy decoding here equals
+`model.generate` and the same seed samples the same tokens. What `generate()` does not
+give is the distribution *after each control*: we keep it for every step.
+
+The pipeline is `transformers`' own: preprocess (`encode_prompt`), forward (`stream_generation`),
+postprocess (`_step`: the candidates shown for a step).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from .. import checks
+from .. import lm as lm_ops
+from ..models import LoadedModel
+from .sampling import SamplingSettings, entropies, stage_distributions
+
+MAX_NEW_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a generation depends on: the same request gives the same tokens."""
+
+    prompt: str
+    settings: SamplingSettings = SamplingSettings()
+    max_new_tokens: int = 32  # tokens generated after the prompt (and after any forced tokens)
+    seed: int = 0  # the sampling generator's seed
+    use_chat_template: bool = False  # wrap the prompt as a user turn (instruct models)
+    forced_ids: tuple[int, ...] = ()  # tokens the user chose (a branch), fed before sampling resumes
+
+    def validated(self) -> GenerationRequest:
+        return replace(
+            self,
+            settings=self.settings.validated(),
+            max_new_tokens=checks.number(self.max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS, integer=True),
+            seed=checks.seed(self.seed),
+        )
+
+
+@dataclass
+class Candidate:
+    token: str  # the text it decodes to
+    token_id: int
+    prob: float  # under the distribution actually sampled from (after every control)
+    raw_prob: float  # softmax of the model's logits
+    piece: str  # the tokenizer's own piece, byte-level markers included (e.g. 'Ġworld')
+    stage_probs: list[float]  # after each stage: raw, then one per control applied
+
+
+@dataclass
+class Step:
+    token: str
+    token_id: int
+    prob: float
+    raw_prob: float
+    piece: str
+    entropy_raw: float  # nats, of the raw distribution
+    entropy: float  # nats, of the distribution sampled from
+    forced: bool  # chosen by the user (a branch), not sampled
+    top: list[Candidate]
+
+
+@dataclass
+class GenerationResult:
+    model: str
+    prompt: str  # the exact text fed to the model (chat template applied if asked)
+    prompt_tokens: list[str]
+    prompt_token_ids: list[int]
+    stages: list[str]  # names of the distributions in every `stage_probs`
+    steps: list[Step] = field(default_factory=list)
+    text: str = ""  # the generated text, set on the last result of a stream
+    finish_reason: str = "length"  # "length" | "eos"
+    seconds: float = 0.0
+    tokens_per_second: float = 0.0
+
+
+@dataclass
+class NextTokenResult:
+    model: str
+    prompt: str
+    prompt_tokens: list[str]
+    stages: list[str]
+    candidates: list[Candidate]  # the most likely first, by raw_prob
+    entropy_raw: float
+    entropy: float
+
+
+# ---------------------------------------------------------------- preprocess
+
+
+def encode_prompt(lm: LoadedModel, prompt: str, use_chat_template: bool = False) -> tuple[str, list[int]]:
+    """The exact text fed to the model and its token ids (a document start, then the prompt)."""
+    checks.text(prompt, "prompt")
+    tokenizer = lm.tokenizer
+    if not use_chat_template:
+        return prompt, lm_ops.encode_document(tokenizer, prompt)
+    if not getattr(tokenizer, "chat_template", None):
+        raise checks.ExplorerError(f"{lm.name} has no chat template; untick 'chat template'.")
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+    )
+    return text, tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+# ---------------------------------------------------------------- postprocess
+
+
+def _candidates(lm: LoadedModel, token_ids: list[int], distributions: list[torch.Tensor]) -> list[Candidate]:
+    """Candidates for several ids at once: one gather per stage, one tokenizer call each."""
+    probs = torch.stack([d[0, token_ids] for d in distributions]).T.tolist()  # [id][stage]
+    texts = lm_ops.token_texts(lm.tokenizer, token_ids)
+    pieces = lm.tokenizer.convert_ids_to_tokens(token_ids)
+    return [
+        Candidate(token=text, token_id=i, prob=p[-1], raw_prob=p[0], piece=piece, stage_probs=p)
+        for i, text, piece, p in zip(token_ids, texts, pieces, probs)
+    ]
+
+
+def _top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) -> list[int]:
+    """The n most likely ids by final prob; the tokens the controls filtered out (prob 0) follow by raw prob."""
+    raw, final = distributions[0][0], distributions[-1][0]  # (vocab,) each
+    n = min(n, raw.numel())
+    if by_raw:
+        return raw.topk(n).indices.tolist()
+    top = final.topk(n)
+    kept = top.indices[top.values > 0].tolist()
+    if len(kept) == n:
+        return kept
+    return kept + raw.masked_fill(final > 0, -1.0).topk(n - len(kept)).indices.tolist()
+
+
+def _step(lm: LoadedModel, token_id: int, distributions, forced: bool, top_n: int) -> Step:
+    candidates = _candidates(lm, [token_id] + _top_ids(distributions, top_n), distributions)
+    chosen = candidates[0]
+    entropy_raw, entropy = entropies(distributions)
+    return Step(
+        token=chosen.token,
+        token_id=token_id,
+        prob=chosen.prob,
+        raw_prob=chosen.raw_prob,
+        piece=chosen.piece,
+        entropy_raw=entropy_raw,
+        entropy=entropy,
+        forced=forced,
+        top=candidates[1:],
+    )
+
+
+def _eos_ids(lm: LoadedModel) -> set[int]:
+    ids = {lm.tokenizer.eos_token_id}
+    configured = getattr(lm.model.generation_config, "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    return {i for i in ids if i is not None}
+
+
+def _stage_names(stages) -> list[str]:
+    return ["raw"] + [name for name, _ in stages]
+
+
+# ---------------------------------------------------------------- forward
+
+
+def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int = 10) -> Iterator[GenerationResult]:
+    """Generate token by token, yielding the growing result after every step.
+
+    A request's `forced_ids` (a branch) are fed in one forward pass with the prompt, their
+    distributions recorded like any other step; sampling continues after them for up to
+    `max_new_tokens` tokens.
+    """
+    request = request.validated()
+    forced = list(request.forced_ids)
+    text, prompt_ids = encode_prompt(lm, request.prompt, request.use_chat_template)
+    lm_ops.check_fits(lm, len(prompt_ids), len(forced) + request.max_new_tokens)
+    stages = request.settings.controls()
+    result = GenerationResult(
+        model=lm.name,
+        prompt=text,
+        prompt_tokens=lm_ops.token_texts(lm.tokenizer, prompt_ids),
+        prompt_token_ids=list(prompt_ids),
+        stages=_stage_names(stages),
+    )
+    generator = torch.Generator().manual_seed(request.seed)
+    eos = _eos_ids(lm)
+    ids = torch.tensor([prompt_ids + forced])  # (1, n)
+    started = time.perf_counter()
+    out = lm_ops.forward(lm, ids, keep=len(forced) + 1)
+    for offset, token_id in enumerate(forced):
+        context = ids[:, : len(prompt_ids) + offset]
+        distributions, _ = stage_distributions(stages, context, out.logits[:, offset])
+        result.steps.append(_step(lm, int(token_id), distributions, forced=True, top_n=top_n))
+    for n in range(request.max_new_tokens):
+        if n:  # feed the token just chosen; the prompt (and forced tokens) went in above
+            ids = torch.cat([ids, torch.tensor([[token_id]])], dim=1)
+            out = lm_ops.forward(lm, ids[:, -1:], past=out.past_key_values)
+        distributions, scores = stage_distributions(stages, ids, out.logits[:, -1])
+        if request.settings.do_sample:
+            token_id = int(torch.multinomial(distributions[-1], 1, generator=generator))
+        else:
+            token_id = int(scores.argmax(-1))
+        result.steps.append(_step(lm, token_id, distributions, forced=False, top_n=top_n))
+        finished = token_id in eos or n == request.max_new_tokens - 1
+        result.finish_reason = "eos" if token_id in eos else "length"
+        _update_timing_and_text(lm, result, started, decode=finished)
+        yield result
+        if finished:
+            return
+
+
+def _update_timing_and_text(lm: LoadedModel, result: GenerationResult, started: float, decode: bool) -> None:
+    """Timing after every step; the text once, at the end (decoding it every step would cost O(n²))."""
+    if decode:
+        result.text = lm.tokenizer.decode([s.token_id for s in result.steps], skip_special_tokens=True)
+    result.seconds = time.perf_counter() - started
+    result.tokens_per_second = len(result.steps) / result.seconds if result.seconds > 0 else 0.0
+
+
+def generate(lm: LoadedModel, request: GenerationRequest, *, top_n: int = 10) -> GenerationResult:
+    """The whole generation at once (the last of `stream_generation`'s results)."""
+    *_, last = stream_generation(lm, request, top_n=top_n)
+    return last
+
+
+def next_token(
+    lm: LoadedModel,
+    prompt: str,
+    settings: SamplingSettings = SamplingSettings(do_sample=True),
+    *,
+    use_chat_template: bool = False,
+    top_n: int = 20,
+) -> NextTokenResult:
+    """One forward pass: the full candidate table before and after the controls."""
+    settings = settings.validated()
+    text, prompt_ids = encode_prompt(lm, prompt, use_chat_template)
+    lm_ops.check_fits(lm, len(prompt_ids), 1)
+    stages = settings.controls(sampling=True)
+    ids = torch.tensor([prompt_ids])  # (1, n)
+    distributions, _ = stage_distributions(stages, ids, lm_ops.forward(lm, ids).logits[:, -1])
+    entropy_raw, entropy = entropies(distributions)
+    return NextTokenResult(
+        model=lm.name,
+        prompt=text,
+        prompt_tokens=lm_ops.token_texts(lm.tokenizer, prompt_ids),
+        stages=_stage_names(stages),
+        candidates=_candidates(lm, _top_ids(distributions, top_n, by_raw=True), distributions),
+        entropy_raw=entropy_raw,
+        entropy=entropy,
+    )
