@@ -131,3 +131,10 @@ def test_tuning_contract(client):
     keeps_contract("/tuning_train", runs)
     run = runs["runs"][0]
     assert run["method"] == "head" and len(run["losses"]) == 2 and 0 <= run["accuracy"] <= 1
+
+
+def test_sequence_probs_contract(client):
+    result = client.predict(text="The capital of France is Paris.", api_name="/sequence_probs")[-1]
+    keeps_contract("/sequence_probs", result)
+    assert len(result["positions"]) == len(result["token_ids"]) - 1 and result["perplexity"] > 1
+    assert "".join(s["text"] for s in result["segments"]).endswith("The capital of France is Paris.")

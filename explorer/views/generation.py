@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from .. import checks, generation, models
 from ..generation import GenerationRequest, GenerationResult, SamplingSettings
+from . import sequence
 from .common import (
     SHORT_WORK,
     Number,
@@ -250,6 +251,7 @@ def build() -> None:
                 branch_button = gr.Button("Branch: continue with this token")
             entropy_plot = gr.Plot(label="Entropy per step")
             result_json = json_panel()
+    sequence.build()
 
     outputs = [text, step_plot, entropy_plot, step, alternative, state, result_json]
     controls = [do_sample, temperature, top_k, top_p, repetition_penalty]
