@@ -9,27 +9,25 @@ import torch
 
 from explorer import models
 from explorer.views import attention, generation, masked_lm, models_panel, prompting, tokenisation, tuning
+from explorer.views.common import I18N, tr
 
-INTRO = """# PLM Explorer
-See how a pre-trained language model works, on a real model ({default}, bundled, offline):
-how it predicts the next token, fills a blank, learns in context, attends, tokenises, and is tuned."""
-
-# (tab title, view module): each view's build() lays out its tab and wires its endpoints.
+# (tab key, view module): each view's build() lays out its tab and wires its endpoints; the tab's
+# title is the label "app.tab.<key>" in explorer/locales.
 TABS = [
-    ("Generation", generation),
-    ("Masked LM", masked_lm),
-    ("In-context learning", prompting),
-    ("Attention", attention),
-    ("Tokenisation", tokenisation),
-    ("Tuning", tuning),
+    ("generation", generation),
+    ("masked_lm", masked_lm),
+    ("icl", prompting),
+    ("attention", attention),
+    ("tokenisation", tokenisation),
+    ("tuning", tuning),
 ]
 
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="PLM Explorer") as demo:
-        gr.Markdown(INTRO.format(default=models.BUNDLED_NAME))
-        for title, view in TABS:
-            with gr.Tab(title):
+        gr.Markdown(tr("app.title"))
+        for key, view in TABS:
+            with gr.Tab(tr(f"app.tab.{key}")):
                 view.build()
         models_panel.build()
     # Two requests at a time keep both CPU cores busy without starving either.
@@ -43,10 +41,16 @@ def main() -> None:
     # fight over the 2 cores.
     torch.set_num_threads(int(os.environ.get("PLM_EXPLORER_THREADS", "1")))
     models.warm_up()  # in the background: the page is served at once
-    build_app().launch(
+    launch(
+        build_app(),
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
     )
+
+
+def launch(demo: gr.Blocks, **options) -> None:
+    """Launch with every language's labels (the page picks the browser's language)."""
+    demo.launch(i18n=I18N, **options)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import math
 
+from . import i18n
+
 MAX_TEXT_CHARS = 20_000
 MAX_SEED = 2**32 - 1
 
 
 class ExplorerError(ValueError):
-    """Bad input or an unavailable resource, explained for the user."""
+    """Bad input or an unavailable resource, explained for the user.
+
+    Raised with an English template and its values, `ExplorerError("{name} is empty.", name=...)`;
+    the message is written in the language of the request being served (`explorer/locales/*/
+    messages.json` translates the template; English outside a request and where none exists).
+    """
+
+    def __init__(self, template: str, **params):
+        self.template, self.params = template, params
+        super().__init__(i18n.message(template, params))
 
 
 def text(value, name: str = "text", max_chars: int = MAX_TEXT_CHARS, *, allow_blank: bool = False) -> str:
@@ -23,11 +34,14 @@ def text(value, name: str = "text", max_chars: int = MAX_TEXT_CHARS, *, allow_bl
     if value is None and allow_blank:
         return ""
     if not isinstance(value, str):
-        raise ExplorerError(f"{name} must be text, got {type(value).__name__}.")
+        raise ExplorerError("{name} must be text, got {kind}.", name=name, kind=type(value).__name__)
     if not allow_blank and not value.strip():
-        raise ExplorerError(f"{name} is empty: type some text first.")
+        raise ExplorerError("{name} is empty: type some text first.", name=name)
     if len(value) > max_chars:
-        raise ExplorerError(f"{name} is {len(value):,} characters long; the limit is {max_chars:,}. Shorten it.")
+        raise ExplorerError(
+            "{name} is {length:,} characters long; the limit is {limit:,}. Shorten it.",
+            name=name, length=len(value), limit=max_chars,
+        )  # fmt: skip
     return value
 
 
@@ -44,19 +58,30 @@ def number(
     """A finite number in [low, high] (or (low, high] with `low_open`)."""
     allowed = allowed or _describe_range(low, high, low_open, integer)
     if isinstance(value, bool) or value is None:
-        raise ExplorerError(f"{name} is missing; allowed: {allowed}.")
+        raise ExplorerError("{name} is missing; allowed: {allowed}.", name=name, allowed=allowed)
     try:
         as_float = float(value)
     except (TypeError, ValueError):
-        raise ExplorerError(f"{name} must be a number, got {value!r}; allowed: {allowed}.") from None
+        raise ExplorerError(
+            "{name} must be a number, got {value!r}; allowed: {allowed}.", name=name, value=value, allowed=allowed
+        ) from None
     if not math.isfinite(as_float):
-        raise ExplorerError(f"{name} must be a finite number, got {value!r}; allowed: {allowed}.")
+        raise ExplorerError(
+            "{name} must be a finite number, got {value!r}; allowed: {allowed}.",
+            name=name,
+            value=value,
+            allowed=allowed,
+        )
     if integer and as_float != int(as_float):
-        raise ExplorerError(f"{name} must be a whole number, got {value!r}; allowed: {allowed}.")
+        raise ExplorerError(
+            "{name} must be a whole number, got {value!r}; allowed: {allowed}.", name=name, value=value, allowed=allowed
+        )
     too_low = low is not None and (as_float <= low if low_open else as_float < low)
     too_high = high is not None and as_float > high
     if too_low or too_high:
-        raise ExplorerError(f"{name} = {value!r} is out of range; allowed: {allowed}.")
+        raise ExplorerError(
+            "{name} = {value!r} is out of range; allowed: {allowed}.", name=name, value=value, allowed=allowed
+        )
     return int(as_float) if integer else as_float
 
 
@@ -65,9 +90,10 @@ def seed(value) -> int:
 
 
 def _describe_range(low, high, low_open: bool, integer: bool) -> str:
-    kind = "a whole number" if integer else "a number"
+    kind = i18n.message("a whole number" if integer else "a number", {})
     if low is not None and high is not None:
-        return f"{kind} in {'(' if low_open else '['}{low:g}, {high:g}]"
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        return i18n.message("{kind} in {interval}", {"kind": kind, "interval": interval})
     if low is not None:
         return f"{kind} {'>' if low_open else '≥'} {low:g}"
     if high is not None:

@@ -35,7 +35,7 @@ def app_url(bundled):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     demo = app.build_app()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 

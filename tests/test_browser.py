@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from explorer import i18n
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -49,8 +51,9 @@ def top_level_tabs() -> list[str]:
 
     def walk(block) -> None:
         for child in getattr(block, "children", []):
-            if isinstance(child, gr.Tab):
-                labels.append(child.label)
+            if isinstance(child, gr.Tab):  # its label is a translation key: the English text is shown here
+                label = child.label
+                labels.append(i18n.labels("en")[label.key] if hasattr(label, "key") else label)
             else:
                 walk(child)
 

@@ -11,21 +11,32 @@ import traceback
 
 import gradio as gr
 
-from .. import models
+from .. import i18n, models
 from ..checks import ExplorerError
 
 log = logging.getLogger("plm-explorer")
 
+# Every label in every language, handed to the page at launch; the page shows the browser's language
+# and its settings can switch it. `tr(key)` marks a label for the page; `t(key)` (explorer.i18n) writes
+# one now, in the language of the request being served (plots, tables, HTML).
+I18N = gr.I18n(**{language: i18n.labels(language) for language in i18n.languages()})
+tr = I18N
+t = i18n.t
+
 # Event settings. Short requests (one or a few forwards) share the app's default limit; long work
 # (sweeps, training runs) queues on its own, one at a time, so it never starves short requests.
+UNEXPECTED = "Something went wrong ({kind}: {detail}). The app is still running; try other input."
 SHORT_WORK = dict(concurrency_id="model-forward")
 LONG_WORK = dict(concurrency_id="long-work", concurrency_limit=1)
 
 
 def user_errors(fn):
-    """Turn ExplorerError (and any unexpected failure) into a gr.Error the page can show.
+    """Serve a handler in the request's language and turn its failures into messages for people.
 
-    Works for plain functions and generators (streaming handlers) alike; the app keeps serving.
+    The browser's language (its Accept-Language header; an API client without one gets English)
+    is set for the handler's duration, so plots, tables and ExplorerError messages use it. An
+    ExplorerError (and any unexpected failure) becomes a gr.Error the page can show; the app keeps
+    serving. Works for plain functions and generators (streaming handlers) alike.
     """
 
     def to_gr_error(error: Exception) -> gr.Error:
@@ -34,29 +45,49 @@ def user_errors(fn):
         if isinstance(error, ExplorerError):
             return gr.Error(str(error))
         log.error("unexpected failure in %s:\n%s", fn.__name__, traceback.format_exc())
-        return gr.Error(
-            f"Something went wrong ({type(error).__name__}: {str(error)[:200]}). The app is still running; try other input."
-        )
+        return gr.Error(i18n.message(UNEXPECTED, {"kind": type(error).__name__, "detail": str(error)[:200]}))
+
+    def language(request: gr.Request | None) -> str:
+        headers = getattr(request, "headers", None) or {}
+        return i18n.negotiate(headers.get("accept-language"))
 
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
-        def stream(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except Exception as error:  # noqa: BLE001 - reported to the user, logged above
-                raise to_gr_error(error) from error
+        def stream(*args, request: gr.Request | None = None, **kwargs):
+            # Gradio may resume a stream on another worker thread: set the language for each step.
+            spoken, steps = language(request), None
+            while True:
+                with i18n.speaking(spoken):
+                    try:
+                        steps = steps or fn(*args, **kwargs)
+                        item = next(steps)
+                    except StopIteration:
+                        return
+                    except Exception as error:  # noqa: BLE001 - reported to the user, logged above
+                        raise to_gr_error(error) from error
+                yield item
 
-        return stream
+        return _with_request_parameter(stream, fn)
 
     @functools.wraps(fn)
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001
-            raise to_gr_error(error) from error
+    def call(*args, request: gr.Request | None = None, **kwargs):
+        with i18n.speaking(language(request)):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001
+                raise to_gr_error(error) from error
 
-    return call
+    return _with_request_parameter(call, fn)
+
+
+def _with_request_parameter(wrapper, fn):
+    """Show Gradio the handler's own parameters plus `request: gr.Request` (Gradio fills it in)."""
+    signature = inspect.signature(fn)
+    request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=gr.Request)
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), request])
+    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
+    return wrapper
 
 
 def payload(value):
@@ -116,20 +147,20 @@ def model_choices(kind: models.Kind | None = None) -> list[tuple[str, str]]:
     return choices
 
 
-def model_dropdown(kind: models.Kind = "causal", label: str = "Model") -> gr.Dropdown:
+def model_dropdown(kind: models.Kind = "causal", label=None) -> gr.Dropdown:
     default = models.default_model(kind)
     return gr.Dropdown(
         choices=model_choices(kind),
         value=default,
-        label=label,
+        label=label or tr("common.model"),
         allow_custom_value=True,  # '' (the default) and unknown names reach the registry, which explains
-        info="The bundled SmolLM2-135M-Instruct works offline; hub models need a network or the local cache.",
+        info=tr("common.model_info"),
     )
 
 
 def json_panel() -> gr.JSON:
     """The API payload of a tab's last result, folded away under the plots."""
-    with gr.Accordion("JSON (what the API returns)", open=False):
+    with gr.Accordion(tr("common.json"), open=False):
         return gr.JSON()
 
 

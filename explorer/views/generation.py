@@ -19,18 +19,12 @@ from .common import (
     json_panel,
     model_dropdown,
     payload,
+    t,
+    tr,
     user_errors,
 )
 
 STAGE_COLOURS = ["#9ca3af", "#f59e0b", "#ef4444", "#8b5cf6", "#10b981"]
-EXPLAINER = """Generate token by token. For every step the model gives a probability for each of its
-49,152 tokens (**raw**); the controls then reshape that distribution, in `transformers`' order:
-**repetition penalty** (tokens already used are made less likely), **temperature** (divides the
-logits: < 1 sharpens, > 1 flattens), **top-k** (keeps the k most likely), **top-p** (keeps the
-smallest set whose probability reaches p). Greedy decoding takes the most likely token; sampling
-draws from the final distribution with the seed. Pick any step and any alternative to **branch**."""
-
-
 # ---------------------------------------------------------------- rendering
 
 
@@ -44,22 +38,21 @@ def _token_html(text: str, title: str, prob: float | None, forced: bool = False)
 
 def text_html(result: GenerationResult) -> str:
     """The prompt in grey, then each generated token coloured by the probability it was sampled with."""
-    prompt = _token_html(result.prompt, "prompt", None)
+    prompt = _token_html(result.prompt, t("generation.prompt_hover"), None)
     generated = "".join(
         _token_html(
             s.token,
-            f"step {i}: {s.piece!r} (id {s.token_id}) p={s.prob:.3f}, raw p={s.raw_prob:.3f}"
-            + (" — chosen by you (branch)" if s.forced else ""),
+            t("generation.token_hover", step=i, piece=repr(s.piece), id=s.token_id, prob=s.prob, raw=s.raw_prob)
+            + (t("generation.branch_hover") if s.forced else ""),
             s.prob,
             s.forced,
         )
         for i, s in enumerate(result.steps)
     )
     legend = (
-        '<div style="font-size:0.8em;color:#6b7280;margin-top:6px">colour = probability of the chosen token '
-        '(<span style="background:hsl(0,75%,82%)">low</span> → <span style="background:hsl(120,75%,82%)">high</span>); '
-        "underlined = chosen by you; hover a token for details. "
-        f"{len(result.steps)} tokens, {result.tokens_per_second:.1f} tok/s, finished by {result.finish_reason}.</div>"
+        '<div style="font-size:0.8em;color:#6b7280;margin-top:6px">'
+        + t("generation.legend", n=len(result.steps), speed=result.tokens_per_second, reason=result.finish_reason)
+        + "</div>"
     )
     return f'<div style="font-family:monospace;line-height:1.9">{prompt}{generated}</div>{legend}'
 
@@ -70,16 +63,16 @@ def stage_figure(candidates, stages: list[str], title: str, chosen_id: int | Non
     figure = go.Figure()
     for index, stage in enumerate(stages):
         figure.add_bar(
-            name=stage,
+            name=t(f"generation.stage.{stage}"),
             x=labels,
             y=[c.stage_probs[index] for c in candidates],
             marker_color=STAGE_COLOURS[index % len(STAGE_COLOURS)],
-            hovertemplate="%{x}<br>" + stage + ": %{y:.4f}<extra></extra>",
+            hovertemplate="%{x}<br>" + t(f"generation.stage.{stage}") + ": %{y:.4f}<extra></extra>",
         )
     figure.update_layout(
         title=title,
         barmode="group",
-        yaxis_title="probability",
+        yaxis_title=t("generation.probability"),
         yaxis_range=[0, 1],
         height=360,
         margin=dict(l=40, r=10, t=50, b=40),
@@ -92,19 +85,25 @@ def entropy_figure(result: GenerationResult) -> go.Figure:
     steps = list(range(len(result.steps)))
     tokens = [repr(s.token) for s in result.steps]
     figure = go.Figure()
-    figure.add_scatter(x=steps, y=[s.entropy_raw for s in result.steps], name="raw", text=tokens, mode="lines+markers")
+    figure.add_scatter(
+        x=steps,
+        y=[s.entropy_raw for s in result.steps],
+        name=t("generation.stage.raw"),
+        text=tokens,
+        mode="lines+markers",
+    )
     figure.add_scatter(  # dashed: under plain greedy it equals raw, and both must stay visible
         x=steps,
         y=[s.entropy for s in result.steps],
-        name="after controls",
+        name=t("generation.after_controls"),
         text=tokens,
         mode="lines+markers",
         line_dash="dash",
     )
     figure.update_layout(
-        title="Uncertainty per step (entropy, nats)",
-        xaxis_title="step",
-        yaxis_title="entropy",
+        title=t("generation.entropy_title"),
+        xaxis_title=t("generation.step_axis"),
+        yaxis_title=t("generation.entropy_axis"),
         height=280,
         margin=dict(l=40, r=10, t=50, b=40),
         legend_orientation="h",
@@ -118,7 +117,10 @@ def step_figure(result: GenerationResult | None, step: int) -> go.Figure | None:
     step = max(0, min(int(step), len(result.steps) - 1))
     chosen = result.steps[step]
     return stage_figure(
-        chosen.top, result.stages, f"Step {step}: chose {chosen.token!r} (p={chosen.prob:.3f})", chosen.token_id
+        chosen.top,
+        result.stages,
+        t("generation.step_title", step=step, token=repr(chosen.token), prob=chosen.prob),
+        chosen.token_id,
     )
 
 
@@ -184,7 +186,7 @@ def generate(
 def branch(state: Session | None, step: int, token_id: int, max_new_tokens: int = 32, progress=gr.Progress()):
     """Replace the token at `step` by `token_id` and continue generating from there."""
     if not state:
-        raise gr.Error("Generate something first, then pick a step and an alternative to branch from.")
+        raise gr.Error(t("generation.nothing_to_branch"))
     steps = state.result.steps
     step = checks.number(step, "step", 0, len(steps) - 1, integer=True)
     vocabulary = len(models.get(state.model, "causal").tokenizer)
@@ -209,8 +211,8 @@ def next_token(
     lm = models.get(model, "causal", progress=gradio_progress(progress))
     settings = SamplingSettings(True, temperature, top_k, top_p, repetition_penalty)
     result = generation.next_token(lm, prompt, settings, use_chat_template=use_chat_template)
-    title = (
-        f"Next token after {result.prompt_tokens[-1]!r}: entropy {result.entropy_raw:.2f} → {result.entropy:.2f} nats"
+    title = t(
+        "generation.next_title", token=repr(result.prompt_tokens[-1]), raw=result.entropy_raw, final=result.entropy
     )
     return stage_figure(result.candidates[:15], result.stages, title), payload(result)
 
@@ -219,37 +221,37 @@ def next_token(
 
 
 def build() -> None:
-    gr.Markdown(EXPLAINER)
+    gr.Markdown(tr("generation.explainer"))
     state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=2):
-            prompt = gr.Textbox("The capital of France is", label="Prompt", lines=3)
+            prompt = gr.Textbox(tr("generation.default_prompt"), label=tr("generation.prompt"), lines=3)
             model = model_dropdown("causal")
-            chat = gr.Checkbox(False, label="Chat template (wrap the prompt as a user turn for instruct models)")
-            max_new_tokens = Slider(1, generation.MAX_NEW_TOKENS, 32, step=1, label="Max new tokens")
-            do_sample = gr.Checkbox(False, label="Sample (unticked: greedy, always the most likely token)")
-            temperature = Slider(0.05, 3.0, 1.0, step=0.05, label="Temperature")
-            top_k = Slider(0, 200, 0, step=1, label="Top-k (0 = off)")
-            top_p = Slider(0.01, 1.0, 1.0, step=0.01, label="Top-p (1 = off)")
-            repetition_penalty = Slider(0.5, 3.0, 1.0, step=0.05, label="Repetition penalty (1 = off)")
-            seed = Number(0, label="Seed", precision=0, minimum=0)
+            chat = gr.Checkbox(False, label=tr("generation.chat"))
+            max_new_tokens = Slider(1, generation.MAX_NEW_TOKENS, 32, step=1, label=tr("generation.max_new_tokens"))
+            do_sample = gr.Checkbox(False, label=tr("generation.do_sample"))
+            temperature = Slider(0.05, 3.0, 1.0, step=0.05, label=tr("generation.temperature"))
+            top_k = Slider(0, 200, 0, step=1, label=tr("generation.top_k"))
+            top_p = Slider(0.01, 1.0, 1.0, step=0.01, label=tr("generation.top_p"))
+            repetition_penalty = Slider(0.5, 3.0, 1.0, step=0.05, label=tr("generation.repetition_penalty"))
+            seed = Number(0, label=tr("generation.seed"), precision=0, minimum=0)
             with gr.Row():
-                run = gr.Button("Generate", variant="primary")
-                peek = gr.Button("Next token only")
+                run = gr.Button(tr("generation.run"), variant="primary")
+                peek = gr.Button(tr("generation.peek"))
         with gr.Column(scale=3):
-            text = gr.HTML(label="Generated text")
-            step_plot = gr.Plot(label="The distribution at a step, before and after each control")
+            text = gr.HTML(label=tr("generation.text"))
+            step_plot = gr.Plot(label=tr("generation.step_plot"))
             with gr.Row():
-                step = Slider(0, 1, 0, step=1, label="Step to inspect", interactive=False)
+                step = Slider(0, 1, 0, step=1, label=tr("generation.step"), interactive=False)
                 alternative = gr.Dropdown(
                     choices=[],
-                    label="Alternative token at that step",
+                    label=tr("generation.alternative"),
                     allow_custom_value=True,
-                    info="one of the step's top candidates, or any token id",
+                    info=tr("generation.alternative_info"),
                 )
             with gr.Row():
-                branch_button = gr.Button("Branch: continue with this token")
-            entropy_plot = gr.Plot(label="Entropy per step")
+                branch_button = gr.Button(tr("generation.branch"))
+            entropy_plot = gr.Plot(label=tr("generation.entropy_plot"))
             result_json = json_panel()
     sequence.build()
 

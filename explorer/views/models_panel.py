@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import models
-from .common import payload, user_errors
+from .common import payload, tr, user_errors
 
 
 @user_errors
@@ -19,7 +19,7 @@ def list_models():
 
 
 def build() -> None:
-    with gr.Accordion("Models", open=False):
-        refresh = gr.Button("List models")
+    with gr.Accordion(tr("models.panel"), open=False):
+        refresh = gr.Button(tr("models.list"))
         models_json = gr.JSON()
     refresh.click(list_models, None, models_json, api_name="models")

@@ -7,14 +7,9 @@ import plotly.graph_objects as go
 
 from .. import models
 from ..generation.teacher_forcing import SequenceProbs, sequence_probs
-from .common import SHORT_WORK, gradio_progress, json_panel, model_dropdown, payload, user_errors
+from .common import SHORT_WORK, gradio_progress, json_panel, model_dropdown, payload, t, tr, user_errors
 
-EXPLAINER = """**The definition of a language model**, measured: a causal LM gives a text the probability
-p(w₁ … wₙ) = Π p(wⱼ | w₁ … wⱼ₋₁). *Teacher forcing* feeds the true text and reads, at every position, what the
-model expected next: the probability and rank of the token that really comes, and its top guesses. Their
-log-probabilities sum to log p(text); the **perplexity** exp(−mean log p) is how many tokens the model was, on
-average, choosing between."""
-COLUMNS = ["#", "true next token", "p", "rank", "the model's top guesses"]
+COLUMNS = ["position", "token", "prob", "rank", "top"]
 
 
 def table(result: SequenceProbs) -> list[list]:
@@ -28,8 +23,8 @@ def figure(result: SequenceProbs) -> go.Figure:
     labels = [f"{j + 1}: {p.token!r}" for j, p in enumerate(result.positions)]
     fig = go.Figure(go.Bar(x=labels, y=[p.prob for p in result.positions], marker_color="#6366f1"))
     fig.update_layout(
-        title=f"p(true next token): log p(text) = {result.total_logprob:.2f}, perplexity = {result.perplexity:.2f}",
-        yaxis_title="probability", yaxis_range=[0, 1], height=320, margin=dict(l=40, r=10, t=50, b=80),
+        title=t("sequence.title", logprob=result.total_logprob, ppl=result.perplexity),
+        yaxis_title=t("generation.probability"), yaxis_range=[0, 1], height=320, margin=dict(l=40, r=10, t=50, b=80),
     )  # fmt: skip
     return fig
 
@@ -42,13 +37,13 @@ def run_sequence_probs(text: str = "The capital of France is Paris.", model: str
 
 
 def build() -> None:
-    with gr.Accordion("The probability of a text: teacher forcing", open=False):
-        gr.Markdown(EXPLAINER)
+    with gr.Accordion(tr("sequence.panel"), open=False):
+        gr.Markdown(tr("sequence.explainer"))
         with gr.Row():
-            text = gr.Textbox("The capital of France is Paris.", label="Text", lines=2, scale=3)
+            text = gr.Textbox(tr("sequence.default_text"), label=tr("sequence.text"), lines=2, scale=3)
             model = model_dropdown("causal")
-        button = gr.Button("Score the text")
-        plot = gr.Plot(label="Probability of each true next token")
-        rows = gr.Dataframe(headers=COLUMNS, label="Position by position", wrap=True)
+        button = gr.Button(tr("sequence.run"))
+        plot = gr.Plot(label=tr("sequence.plot"))
+        rows = gr.Dataframe(headers=[tr(f"sequence.col.{c}") for c in COLUMNS], label=tr("sequence.table"), wrap=True)
         result_json = json_panel()
     button.click(run_sequence_probs, [text, model], [plot, rows, result_json], api_name="sequence_probs", **SHORT_WORK)
