@@ -56,11 +56,12 @@ def piece_to_bytes(piece: str, byte_level: bool) -> bytes:
     return piece.replace("▁", " ").encode("utf-8")
 
 
-def token_bytes(tokenizer, ids: list[int]) -> list[bytes]:
-    """The bytes each token stands for. Special tokens stand for their own text (e.g. b'<bos>')."""
+def token_bytes(tokenizer, ids: list[int], skip_special: bool = False) -> list[bytes]:
+    """The bytes each token stands for. Special tokens stand for their own text (e.g. b'<bos>'),
+    or for nothing with `skip_special` (as in a decoded text that skips them)."""
     byte_level, special = is_byte_level(tokenizer), set(tokenizer.all_special_tokens)
     return [
-        piece.encode() if piece in special else piece_to_bytes(piece, byte_level)
+        (b"" if skip_special else piece.encode()) if piece in special else piece_to_bytes(piece, byte_level)
         for piece in tokenizer.convert_ids_to_tokens(list(ids))
     ]
 
@@ -75,18 +76,35 @@ def _complete(buffer: bytes) -> str | None:
         return buffer.decode("utf-8", errors="replace")  # truly invalid bytes: shown as they are
 
 
-def segments(tokenizer, ids: list[int]) -> list[Segment]:
-    """Consecutive tokens grouped into segments of whole characters (most segments are one token)."""
-    found, buffer, start = [], b"", 0
-    for index, data in enumerate(token_bytes(tokenizer, ids)):
-        buffer += data
-        text = _complete(buffer)
+class Segmenter:
+    """Segments built token by token (a generation adds one token per step)."""
+
+    def __init__(self):
+        self.closed: list[Segment] = []
+        self._buffer, self._start, self._count = b"", 0, 0
+
+    def add(self, data: bytes) -> None:
+        self._buffer += data
+        self._count += 1
+        text = _complete(self._buffer)
         if text is not None:
-            found.append(Segment(text, start, index + 1))
-            buffer, start = b"", index + 1
-    if buffer:  # the tokens end inside a character (e.g. generation stopped mid-character)
-        found.append(Segment(buffer.decode("utf-8", errors="replace"), start, len(ids)))
-    return found
+            self.closed.append(Segment(text, self._start, self._count))
+            self._buffer, self._start = b"", self._count
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The closed segments, then the open one (tokens that end inside a character) if any."""
+        if not self._buffer:
+            return list(self.closed)
+        return [*self.closed, Segment(self._buffer.decode("utf-8", errors="replace"), self._start, self._count)]
+
+
+def segments(tokenizer, ids: list[int], skip_special: bool = False) -> list[Segment]:
+    """Consecutive tokens grouped into segments of whole characters (most segments are one token)."""
+    segmenter = Segmenter()
+    for data in token_bytes(tokenizer, ids, skip_special):
+        segmenter.add(data)
+    return segmenter.segments
 
 
 def readable_tokens(tokenizer, ids: list[int]) -> list[str]:
@@ -96,4 +114,14 @@ def readable_tokens(tokenizer, ids: list[int]) -> list[str]:
     for segment in segments(tokenizer, ids):
         labels.append(segment.text)
         labels.extend("·" for _ in range(segment.start + 1, segment.end))
+    return labels
+
+
+def token_labels(tokenizer, ids: list[int]) -> list[str]:
+    """A label for each token on its own: its text where it is whole characters, else its bytes in
+    hex (⟨e5 8f⟩: part of a character, which its neighbours complete)."""
+    labels = []
+    for data in token_bytes(tokenizer, ids):
+        text = _complete(data)
+        labels.append(text if text is not None and "\ufffd" not in text else "⟨" + data.hex(" ") + "⟩")
     return labels

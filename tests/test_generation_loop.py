@@ -174,3 +174,13 @@ def test_a_gemma_style_model_decodes_like_generate_past_its_sliding_window():
         assert [s.token_id for s in result.steps] == ids
         for step, processed in zip(result.steps, scores):
             assert step.prob == pytest.approx(float(processed.softmax(-1)[0, step.token_id]), abs=1e-5)
+
+
+def test_segments_of_a_generation_are_whole_characters_that_make_its_text(bundled):
+    """SmolLM2 writes Chinese in byte tokens: the segments join them into characters, never "�"."""
+    result = run(bundled, "台湾大学是", max_new_tokens=12)
+    assert "".join(s.text for s in result.segments) == result.text
+    assert [s.start for s in result.segments] == [0] + [s.end for s in result.segments[:-1]]
+    assert result.segments[-1].end == len(result.steps)
+    closed = result.segments if result.text[-1:] != "\ufffd" else result.segments[:-1]
+    assert all("\ufffd" not in s.text for s in closed)

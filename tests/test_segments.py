@@ -73,3 +73,11 @@ def test_the_bundled_tokenizer_cuts_taiwan_university_into_byte_tokens_and_segme
     ids = bundled.tokenizer("台湾大学", add_special_tokens=False)["input_ids"]
     assert len(ids) == 8
     assert [s.text for s in check(bundled.tokenizer, "台湾大学")] == ["台", "湾", "大", "学"]
+
+
+def test_a_token_alone_is_labelled_by_its_text_or_by_its_bytes():
+    tokenizer = byte_level_tokenizer()
+    ids = tokenizer("台 a", add_special_tokens=False)["input_ids"]
+    labels = S.token_labels(tokenizer, ids)
+    assert labels[-1] == " a" and all("\ufffd" not in label for label in labels)
+    assert any(label.startswith("⟨") for label in labels)  # 台 is cut into byte tokens here

@@ -21,6 +21,7 @@ import torch
 from .. import checks
 from .. import lm as lm_ops
 from ..models import LoadedModel
+from ..segments import Segment, Segmenter, token_bytes, token_labels
 from .sampling import SamplingSettings, entropies, stage_distributions
 
 MAX_NEW_TOKENS = 1024
@@ -53,6 +54,7 @@ class Candidate:
     prob: float  # under the distribution actually sampled from (after every control)
     raw_prob: float  # softmax of the model's logits
     piece: str  # the tokenizer's own piece, byte-level markers included (e.g. 'Ġworld')
+    label: str  # readable on its own: its text, or its bytes ⟨e5 8f⟩ where it is part of a character
     stage_probs: list[float]  # after each stage: raw, then one per control applied
 
 
@@ -63,6 +65,7 @@ class Step:
     prob: float
     raw_prob: float
     piece: str
+    label: str
     entropy_raw: float  # nats, of the raw distribution
     entropy: float  # nats, of the distribution sampled from
     forced: bool  # chosen by the user (a branch), not sampled
@@ -77,6 +80,7 @@ class GenerationResult:
     prompt_token_ids: list[int]
     stages: list[str]  # names of the distributions in every `stage_probs`
     steps: list[Step] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)  # readable runs of steps (whole characters)
     text: str = ""  # the generated text, set on the last result of a stream
     finish_reason: str = "length"  # "length" | "eos"
     seconds: float = 0.0
@@ -119,9 +123,10 @@ def _candidates(lm: LoadedModel, token_ids: list[int], distributions: list[torch
     probs = torch.stack([d[0, token_ids] for d in distributions]).T.tolist()  # [id][stage]
     texts = lm_ops.token_texts(lm.tokenizer, token_ids)
     pieces = lm.tokenizer.convert_ids_to_tokens(token_ids)
+    labels = token_labels(lm.tokenizer, token_ids)
     return [
-        Candidate(token=text, token_id=i, prob=p[-1], raw_prob=p[0], piece=piece, stage_probs=p)
-        for i, text, piece, p in zip(token_ids, texts, pieces, probs)
+        Candidate(token=text, token_id=i, prob=p[-1], raw_prob=p[0], piece=piece, label=label, stage_probs=p)
+        for i, text, piece, label, p in zip(token_ids, texts, pieces, labels, probs)
     ]
 
 
@@ -148,6 +153,7 @@ def _step(lm: LoadedModel, token_id: int, distributions, forced: bool, top_n: in
         prob=chosen.prob,
         raw_prob=chosen.raw_prob,
         piece=chosen.piece,
+        label=chosen.label,
         entropy_raw=entropy_raw,
         entropy=entropy,
         forced=forced,
@@ -189,6 +195,7 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
         stages=_stage_names(stages),
     )
     generator = torch.Generator().manual_seed(request.seed)
+    segmenter = Segmenter()
     eos = _eos_ids(lm)
     ids = torch.tensor([prompt_ids + forced])  # (1, n)
     started = time.perf_counter()
@@ -197,6 +204,7 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
         context = ids[:, : len(prompt_ids) + offset]
         distributions, _ = stage_distributions(stages, context, out.logits[:, offset])
         result.steps.append(_step(lm, int(token_id), distributions, forced=True, top_n=top_n))
+        segmenter.add(token_bytes(lm.tokenizer, [int(token_id)], skip_special=True)[0])
     for n in range(request.max_new_tokens):
         if n:  # feed the token just chosen; the prompt (and forced tokens) went in above
             ids = torch.cat([ids, torch.tensor([[token_id]])], dim=1)
@@ -207,6 +215,8 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
         else:
             token_id = int(scores.argmax(-1))
         result.steps.append(_step(lm, token_id, distributions, forced=False, top_n=top_n))
+        segmenter.add(token_bytes(lm.tokenizer, [token_id], skip_special=True)[0])
+        result.segments = segmenter.segments
         finished = token_id in eos or n == request.max_new_tokens - 1
         result.finish_reason = "eos" if token_id in eos else "length"
         _update_timing_and_text(lm, result, started, decode=finished)

@@ -47,16 +47,22 @@ def user_errors(fn):
         log.error("unexpected failure in %s:\n%s", fn.__name__, traceback.format_exc())
         return gr.Error(i18n.message(UNEXPECTED, {"kind": type(error).__name__, "detail": str(error)[:200]}))
 
-    def language(request: gr.Request | None) -> str:
+    positional = [p for p in inspect.signature(fn).parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD]
+
+    def language(args: tuple, kwargs: dict) -> tuple[str, tuple]:
+        """The request's language, and the handler's own arguments (Gradio appends the request)."""
+        request = kwargs.pop("request", None)
+        if len(args) > len(positional):
+            request, args = args[len(positional)], args[: len(positional)]
         headers = getattr(request, "headers", None) or {}
-        return i18n.negotiate(headers.get("accept-language"))
+        return i18n.negotiate(headers.get("accept-language")), args
 
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
-        def stream(*args, request: gr.Request | None = None, **kwargs):
+        def stream(*args, **kwargs):
             # Gradio may resume a stream on another worker thread: set the language for each step.
-            spoken, steps = language(request), None
+            (spoken, args), steps = language(args, kwargs), None
             while True:
                 with i18n.speaking(spoken):
                     try:
@@ -71,8 +77,9 @@ def user_errors(fn):
         return _with_request_parameter(stream, fn)
 
     @functools.wraps(fn)
-    def call(*args, request: gr.Request | None = None, **kwargs):
-        with i18n.speaking(language(request)):
+    def call(*args, **kwargs):
+        spoken, args = language(args, kwargs)
+        with i18n.speaking(spoken):
             try:
                 return fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001
@@ -84,7 +91,7 @@ def user_errors(fn):
 def _with_request_parameter(wrapper, fn):
     """Show Gradio the handler's own parameters plus `request: gr.Request` (Gradio fills it in)."""
     signature = inspect.signature(fn)
-    request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=gr.Request)
+    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
     wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), request])
     wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
     return wrapper

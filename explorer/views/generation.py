@@ -28,27 +28,33 @@ STAGE_COLOURS = ["#9ca3af", "#f59e0b", "#ef4444", "#8b5cf6", "#10b981"]
 # ---------------------------------------------------------------- rendering
 
 
-def _token_html(text: str, title: str, prob: float | None, forced: bool = False) -> str:
+def _span_html(text: str, title: str, prob: float | None, forced: bool = False, several: bool = False) -> str:
     style = "color:#6b7280" if prob is None else f"background:hsl({120 * prob:.0f},75%,82%);color:#111"
     if forced:
         style += ";text-decoration:underline;font-weight:600"
+    if several:  # several tokens make these characters together
+        style += ";outline:1px dotted #374151;outline-offset:1px"
     shown = html.escape(text).replace("\n", "↵<br>") or "∅"
     return f'<span style="{style};border-radius:3px;white-space:pre-wrap" title="{html.escape(title)}">{shown}</span>'
 
 
-def text_html(result: GenerationResult) -> str:
-    """The prompt in grey, then each generated token coloured by the probability it was sampled with."""
-    prompt = _token_html(result.prompt, t("generation.prompt_hover"), None)
-    generated = "".join(
-        _token_html(
-            s.token,
-            t("generation.token_hover", step=i, piece=repr(s.piece), id=s.token_id, prob=s.prob, raw=s.raw_prob)
-            + (t("generation.branch_hover") if s.forced else ""),
-            s.prob,
-            s.forced,
-        )
-        for i, s in enumerate(result.steps)
+def _segment_html(result: GenerationResult, segment) -> str:
+    """One readable segment: its text, coloured by its least likely token; hover lists every token."""
+    steps = result.steps[segment.start : segment.end]
+    title = "\n".join(
+        t("generation.token_hover", step=i, piece=repr(s.piece), id=s.token_id, prob=s.prob, raw=s.raw_prob)
+        + (t("generation.branch_hover") if s.forced else "")
+        for i, s in enumerate(steps, start=segment.start)
     )
+    prob = min(s.prob for s in steps)
+    return _span_html(segment.text, title, prob, any(s.forced for s in steps), segment.spans_several)
+
+
+def text_html(result: GenerationResult) -> str:
+    """The prompt in grey, then the generated text coloured by the probability each token was sampled
+    with; tokens that make one character together are drawn as one segment (never as "�")."""
+    prompt = _span_html(result.prompt, t("generation.prompt_hover"), None)
+    generated = "".join(_segment_html(result, segment) for segment in result.segments)
     legend = (
         '<div style="font-size:0.8em;color:#6b7280;margin-top:6px">'
         + t("generation.legend", n=len(result.steps), speed=result.tokens_per_second, reason=result.finish_reason)
@@ -59,7 +65,7 @@ def text_html(result: GenerationResult) -> str:
 
 def stage_figure(candidates, stages: list[str], title: str, chosen_id: int | None = None) -> go.Figure:
     """Grouped bars: each candidate's probability before and after each control."""
-    labels = [f"{c.token!r}" + (" ◀" if c.token_id == chosen_id else "") for c in candidates]
+    labels = [f"{c.label!r}" + (" ◀" if c.token_id == chosen_id else "") for c in candidates]
     figure = go.Figure()
     for index, stage in enumerate(stages):
         figure.add_bar(
@@ -83,7 +89,7 @@ def stage_figure(candidates, stages: list[str], title: str, chosen_id: int | Non
 
 def entropy_figure(result: GenerationResult) -> go.Figure:
     steps = list(range(len(result.steps)))
-    tokens = [repr(s.token) for s in result.steps]
+    tokens = [repr(s.label) for s in result.steps]
     figure = go.Figure()
     figure.add_scatter(
         x=steps,
@@ -119,7 +125,7 @@ def step_figure(result: GenerationResult | None, step: int) -> go.Figure | None:
     return stage_figure(
         chosen.top,
         result.stages,
-        t("generation.step_title", step=step, token=repr(chosen.token), prob=chosen.prob),
+        t("generation.step_title", step=step, token=repr(chosen.label), prob=chosen.prob),
         chosen.token_id,
     )
 
@@ -128,7 +134,7 @@ def alternatives(result: GenerationResult | None, step: int) -> gr.Dropdown:
     if not result or not result.steps:
         return gr.Dropdown(choices=[], value=None)
     step = max(0, min(int(step), len(result.steps) - 1))
-    choices = [(f"{c.token!r}  p={c.prob:.3f}  raw={c.raw_prob:.3f}", c.token_id) for c in result.steps[step].top]
+    choices = [(f"{c.label!r}  p={c.prob:.3f}  raw={c.raw_prob:.3f}", c.token_id) for c in result.steps[step].top]
     return gr.Dropdown(choices=choices, value=choices[0][1])
 
 
