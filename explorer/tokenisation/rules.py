@@ -12,12 +12,13 @@ import json
 import re
 from dataclasses import dataclass
 
-from .. import cache
+from .. import cache, models
 from ..checks import ExplorerError
 from ..segments import is_byte_level
 from .inspect import describe_algorithm
 
-_RULES = cache.named("tokenisation.bpe_rules", 4)
+# One entry per loaded model at most (evicting a model drops its rules); Gemma's take ~190 MB.
+_RULES = cache.named("tokenisation.bpe_rules", models.MAX_LOADED)
 
 
 @dataclass(frozen=True)
