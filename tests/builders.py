@@ -196,3 +196,23 @@ def tiny_bert(seed: int = 0, mask_token: str = "[MASK]", attn: str = "eager") ->
         attn_implementation=attn,
     )
     return wrap("tiny-bert", "masked", BertForMaskedLM(config), tokenizer)
+
+
+# ---------------------------------------------------------------- bundled tokenizers (tests skip what is not registered)
+
+GEMMA = "Gemma-3-270M"  # the second bundled model, registered by its own branch
+
+
+def registered_tokenizer(name: str):
+    """A registered model's tokenizer (the registry loads the model), or a skip when `name` is not
+    registered on this branch (e.g. Gemma-3-270M before the branches are merged)."""
+    import pytest
+
+    if name not in models.REGISTRY:
+        pytest.skip(f"{name} is not registered in explorer/models.py on this branch")
+    return models.get(name).tokenizer
+
+
+def own_ids(tokenizer, text: str) -> list[int]:
+    """The tokenizer's own encoding of `text`, no special tokens added."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
