@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import gradio as gr
+import plotly.graph_objects as go
 
 from .. import models
 from ..attention import forward, patterns
@@ -66,17 +67,21 @@ def heads_note(run: forward.Forward, layer: int) -> str:
     return "\n\n".join(note for note in (figures.gqa_note(run), figures.layer_note(run, layer)) if note)
 
 
+def comparison(view: patterns.AttentionView) -> tuple[go.Figure | None, str]:
+    """The other kind of model's mean attention on the same text, and a line saying which it is."""
+    other = view.other
+    if other is None:
+        return None, NO_MASKED
+    kind = "causal" if other.causal else "bidirectional"
+    title = f"{other.model} — layer {view.other_layer}, mean of its {other.num_heads} heads ({kind})"
+    figure = figures.heatmap_figure(other, view.other_layer, -1, title, height=480)
+    return figure, f"Beside it: **{other.model}** on the same text."
+
+
 def draw(view: patterns.AttentionView, text: str, model: str) -> Shown:
     """Every picture of one text, from the compute result."""
     run, layer, head = view.run, view.matrix.layer, view.matrix.head
-    if view.other is None:
-        compare_plot, compare_note = None, NO_MASKED
-    else:
-        other = view.other
-        kind = "causal" if other.causal else "bidirectional"
-        title = f"{other.model} — layer {view.other_layer}, mean of its {other.num_heads} heads ({kind})"
-        compare_plot = figures.heatmap_figure(other, view.other_layer, -1, title, height=480)
-        compare_note = f"Beside it: **{other.model}** on the same text."
+    compare_plot, compare_note = comparison(view)
     return Shown(
         heatmap=figures.heatmap_figure(run, layer, head),
         heads=figures.heads_figure(run, layer, head),
