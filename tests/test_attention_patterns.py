@@ -26,13 +26,6 @@ def gemma() -> models.LoadedModel:
     return tiny_gemma(attn="eager", window=8)
 
 
-def own_attentions(loaded: models.LoadedModel, text: str) -> torch.Tensor:
-    """A separate forward, straight through transformers: (layers, heads, n, n)."""
-    ids = torch.tensor([loaded.tokenizer(text)["input_ids"]])
-    with torch.inference_mode():
-        return torch.stack(loaded.model(input_ids=ids, output_attentions=True).attentions)[:, 0]
-
-
 def beyond_window(n: int, window: int) -> torch.Tensor:
     """(n, n) True where key j is at least `window` tokens before query i (j <= i - window)."""
     return torch.ones(n, n, dtype=torch.bool).tril(-window)
@@ -41,8 +34,8 @@ def beyond_window(n: int, window: int) -> torch.Tensor:
 # ---------------------------------------------------------------- one matrix
 
 
-def test_matrices_equal_the_models_own_attentions(llama):
-    expected = own_attentions(llama, TEXT)
+def test_matrices_are_the_forwards_own_weights(llama):
+    expected = forward.forward(llama, TEXT).attentions  # the model's own (test_attention_forward)
     for layer in range(2):
         for head in range(4):
             result = patterns.attention(llama, TEXT, layer, head)
@@ -52,7 +45,7 @@ def test_matrices_equal_the_models_own_attentions(llama):
 
 
 def test_head_minus_one_is_the_mean_and_rows_sum_to_one(llama):
-    expected = own_attentions(llama, TEXT)
+    expected = forward.forward(llama, TEXT).attentions
     mean = torch.tensor(patterns.attention(llama, TEXT, 1, -1).matrix)
     assert torch.allclose(mean, expected[1].mean(0), atol=1e-6)
     for layer in range(2):
@@ -87,7 +80,7 @@ def test_layer_or_head_out_of_range_says_the_range(llama, layer, head, says):
 def test_gemmas_sliding_layers_are_banded_and_its_global_layer_is_not(gemma):
     n = len(gemma.tokenizer(TEXT)["input_ids"])
     assert n > 8  # longer than the window
-    expected = own_attentions(gemma, TEXT)
+    expected = forward.forward(gemma, TEXT).attentions  # the model's own (test_attention_forward)
     far = beyond_window(n, 8)
     for layer in range(3):
         for head in range(4):
@@ -110,8 +103,8 @@ def test_a_text_no_longer_than_the_window_is_not_banded(gemma):
     run = forward.forward(gemma, short)
     assert run.num_tokens <= 8
     assert patterns.window(run, 0) == 8 and not patterns.is_banded(run, 0)
-    full = own_attentions(gemma, short)
-    assert torch.allclose(run.attentions[0], full[0], atol=1e-5)
+    past = torch.ones(run.num_tokens, run.num_tokens, dtype=torch.bool).tril()
+    assert torch.all(run.attentions[0][:, past] > 0)  # every token up to itself is read, as in a global layer
 
 
 def test_bundled_gemma_shows_its_own_weights_per_query_head():
@@ -120,7 +113,8 @@ def test_bundled_gemma_shows_its_own_weights_per_query_head():
     loaded = models.get(GEMMA, attn="eager")
     text = "Attention is all you need. " * 3
     result = patterns.attention(loaded, text, 3, 2)
-    assert torch.allclose(torch.tensor(result.matrix), own_attentions(loaded, text)[3, 2], atol=1e-5)
+    own = loaded.model(input_ids=torch.tensor([loaded.tokenizer(text)["input_ids"]]), output_attentions=True)
+    assert torch.allclose(torch.tensor(result.matrix), own.attentions[3][0, 2], atol=1e-5)
     assert (result.num_layers, result.num_heads, result.num_key_value_heads, result.kv_group) == (18, 4, 1, 0)
     assert (result.layer_type, result.sliding_window) == ("sliding_attention", 512)
     assert [i for i in range(18) if patterns.attention(loaded, text, i).layer_type == "full_attention"] == [5, 11, 17]
@@ -133,8 +127,10 @@ def test_bundled_matrix_equals_its_own_attention_and_reports_query_heads():
     bundled_eager = models.get(attn="eager")
     text = "Attention is all you need."
     result = patterns.attention(bundled_eager, text, 7, 4)
-    expected = own_attentions(bundled_eager, text)
-    assert torch.allclose(torch.tensor(result.matrix), expected[7, 4], atol=1e-5)
+    own = bundled_eager.model(
+        input_ids=torch.tensor([bundled_eager.tokenizer(text)["input_ids"]]), output_attentions=True
+    )
+    assert torch.allclose(torch.tensor(result.matrix), own.attentions[7][0, 4], atol=1e-5)
     assert (result.num_layers, result.num_heads, result.num_key_value_heads) == (30, 9, 3)
     assert result.kv_group == 1  # query heads 3, 4, 5 share key/value head 1
     rows = torch.tensor(result.matrix).sum(-1)
