@@ -87,6 +87,15 @@ def final_norm(model: nn.Module) -> nn.Module:
     )
 
 
+def head_logits(model: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    """The LM head on final-normed hidden states (..., d) -> (..., vocab), exactly as the model's own
+    forward applies it: the output embeddings, then tanh soft-capping where the config sets
+    `final_logit_softcapping` (Gemma 2 does; Gemma 3 sets none)."""
+    logits = model.get_output_embeddings()(hidden)
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap is not None else logits
+
+
 def decoder_layers(model: nn.Module) -> nn.ModuleList:
     """The stack of transformer blocks, whatever the architecture calls it."""
     base = model.base_model
