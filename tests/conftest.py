@@ -8,7 +8,7 @@ import socket
 import pytest
 from gradio_client import Client
 
-from explorer import models
+from explorer import cache, models
 
 from builders import CORPUS, byte_level_tokenizer, tiny_llama  # noqa: F401 (re-exported to the test modules)
 
@@ -43,3 +43,11 @@ def app_url(bundled):
 @pytest.fixture(scope="session")
 def client(app_url):
     return Client(app_url, verbose=False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fresh_named_caches():
+    """Tiny test models share names ("tiny-llama") across modules with different weights: start each
+    module with empty derived caches (the registry's loaded models stay)."""
+    cache.clear_all()
+    yield
