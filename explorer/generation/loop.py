@@ -16,13 +16,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-import torch
-
 from .. import checks
 from .. import lm as lm_ops
 from ..models import LoadedModel
 from ..segments import Segment, Segmenter, token_bytes, token_labels
-from .sampling import SamplingSettings, entropies, stage_distributions
+from . import scheduler
+from .sampling import SamplingSettings
+from .sequence import Pick, Sequence
 
 MAX_NEW_TOKENS = 1024
 
@@ -118,54 +118,39 @@ def encode_prompt(lm: LoadedModel, prompt: str, use_chat_template: bool = False)
 # ---------------------------------------------------------------- postprocess
 
 
-def _candidates(lm: LoadedModel, token_ids: list[int], distributions: list[torch.Tensor]) -> list[Candidate]:
-    """Candidates for several ids at once: one gather per stage, one tokenizer call each."""
-    probs = torch.stack([d[0, token_ids] for d in distributions]).T.tolist()  # [id][stage]
-    texts = lm_ops.token_texts(lm.tokenizer, token_ids)
-    pieces = lm.tokenizer.convert_ids_to_tokens(token_ids)
-    labels = token_labels(lm.tokenizer, token_ids)
+def _candidates(lm: LoadedModel, pick: Pick) -> list[Candidate]:
+    """A pick's candidates with their texts: one tokenizer call per kind of text."""
+    ids = pick.candidate_ids
+    texts = lm_ops.token_texts(lm.tokenizer, ids)
+    pieces = lm.tokenizer.convert_ids_to_tokens(ids)
+    labels = token_labels(lm.tokenizer, ids)
     return [
         Candidate(token=text, token_id=i, prob=p[-1], raw_prob=p[0], piece=piece, label=label, stage_probs=p)
-        for i, text, piece, label, p in zip(token_ids, texts, pieces, labels, probs)
+        for i, text, piece, label, p in zip(ids, texts, pieces, labels, pick.stage_probs)
     ]
 
 
-def _top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) -> list[int]:
-    """The n most likely ids by final prob; the tokens the controls filtered out (prob 0) follow by raw prob."""
-    raw, final = distributions[0][0], distributions[-1][0]  # (vocab,) each
-    n = min(n, raw.numel())
-    if by_raw:
-        return raw.topk(n).indices.tolist()
-    top = final.topk(n)
-    kept = top.indices[top.values > 0].tolist()
-    if len(kept) == n:
-        return kept
-    return kept + raw.masked_fill(final > 0, -1.0).topk(n - len(kept)).indices.tolist()
-
-
-def _step(lm: LoadedModel, token_id: int, distributions, forced: bool, top_n: int) -> Step:
-    candidates = _candidates(lm, [token_id] + _top_ids(distributions, top_n), distributions)
-    chosen = candidates[0]
-    entropy_raw, entropy = entropies(distributions)
+def _step(lm: LoadedModel, pick: Pick) -> Step:
+    chosen, *top = _candidates(lm, pick)
     return Step(
         token=chosen.token,
-        token_id=token_id,
+        token_id=chosen.token_id,
         prob=chosen.prob,
         raw_prob=chosen.raw_prob,
         piece=chosen.piece,
         label=chosen.label,
-        entropy_raw=entropy_raw,
-        entropy=entropy,
-        forced=forced,
-        top=candidates[1:],
+        entropy_raw=pick.entropy_raw,
+        entropy=pick.entropy,
+        forced=pick.forced,
+        top=top,
     )
 
 
-def _eos_ids(lm: LoadedModel) -> set[int]:
+def _eos_ids(lm: LoadedModel) -> frozenset[int]:
     ids = {lm.tokenizer.eos_token_id}
     configured = getattr(lm.model.generation_config, "eos_token_id", None)
     ids.update(configured if isinstance(configured, list) else [configured])
-    return {i for i in ids if i is not None}
+    return frozenset(i for i in ids if i is not None)
 
 
 def _stage_names(stages) -> list[str]:
@@ -180,12 +165,11 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
 
     A request's `forced_ids` (a branch) are fed in one forward pass with the prompt, their
     distributions recorded like any other step; sampling continues after them for up to
-    `max_new_tokens` tokens.
+    `max_new_tokens` tokens. The forwards are shared with other requests' (`scheduler`).
     """
     request = request.validated()
-    forced = list(request.forced_ids)
     text, prompt_ids = encode_prompt(lm, request.prompt, request.use_chat_template)
-    lm_ops.check_fits(lm, len(prompt_ids), len(forced) + request.max_new_tokens)
+    lm_ops.check_fits(lm, len(prompt_ids), len(request.forced_ids) + request.max_new_tokens)
     stages = request.settings.controls()
     result = GenerationResult(
         model=lm.name,
@@ -194,35 +178,27 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
         prompt_token_ids=list(prompt_ids),
         stages=_stage_names(stages),
     )
-    generator = torch.Generator().manual_seed(request.seed)
+    sequence = Sequence(
+        prompt_ids,
+        stages,
+        forced_ids=request.forced_ids,
+        max_new_tokens=request.max_new_tokens,
+        do_sample=request.settings.do_sample,
+        seed=request.seed,
+        eos_ids=_eos_ids(lm),
+        top_n=top_n,
+    )
     segmenter = Segmenter()
-    eos = _eos_ids(lm)
-    ids = torch.tensor([prompt_ids + forced])  # (1, n)
     started = time.perf_counter()
-    out = lm_ops.forward(lm, ids, keep=len(forced) + 1)
-    for offset, token_id in enumerate(forced):
-        context = ids[:, : len(prompt_ids) + offset]
-        distributions, _ = stage_distributions(stages, context, out.logits[:, offset])
-        result.steps.append(_step(lm, int(token_id), distributions, forced=True, top_n=top_n))
-        segmenter.add(token_bytes(lm.tokenizer, [int(token_id)], skip_special=True)[0])
-    for n in range(request.max_new_tokens):
-        if n:  # feed the token just chosen; the prompt (and forced tokens) went in above
-            ids = torch.cat([ids, torch.tensor([[token_id]])], dim=1)
-            out = lm_ops.forward(lm, ids[:, -1:], past=out.past_key_values)
-        distributions, scores = stage_distributions(stages, ids, out.logits[:, -1])
-        if request.settings.do_sample:
-            token_id = int(torch.multinomial(distributions[-1], 1, generator=generator))
-        else:
-            token_id = int(scores.argmax(-1))
-        result.steps.append(_step(lm, token_id, distributions, forced=False, top_n=top_n))
-        segmenter.add(token_bytes(lm.tokenizer, [token_id], skip_special=True)[0])
+    for pick in scheduler.decode(lm, sequence):
+        result.steps.append(_step(lm, pick))
+        segmenter.add(token_bytes(lm.tokenizer, [pick.token_id], skip_special=True)[0])
+        if pick.forced:
+            continue
         result.segments = segmenter.segments
-        finished = token_id in eos or n == request.max_new_tokens - 1
-        result.finish_reason = "eos" if token_id in eos else "length"
-        _update_timing_and_text(lm, result, started, decode=finished)
+        result.finish_reason = pick.finish or "length"
+        _update_timing_and_text(lm, result, started, decode=pick.finish is not None)
         yield result
-        if finished:
-            return
 
 
 def _update_timing_and_text(lm: LoadedModel, result: GenerationResult, started: float, decode: bool) -> None:
@@ -252,15 +228,13 @@ def next_token(
     text, prompt_ids = encode_prompt(lm, prompt, use_chat_template)
     lm_ops.check_fits(lm, len(prompt_ids), 1)
     stages = settings.controls(sampling=True)
-    ids = torch.tensor([prompt_ids])  # (1, n)
-    distributions, _ = stage_distributions(stages, ids, lm_ops.forward(lm, ids).logits[:, -1])
-    entropy_raw, entropy = entropies(distributions)
+    (pick,) = scheduler.decode(lm, Sequence(prompt_ids, stages, top_n=top_n))  # a peek: no token picked
     return NextTokenResult(
         model=lm.name,
         prompt=text,
         prompt_tokens=lm_ops.token_texts(lm.tokenizer, prompt_ids),
         stages=_stage_names(stages),
-        candidates=_candidates(lm, _top_ids(distributions, top_n, by_raw=True), distributions),
-        entropy_raw=entropy_raw,
-        entropy=entropy,
+        candidates=_candidates(lm, pick),
+        entropy_raw=pick.entropy_raw,
+        entropy=pick.entropy,
     )
