@@ -52,20 +52,25 @@ class Scheduler:
         self.batch_tokens = batch_tokens  # a newcomer waits while rows x columns would pass this
         self._waiting: deque[Ticket] = deque()
         self._rows: list[Ticket] = []  # the batch's rows, in order
-        self._joining: list[Ticket] = []  # admitted, being pre-filled
         self._batch: PaddedBatch | None = None
         self._lock = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def submit(self, sequence: Sequence) -> Ticket:
-        """Queue a sequence for the next round (starting the thread if it is not running)."""
+        """Queue a sequence for the next round, starting the thread if it is not running."""
+        ticket = self.enqueue(sequence)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"batch {self.lm.name}", daemon=True)
+                self._thread.start()
+        return ticket
+
+    def enqueue(self, sequence: Sequence) -> Ticket:
+        """Queue a sequence for the next round (run by the thread, or by calling `step`)."""
         ticket = Ticket(sequence)
         with self._lock:
             self._waiting.append(ticket)
             self._lock.notify()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=f"batch {self.lm.name}", daemon=True)
-                self._thread.start()
         return ticket
 
     def step(self) -> None:
@@ -75,19 +80,27 @@ class Scheduler:
             logits = self._batch.step([ticket.sequence.next_token for ticket in self._rows])  # (rows, vocab)
             for row, ticket in enumerate(self._rows):
                 ticket.picks.put(ticket.sequence.stepped(logits[row : row + 1]))
-        self._joining = self._admit()
-        if self._joining:
-            sequences = [ticket.sequence for ticket in self._joining]
-            batch, logits = PaddedBatch.prefill(self.lm, [s.tokens for s in sequences], max(s.keep for s in sequences))
-            for row, ticket in enumerate(self._joining):  # logits: (newcomers, keep, vocab)
-                for pick in ticket.sequence.prefilled(logits[row, -ticket.sequence.keep :]):
-                    ticket.picks.put(pick)
-            if self._batch is None:
-                self._batch = batch
-            else:
-                self._batch.join(batch)
-            self._rows, self._joining = self._rows + self._joining, []
+        joining = self._admit()
+        if joining:
+            try:
+                self._join(joining)
+            except Exception as error:  # noqa: BLE001 - the newcomers hear of it; the running rows go on
+                for ticket in joining:
+                    ticket.picks.put(error)
         self._keep(lambda ticket: not ticket.sequence.finished)
+
+    def _join(self, joining: list[Ticket]) -> None:
+        """Pre-fill the newcomers together, hand them their first picks, and add their rows to the batch."""
+        sequences = [ticket.sequence for ticket in joining]
+        batch, logits = PaddedBatch.prefill(self.lm, [s.tokens for s in sequences], max(s.keep for s in sequences))
+        for row, ticket in enumerate(joining):  # logits: (newcomers, keep, vocab)
+            for pick in ticket.sequence.prefilled(logits[row, -ticket.sequence.keep :]):
+                ticket.picks.put(pick)
+        if self._batch is None:
+            self._batch = batch
+        else:
+            self._batch.join(batch)
+        self._rows = self._rows + joining
 
     def _admit(self) -> list[Ticket]:
         """The waiting sequences that fit, oldest first: rows up to `max_batch`, padded cache up to
@@ -121,10 +134,10 @@ class Scheduler:
         while self._has_work():
             try:
                 self.step()
-            except Exception as error:  # noqa: BLE001 - every sequence in the round hears of it; the thread goes on
-                for ticket in self._rows + self._joining:
+            except Exception as error:  # noqa: BLE001 - every running sequence hears of it; the thread goes on
+                for ticket in self._rows:
                     ticket.picks.put(error)
-                self._rows, self._joining, self._batch = [], [], None
+                self._rows, self._batch = [], None
 
     def _has_work(self) -> bool:
         """Wait for work; after `IDLE_SECONDS` without any, end the thread (False)."""
