@@ -16,12 +16,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
+import torch
+
 from .. import checks
 from .. import lm as lm_ops
 from ..models import LoadedModel
 from ..segments import Segment, Segmenter, token_bytes, token_labels
 from . import scheduler
-from .sampling import SamplingSettings
+from .sampling import SamplingSettings, entropies
 from .sequence import Pick, Sequence
 
 MAX_NEW_TOKENS = 1024
@@ -118,29 +120,44 @@ def encode_prompt(lm: LoadedModel, prompt: str, use_chat_template: bool = False)
 # ---------------------------------------------------------------- postprocess
 
 
-def _candidates(lm: LoadedModel, pick: Pick) -> list[Candidate]:
-    """A pick's candidates with their texts: one tokenizer call per kind of text."""
-    ids = pick.candidate_ids
-    texts = lm_ops.token_texts(lm.tokenizer, ids)
-    pieces = lm.tokenizer.convert_ids_to_tokens(ids)
-    labels = token_labels(lm.tokenizer, ids)
+def _candidates(lm: LoadedModel, token_ids: list[int], distributions: list[torch.Tensor]) -> list[Candidate]:
+    """Candidates for several ids at once: one gather per stage, one tokenizer call each."""
+    probs = torch.stack([d[0, token_ids] for d in distributions]).T.tolist()  # [id][stage]
+    texts = lm_ops.token_texts(lm.tokenizer, token_ids)
+    pieces = lm.tokenizer.convert_ids_to_tokens(token_ids)
+    labels = token_labels(lm.tokenizer, token_ids)
     return [
         Candidate(token=text, token_id=i, prob=p[-1], raw_prob=p[0], piece=piece, label=label, stage_probs=p)
-        for i, text, piece, label, p in zip(ids, texts, pieces, labels, pick.stage_probs)
+        for i, text, piece, label, p in zip(token_ids, texts, pieces, labels, probs)
     ]
 
 
-def _step(lm: LoadedModel, pick: Pick) -> Step:
-    chosen, *top = _candidates(lm, pick)
+def _top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) -> list[int]:
+    """The n most likely ids by final prob; the tokens the controls filtered out (prob 0) follow by raw prob."""
+    raw, final = distributions[0][0], distributions[-1][0]  # (vocab,) each
+    n = min(n, raw.numel())
+    if by_raw:
+        return raw.topk(n).indices.tolist()
+    top = final.topk(n)
+    kept = top.indices[top.values > 0].tolist()
+    if len(kept) == n:
+        return kept
+    return kept + raw.masked_fill(final > 0, -1.0).topk(n - len(kept)).indices.tolist()
+
+
+def _step(lm: LoadedModel, pick: Pick, top_n: int) -> Step:
+    distributions = [scores.softmax(-1) for scores in pick.scores]  # (1, vocab) each
+    chosen, *top = _candidates(lm, [pick.token_id] + _top_ids(distributions, top_n), distributions)
+    entropy_raw, entropy = entropies(distributions)
     return Step(
         token=chosen.token,
-        token_id=chosen.token_id,
+        token_id=pick.token_id,
         prob=chosen.prob,
         raw_prob=chosen.raw_prob,
         piece=chosen.piece,
         label=chosen.label,
-        entropy_raw=pick.entropy_raw,
-        entropy=pick.entropy,
+        entropy_raw=entropy_raw,
+        entropy=entropy,
         forced=pick.forced,
         top=top,
     )
@@ -186,12 +203,11 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
         do_sample=request.settings.do_sample,
         seed=request.seed,
         eos_ids=_eos_ids(lm),
-        top_n=top_n,
     )
     segmenter = Segmenter()
     started = time.perf_counter()
     for pick in scheduler.decode(lm, sequence):
-        result.steps.append(_step(lm, pick))
+        result.steps.append(_step(lm, pick, top_n))
         segmenter.add(token_bytes(lm.tokenizer, [pick.token_id], skip_special=True)[0])
         if pick.forced:
             continue
@@ -228,13 +244,15 @@ def next_token(
     text, prompt_ids = encode_prompt(lm, prompt, use_chat_template)
     lm_ops.check_fits(lm, len(prompt_ids), 1)
     stages = settings.controls(sampling=True)
-    (pick,) = scheduler.decode(lm, Sequence(prompt_ids, stages, top_n=top_n))  # a peek: no token picked
+    (pick,) = scheduler.decode(lm, Sequence(prompt_ids, stages))  # a peek: no token picked
+    distributions = [scores.softmax(-1) for scores in pick.scores]  # (1, vocab) each
+    entropy_raw, entropy = entropies(distributions)
     return NextTokenResult(
         model=lm.name,
         prompt=text,
         prompt_tokens=lm_ops.token_texts(lm.tokenizer, prompt_ids),
         stages=_stage_names(stages),
-        candidates=_candidates(lm, pick),
-        entropy_raw=pick.entropy_raw,
-        entropy=pick.entropy,
+        candidates=_candidates(lm, _top_ids(distributions, top_n, by_raw=True), distributions),
+        entropy_raw=entropy_raw,
+        entropy=entropy,
     )

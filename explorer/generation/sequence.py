@@ -2,8 +2,10 @@
 
 Whoever runs the forward (the request alone, or a scheduler batching many requests) hands each
 sequence its own rows of logits; the sequence applies its own controls, picks its next token
-with its own seeded generator, checks its own stop conditions, and returns what the display
-needs as plain numbers (`Pick`). Turning ids into text is left to the request's own thread.
+with its own seeded generator and checks its own stop conditions. Only that is on the way to the
+next forward: the `Pick` carries the scores after every control, and the request's own thread
+turns them into what the display needs (probabilities, top candidates, their texts) while the
+next forward runs.
 """
 
 from __future__ import annotations
@@ -14,33 +16,17 @@ from dataclasses import dataclass
 import torch
 from transformers import LogitsProcessor
 
-from .sampling import entropies, stage_distributions
+from .sampling import stage_scores
 
 
 @dataclass(frozen=True)
 class Pick:
-    """One step's numbers: the token chosen and the candidates' probabilities after every stage."""
+    """One step: the token chosen, and the scores it was chosen from."""
 
     token_id: int | None  # the token chosen (None for a peek: the distribution only, nothing chosen)
     forced: bool  # chosen by the user (a branch), not picked
-    candidate_ids: list[int]  # the chosen token first (unless a peek), then the top candidates
-    stage_probs: list[list[float]]  # [candidate][stage]: raw first, then after each control
-    entropy_raw: float  # nats, of the raw distribution
-    entropy: float  # nats, of the distribution picked from
+    scores: list[torch.Tensor]  # (1, vocab) each: the raw logits, then the scores after each control
     finish: str | None  # "eos" or "length" on a sequence's last pick, else None
-
-
-def top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) -> list[int]:
-    """The n most likely ids by final prob; the tokens the controls filtered out (prob 0) follow by raw prob."""
-    raw, final = distributions[0][0], distributions[-1][0]  # (vocab,) each
-    n = min(n, raw.numel())
-    if by_raw:
-        return raw.topk(n).indices.tolist()
-    top = final.topk(n)
-    kept = top.indices[top.values > 0].tolist()
-    if len(kept) == n:
-        return kept
-    return kept + raw.masked_fill(final > 0, -1.0).topk(n - len(kept)).indices.tolist()
 
 
 class Sequence:
@@ -62,10 +48,9 @@ class Sequence:
         do_sample: bool = False,
         seed: int = 0,
         eos_ids: frozenset[int] = frozenset(),
-        top_n: int = 10,
     ):
         self.tokens = [*prompt_ids, *forced_ids]
-        self.stages, self.do_sample, self.eos_ids, self.top_n = stages, do_sample, eos_ids, top_n
+        self.stages, self.do_sample, self.eos_ids = stages, do_sample, eos_ids
         self.max_new_tokens, self.n_new = max_new_tokens, 0
         self.generator = torch.Generator().manual_seed(seed)
         self.ids = torch.tensor([self.tokens + [0] * max_new_tokens])  # (1, n): filled as tokens are picked
@@ -81,32 +66,24 @@ class Sequence:
 
     def _forced(self, logits: torch.Tensor) -> Pick:
         token_id = int(self.ids[0, self.length])
-        distributions, _ = stage_distributions(self.stages, self.ids[:, : self.length], logits)
+        scores = stage_scores(self.stages, self.ids[:, : self.length], logits)
         self.length += 1
-        return self._pick(token_id, distributions, forced=True, finish=None)
+        return Pick(token_id, True, scores, None)
 
     def stepped(self, logits: torch.Tensor) -> Pick:
         """The logits after the last token fed (1, vocab): pick the next token (or peek)."""
-        distributions, scores = stage_distributions(self.stages, self.ids[:, : self.length], logits)
+        scores = stage_scores(self.stages, self.ids[:, : self.length], logits)
         if not self.max_new_tokens:  # a peek
             self.finished = True
-            return self._pick(None, distributions, forced=False, finish="length")
+            return Pick(None, False, scores, "length")
         if self.do_sample:
-            token_id = int(torch.multinomial(distributions[-1], 1, generator=self.generator))
+            token_id = int(torch.multinomial(scores[-1].softmax(-1), 1, generator=self.generator))
         else:
-            token_id = int(scores.argmax(-1))
+            token_id = int(scores[-1].argmax(-1))
         self.ids[0, self.length] = token_id
         self.length += 1
         self.n_new += 1
         self.next_token = token_id
         finish = "eos" if token_id in self.eos_ids else "length" if self.n_new == self.max_new_tokens else None
         self.finished = finish is not None
-        return self._pick(token_id, distributions, forced=False, finish=finish)
-
-    def _pick(self, token_id: int | None, distributions: list[torch.Tensor], forced: bool, finish) -> Pick:
-        """What the display needs, gathered in one op per stage."""
-        chosen = [] if token_id is None else [token_id]
-        ids = chosen + top_ids(distributions, self.top_n, by_raw=token_id is None)
-        probs = torch.stack([d[0, ids] for d in distributions]).T.tolist()  # [candidate][stage]
-        entropy_raw, entropy = entropies(distributions)
-        return Pick(token_id, forced, ids, probs, entropy_raw, entropy, finish)
+        return Pick(token_id, False, scores, finish)
