@@ -6,8 +6,9 @@ them (repetition penalty, then temperature, top-k, top-p), so greedy decoding he
 `model.generate` and the same seed samples the same tokens. What `generate()` does not
 give is the distribution *after each control*: we keep it for every step.
 
-The pipeline is `transformers`' own: preprocess (`encode_prompt`), forward (`stream_generation`),
-postprocess (`_step`: the candidates shown for a step).
+The pipeline is `transformers`' own: preprocess (`encode_prompt`), forward (`scheduler.decode`:
+the request's forwards, shared with other requests'; `Sequence` picks its tokens), postprocess
+(`_step`: the probabilities and candidates shown for a step, made in the request's own thread).
 """
 
 from __future__ import annotations

@@ -25,6 +25,13 @@ from .common import (
 )
 
 STAGE_COLOURS = ["#9ca3af", "#f59e0b", "#ef4444", "#8b5cf6", "#10b981"]
+# Generations, branches and peeks share forwards (explorer/generation/scheduler.py): as many run at once
+# as one forward holds, the rest wait in Gradio's queue, which shows each its place.
+BATCHED_WORK = (
+    dict(concurrency_id="generation", concurrency_limit=generation.MAX_BATCH)
+    if generation.MAX_BATCH > 1
+    else SHORT_WORK
+)
 # ---------------------------------------------------------------- rendering
 
 
@@ -268,21 +275,21 @@ def build() -> None:
         [prompt, model, max_new_tokens, *controls, seed, chat],
         outputs,
         api_name="generate",
-        **SHORT_WORK,
+        **BATCHED_WORK,
     )
     branch_button.click(
         branch,
         [state, step, alternative, max_new_tokens],
         outputs,
         api_name="branch",
-        **SHORT_WORK,
+        **BATCHED_WORK,
     )
     peek.click(
         next_token,
         [prompt, model, temperature, top_k, top_p, repetition_penalty, chat],
         [step_plot, result_json],
         api_name="next_token",
-        **SHORT_WORK,
+        **BATCHED_WORK,
     )
     step.release(
         lambda s, i: (step_figure(s and s.result, i), alternatives(s and s.result, i)),
