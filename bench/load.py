@@ -68,7 +68,7 @@ class App:
         )
         self.url = f"http://127.0.0.1:{port}/"
         (ROOT / "bench" / "out").mkdir(exist_ok=True)
-        self.log = open(ROOT / "bench" / "out" / f"load-app-{max_batch}.log", "w")
+        self.log = open(ROOT / "bench" / "out" / f"load-app-{max_batch}.log", "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
@@ -246,7 +246,9 @@ def main() -> None:
         f"\nLoad on app.py ({os.cpu_count()} cores); each student: {PER_STUDENT} x /generate ({NEW_TOKENS} tokens,"
         f" sampled) sent within {SPREAD:.0f} s. Latencies in seconds, tokens/s of all students together.\n"
     )
-    print("| run                    |  ok | busy | failed |    p50 |    p95 | p95/single |    max |  tok/s | peak RSS MiB |")
+    print(
+        "| run                    |  ok | busy | failed |    p50 |    p95 | p95/single |    max |  tok/s | peak RSS MiB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     gain = throughput[(students, 16)] / throughput[(students, 1)]
