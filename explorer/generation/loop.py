@@ -72,7 +72,7 @@ class Step:
     entropy_raw: float  # nats, of the raw distribution
     entropy: float  # nats, of the distribution sampled from
     forced: bool  # chosen by the user (a branch), not sampled
-    top: list[Candidate]
+    top: list[Candidate]  # the most likely next tokens (their texts are set on a stream's last result)
 
 
 @dataclass
@@ -121,16 +121,22 @@ def encode_prompt(lm: LoadedModel, prompt: str, use_chat_template: bool = False)
 # ---------------------------------------------------------------- postprocess
 
 
-def _candidates(lm: LoadedModel, token_ids: list[int], distributions: list[torch.Tensor]) -> list[Candidate]:
-    """Candidates for several ids at once: one gather per stage, one tokenizer call each."""
+def _candidates(token_ids: list[int], distributions: list[torch.Tensor]) -> list[Candidate]:
+    """Candidates for several ids at once, one gather per stage; their texts come from `_name`."""
     probs = torch.stack([d[0, token_ids] for d in distributions]).T.tolist()  # [id][stage]
-    texts = lm_ops.token_texts(lm.tokenizer, token_ids)
-    pieces = lm.tokenizer.convert_ids_to_tokens(token_ids)
-    labels = token_labels(lm.tokenizer, token_ids)
     return [
-        Candidate(token=text, token_id=i, prob=p[-1], raw_prob=p[0], piece=piece, label=label, stage_probs=p)
-        for i, text, piece, label, p in zip(token_ids, texts, pieces, labels, probs)
+        Candidate(token="", token_id=i, prob=p[-1], raw_prob=p[0], piece="", label="", stage_probs=p)
+        for i, p in zip(token_ids, probs)
     ]
+
+
+def _name(lm: LoadedModel, candidates: list[Candidate]) -> list[Candidate]:
+    """Give candidates their texts: one tokenizer call of each kind for all of them."""
+    ids = [c.token_id for c in candidates]
+    texts, pieces = lm_ops.token_texts(lm.tokenizer, ids), lm.tokenizer.convert_ids_to_tokens(ids)
+    for candidate, text, piece, label in zip(candidates, texts, pieces, token_labels(lm.tokenizer, ids)):
+        candidate.token, candidate.piece, candidate.label = text, piece, label
+    return candidates
 
 
 def _top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) -> list[int]:
@@ -147,8 +153,11 @@ def _top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) ->
 
 
 def _step(lm: LoadedModel, pick: Pick, top_n: int) -> Step:
+    """A pick's numbers, and the chosen token's texts (the stream shows it); the top candidates'
+    texts wait for the end of the generation, when every step's are named in one go."""
     distributions = [scores.softmax(-1) for scores in pick.scores]  # (1, vocab) each
-    chosen, *top = _candidates(lm, [pick.token_id] + _top_ids(distributions, top_n), distributions)
+    chosen, *top = _candidates([pick.token_id] + _top_ids(distributions, top_n), distributions)
+    _name(lm, [chosen])
     entropy_raw, entropy = entropies(distributions)
     return Step(
         token=chosen.token,
@@ -179,7 +188,8 @@ def _stage_names(stages) -> list[str]:
 
 
 def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int = 10) -> Iterator[GenerationResult]:
-    """Generate token by token, yielding the growing result after every step.
+    """Generate token by token, yielding the growing result after every step (the steps' top
+    candidates get their texts on the last one).
 
     A request's `forced_ids` (a branch) are fed in one forward pass with the prompt, their
     distributions recorded like any other step; sampling continues after them for up to
@@ -214,6 +224,8 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
             continue
         result.segments = segmenter.segments
         result.finish_reason = pick.finish or "length"
+        if pick.finish:
+            _name(lm, [candidate for step in result.steps for candidate in step.top])
         _update_timing_and_text(lm, result, started, decode=pick.finish is not None)
         yield result
 
@@ -253,7 +265,7 @@ def next_token(
         prompt=text,
         prompt_tokens=lm_ops.token_texts(lm.tokenizer, prompt_ids),
         stages=_stage_names(stages),
-        candidates=_candidates(lm, _top_ids(distributions, top_n, by_raw=True), distributions),
+        candidates=_name(lm, _candidates(_top_ids(distributions, top_n, by_raw=True), distributions)),
         entropy_raw=entropy_raw,
         entropy=entropy,
     )
