@@ -8,7 +8,7 @@ import gradio as gr
 import torch
 
 from explorer import models
-from explorer.views import attention, generation, masked_lm, prompting, tokenisation, tuning
+from explorer.views import attention, generation, icl, masked_lm, tokenisation, tuning
 
 INTRO = """# PLM Explorer
 See how a pre-trained language model works, on a real model ({default}, bundled, offline):
@@ -23,7 +23,7 @@ def build_app() -> gr.Blocks:
         with gr.Tab("Masked LM"):
             masked_lm.build()
         with gr.Tab("In-context learning"):
-            prompting.build()
+            icl.build()
         with gr.Tab("Attention"):
             attention.build()
         with gr.Tab("Tokenisation"):
