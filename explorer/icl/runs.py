@@ -94,7 +94,7 @@ def run_icl(
         lm.context_length,
         demos,
     )
-    prefix = shared_prefix(lm, task, demos, chat)  # what the content-free queries share with this one
+    prefix = shared_prefix(lm, task, demos, chat)  # run once for the query and the content-free queries
     if task.kind == "generation":
         result.prediction = greedy_answer(lm, prompt, prefix)
         result.expected = next((item.label for item in task.items if item.text == query), None)

@@ -81,19 +81,18 @@ def extend(lm: LoadedModel, sequences: Sequence[Sequence[int]], prefix: Prefix |
     """A Prefix for each id sequence, all run in one forward (after `prefix`, if every one starts with it)."""
     prefix = _reusable(prefix, sequences)
     tails = [ids[len(prefix.ids) if prefix else 0 :] for ids in sequences]
-    width, keep = max(map(len, tails)), max(map(len, tails)) - min(map(len, tails)) + 1  # every row's last position
-    logits, cache = _run(lm, tails, prefix, keep)
+    shortest = min(map(len, tails))
+    keep = max(map(len, tails)) - shortest + 1  # logits from the shortest row's last position on
+    logits, cache = _run(lm, tails, prefix, keep)  # (batch, keep, vocab)
     return [
-        Prefix(
-            tuple(ids),
-            tuple(
-                (layer.keys[row : row + 1, :, : len(ids)], layer.values[row : row + 1, :, : len(ids)])
-                for layer in cache.layers
-            ),  # pads cut off
-            logits[row, len(tail) - 1 - (width - keep)].float().log_softmax(-1),  # (vocab,)
-        )
+        Prefix(tuple(ids), _row_of(cache, row, len(ids)), logits[row, len(tail) - shortest].float().log_softmax(-1))
         for row, (ids, tail) in enumerate(zip(sequences, tails))
     ]
+
+
+def _row_of(cache: DynamicCache, row: int, n: int) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+    """One row's keys and values at its first n positions (the pads cut off), per layer."""
+    return tuple((layer.keys[row : row + 1, :, :n], layer.values[row : row + 1, :, :n]) for layer in cache.layers)
 
 
 def shared_prefix(lm: LoadedModel, task: Task, demos: Sequence[Example], chat: bool) -> Prefix | None:
@@ -125,9 +124,9 @@ def _score(lm: LoadedModel, tokenised: _Tokenised, head: Prefix) -> list[Continu
     """Every continuation from the prompt's cache: all their tokens but the last run in one batch."""
     tails = [full[len(head.ids) :] for full in tokenised.fulls]
     inputs = [tail[:-1] for tail in tails]  # a token's log-prob is read at the position before it
-    logprobs = (
-        _run(lm, inputs, head, keep=0)[0].float().log_softmax(-1) if any(inputs) else None
-    )  # (labels, width, vocab)
+    logprobs = None
+    if any(inputs):
+        logprobs = _run(lm, inputs, head, keep=0)[0].float().log_softmax(-1)  # (labels, width, vocab)
     scores = []
     for row, (tail, start) in enumerate(zip(tails, tokenised.starts)):
         first = start - len(head.ids)  # the tail's tokens before this are still the prompt's

@@ -107,22 +107,17 @@ def sweep_figure(result: SweepResult) -> go.Figure:
     """Accuracy versus shots, mean ± std over draws, with and without calibration, and the baselines."""
     shots = [p.shots for p in result.points]
     figure = go.Figure()
-    figure.add_scatter(
-        x=shots,
-        y=[p.accuracy_mean for p in result.points],
-        name="accuracy",
-        mode="lines+markers",
-        line_color=RAW,
-        error_y=dict(type="data", array=[p.accuracy_std for p in result.points], visible=True),
-    )
+    series = [("accuracy", RAW)]
     if all(p.calibrated_mean is not None for p in result.points):
+        series.append(("calibrated", CALIBRATED))
+    for name, colour in series:  # the fields `accuracy_mean`, `accuracy_std`, `calibrated_mean`, ...
         figure.add_scatter(
             x=shots,
-            y=[p.calibrated_mean for p in result.points],
-            name="calibrated",
+            y=[getattr(p, f"{name}_mean") for p in result.points],
+            name=name,
             mode="lines+markers",
-            line_color=CALIBRATED,
-            error_y=dict(type="data", array=[p.calibrated_std for p in result.points], visible=True),
+            line_color=colour,
+            error_y=dict(type="data", array=[getattr(p, f"{name}_std") for p in result.points], visible=True),
         )
     figure.add_hline(
         y=result.majority_baseline,
