@@ -120,19 +120,15 @@ def fitting_prompt(lm: LoadedModel, task: Task, demos: Sequence[Example], query:
     """The prompt, or an error saying how many shots fit the model's context."""
     prompt = build_prompt(task, demos, query, lm.tokenizer, chat)
     reserve = max([MAX_NEW_TOKENS] + [len(c) for c in prompt.continuations])  # at most a token per character
+    limit = lm.context_length - reserve
+    why = f"{lm.name}'s context of {lm.context_length:,} tokens less {reserve} for the answer"
 
     def length(k: int) -> int:
         return len(encode(lm.tokenizer, build_prompt(task, demos[:k], query, lm.tokenizer, chat).text, chat))
 
     try:
-        check_fits(
-            lm,
-            length(len(demos)),
-            limit=lm.context_length - reserve,
-            why=f"{lm.name}'s context of {lm.context_length:,} tokens less {reserve} for the answer",
-        )
+        check_fits(lm, length(len(demos)), limit=limit, why=why)
     except ExplorerError as error:
-        limit = lm.context_length - reserve
         fitting = next((k for k in range(len(demos) - 1, -1, -1) if length(k) <= limit), None)
         advice = f"At most {fitting} shots fit" if fitting is not None else "Not even 0 shots fit: shorten the query"
         raise ExplorerError(f"{error} {advice}.") from None
