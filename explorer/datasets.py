@@ -1,4 +1,4 @@
-"""The labelled data sets shipped in `assets/`, loaded as tasks for prompting and tuning.
+"""The labelled data sets shipped in `assets/`, loaded as tasks for in-context learning and tuning.
 
 Each task carries its items plus what a prompt needs by default: an instruction, a
 template with `{text}` and `{label}` slots, and a verbalizer (the word that stands for
@@ -34,14 +34,6 @@ class Task:
     items: tuple[Example, ...]
     labels: tuple[str, ...] = ()  # classification only, in a fixed order
     verbalizers: tuple[str, ...] = ()  # the word for each label, same order as `labels`
-
-    @property
-    def texts(self) -> list[str]:
-        return [item.text for item in self.items]
-
-    @property
-    def targets(self) -> list[str]:
-        return [item.label for item in self.items]
 
     def label_index(self, label: str) -> int:
         return self.labels.index(label)

@@ -134,11 +134,12 @@ def greedy_steps(lm: LoadedModel, ids: torch.Tensor, past=None) -> Iterator[tupl
 
 
 def greedy_continuation(
-    lm: LoadedModel, ids: Sequence[int], max_new_tokens: int, stop_text: str | None = None
+    lm: LoadedModel, ids: Sequence[int], max_new_tokens: int, stop_text: str | None = None, past=None
 ) -> list[int]:
-    """The greedy continuation of one text: until EOS, `max_new_tokens`, or `stop_text` appears."""
+    """The greedy continuation of one text: until EOS, `max_new_tokens`, or `stop_text` appears.
+    With `past` (a KV cache of the text's start), `ids` are the tokens that follow it."""
     eos, new = lm.tokenizer.eos_token_id, []
-    for _, (token, _) in zip(range(max_new_tokens), greedy_steps(lm, torch.tensor([list(ids)]))):
+    for _, (token, _) in zip(range(max_new_tokens), greedy_steps(lm, torch.tensor([list(ids)]), past)):
         if int(token) == eos:
             break
         new.append(int(token))

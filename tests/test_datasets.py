@@ -10,7 +10,7 @@ from explorer.checks import ExplorerError
 def test_every_task_loads_with_enough_distinct_items(name):
     task = datasets.load_task(name)
     assert 60 <= len(task.items) <= 100
-    assert len(set(task.texts)) == len(task.items)
+    assert len({item.text for item in task.items}) == len(task.items)
     assert all(item.text.strip() and item.label.strip() for item in task.items)
     assert "{text}" in task.template and "{label}" in task.template
 
@@ -18,7 +18,7 @@ def test_every_task_loads_with_enough_distinct_items(name):
 @pytest.mark.parametrize("name", ["sentiment", "topic"])
 def test_classification_sets_are_balanced_over_their_labels(name):
     task = datasets.load_task(name)
-    counts = Counter(task.targets)
+    counts = Counter(item.label for item in task.items)
     assert set(counts) == set(task.labels)
     assert len(set(counts.values())) == 1
     assert len(task.verbalizers) == len(task.labels)

@@ -6,8 +6,8 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from .. import datasets, models
-from .. import prompting as icl_compute
-from ..prompting import IclResult, SweepResult
+from .. import icl as compute
+from ..icl import IclResult, SweepResult
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -32,7 +32,7 @@ DEFAULT_QUERIES = {
     "sentiment": "The soundtrack was gorgeous, but the story dragged on forever.",
     "topic": "The central bank kept rates unchanged as inflation eased.",
     "antonyms": "cold",
-    icl_compute.CUSTOM: "Is the sun a star?",
+    compute.CUSTOM: "Is the sun a star?",
 }
 CUSTOM_VERBALIZERS = "yes: Yes\nno: No"
 CUSTOM_EXAMPLES = """Is water wet? => yes
@@ -107,22 +107,17 @@ def sweep_figure(result: SweepResult) -> go.Figure:
     """Accuracy versus shots, mean ± std over draws, with and without calibration, and the baselines."""
     shots = [p.shots for p in result.points]
     figure = go.Figure()
-    figure.add_scatter(
-        x=shots,
-        y=[p.accuracy_mean for p in result.points],
-        name="accuracy",
-        mode="lines+markers",
-        line_color=RAW,
-        error_y=dict(type="data", array=[p.accuracy_std for p in result.points], visible=True),
-    )
+    series = [("accuracy", RAW)]
     if all(p.calibrated_mean is not None for p in result.points):
+        series.append(("calibrated", CALIBRATED))
+    for name, colour in series:  # the fields `accuracy_mean`, `accuracy_std`, `calibrated_mean`, ...
         figure.add_scatter(
             x=shots,
-            y=[p.calibrated_mean for p in result.points],
-            name="calibrated",
+            y=[getattr(p, f"{name}_mean") for p in result.points],
+            name=name,
             mode="lines+markers",
-            line_color=CALIBRATED,
-            error_y=dict(type="data", array=[p.calibrated_std for p in result.points], visible=True),
+            line_color=colour,
+            error_y=dict(type="data", array=[getattr(p, f"{name}_std") for p in result.points], visible=True),
         )
     figure.add_hline(
         y=result.majority_baseline,
@@ -154,10 +149,6 @@ def sweep_figure(result: SweepResult) -> go.Figure:
 # ---------------------------------------------------------------- handlers
 
 
-def _task(task, template, verbalizers, instruction, custom_examples):
-    return icl_compute.resolve_task(task, template or "", verbalizers or "", instruction or None, custom_examples or "")
-
-
 @user_errors
 def icl(
     task: str = "sentiment",
@@ -179,9 +170,9 @@ def icl(
     task='custom' takes its labels from `verbalizers` and its demonstrations from `custom_examples`
     ('text => label' per line).
     """
-    chosen = _task(task, template, verbalizers, instruction, custom_examples)
+    chosen = compute.resolve_task(task, template, verbalizers, instruction, custom_examples)
     lm = models.get(model, "causal", progress=gradio_progress(progress))
-    result = icl_compute.run_icl(lm, chosen, query, shots, seed, bool(use_chat_template), bool(calibrate))
+    result = compute.run_icl(lm, chosen, query, shots, seed, bool(use_chat_template), bool(calibrate))
     return label_figure(result), summary_markdown(result), result.prompt, payload(result)
 
 
@@ -201,18 +192,18 @@ def icl_sweep(
     progress=gr.Progress(),
 ):
     """Accuracy versus shots over `repeats` random draws of demonstrations, with and without calibration."""
-    chosen = _task(task, template, verbalizers, instruction, custom_examples)
+    chosen = compute.resolve_task(task, template, verbalizers, instruction, custom_examples)
     report = gradio_progress(progress)
     lm = models.get(model, "causal", progress=report)
-    result = icl_compute.sweep(lm, chosen, shots_list, repeats, max_items, seed, bool(use_chat_template), report)
+    result = compute.sweep(lm, chosen, shots_list, repeats, max_items, seed, bool(use_chat_template), report)
     return sweep_figure(result), payload(result)
 
 
 def task_defaults(task: str):
     """A task's own template, verbalizer words, instruction and an example query."""
-    if task == icl_compute.CUSTOM:
+    if task == compute.CUSTOM:
         return (
-            "Question: {text}\nAnswer: {label}",
+            compute.CUSTOM_TEMPLATE,
             CUSTOM_VERBALIZERS,
             "Answer each question with yes or no.",
             DEFAULT_QUERIES[task],
@@ -227,7 +218,7 @@ def show_task(task: str):
     empty, meaning "the task's own", so an API call naming only the task uses the task's settings).
     A custom task has no settings of its own, so its example ones are filled in."""
     *fields, query = task_defaults(task)
-    if task == icl_compute.CUSTOM:
+    if task == compute.CUSTOM:
         return *[gr.Textbox(value=f, placeholder="") for f in fields], query
     return *[gr.Textbox(value="", placeholder=f) for f in fields], query
 
@@ -245,9 +236,9 @@ def build() -> None:
     template0, words0, instruction0, query0 = task_defaults("sentiment")
     with gr.Row():
         with gr.Column(scale=2):
-            task = gr.Dropdown([*datasets.TASK_NAMES, icl_compute.CUSTOM], value="sentiment", label="Task")
+            task = gr.Dropdown([*datasets.TASK_NAMES, compute.CUSTOM], value="sentiment", label="Task")
             query = gr.Textbox(query0, label="Query", lines=2)
-            shots = Slider(0, icl_compute.MAX_SHOTS, 4, step=1, label="k: demonstrations in the prompt")
+            shots = Slider(0, compute.MAX_SHOTS, 4, step=1, label="k: demonstrations in the prompt")
             seed = Number(0, label="Seed (which demonstrations, in which order)", precision=0, minimum=0)
             chat = gr.Checkbox(
                 False, label="Chat template (instruction as system turn, each demonstration a user/assistant exchange)"
@@ -279,8 +270,8 @@ def build() -> None:
     with gr.Accordion("Sweep: accuracy vs shots", open=True):
         with gr.Row():
             shots_list = gr.Textbox("0, 1, 2, 4, 8", label="Shot counts")
-            repeats = Slider(1, icl_compute.MAX_REPEATS, 3, step=1, label="Draws of demonstrations per shot count")
-            max_items = Slider(4, icl_compute.MAX_ITEMS, 40, step=1, label="Evaluation items")
+            repeats = Slider(1, compute.MAX_REPEATS, 3, step=1, label="Draws of demonstrations per shot count")
+            max_items = Slider(4, compute.MAX_ITEMS, 40, step=1, label="Evaluation items")
             sweep_button = gr.Button("Run the sweep", variant="primary")
         sweep_plot = gr.Plot(label="Accuracy vs shots")
         with gr.Accordion("JSON (what /icl_sweep returns)", open=False):
