@@ -8,7 +8,7 @@ import gradio as gr
 import torch
 
 from explorer import models
-from explorer.views import attention, generation, masked_lm, prompting, tokenisation, tuning
+from explorer.views import attention, generation, inside, masked_lm, prompting, tokenisation, tuning
 
 INTRO = """# PLM Explorer
 See how a pre-trained language model works, on a real model ({default}, bundled, offline):
@@ -26,6 +26,8 @@ def build_app() -> gr.Blocks:
             prompting.build()
         with gr.Tab("Attention"):
             attention.build()
+        with gr.Tab("Inside the Transformer"):
+            inside.build()
         with gr.Tab("Tokenisation"):
             tokenisation.build()
         with gr.Tab("Tuning"):
