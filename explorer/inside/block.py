@@ -20,7 +20,7 @@ from ..checks import ExplorerError
 from ..lm import decoder_layers, final_norm
 from ..models import LoadedModel
 from .anatomy import attention_module, layer_attention, num_layers
-from .flow import FLOWS, Box, box, differences, notes_block
+from .flow import FLOWS, Box, box, differences, embedding_box, notes_block
 from .trace import trace
 
 
@@ -46,7 +46,7 @@ class Block:
     model: str
     family: str
     notes: list[Box]  # the notes' block, top to bottom
-    layer: list[Box]  # the model's block (its first layer), top to bottom
+    layer: list[Box]  # what enters the stack, then the model's block (its first layer), top to bottom
     differences: list[dict[str, str]]  # {"aspect", "notes", "model"}
     components: list[Component]
     total: int  # Σ components' params
@@ -70,7 +70,7 @@ def block(lm: LoadedModel, text: str) -> Block:
         model=lm.name,
         family=family,
         notes=notes_block(),
-        layer=[box(lm, layers[0], step, attn) for step in FLOWS[family]],
+        layer=[embedding_box(lm)] + [box(lm, layers[0], step, attn) for step in FLOWS[family]],
         differences=differences(lm, family, attn),
         components=components,
         total=sum(c.params for c in components),

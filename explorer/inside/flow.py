@@ -83,6 +83,21 @@ def notes_block() -> list[Box]:
     ]
 
 
+def embedding_box(lm: LoadedModel) -> Box:
+    """What enters the first block: token embeddings, plus positions where the model adds them."""
+    module = lm.model.get_input_embeddings()
+    positions, _ = scheme(lm)
+    scaled = " × √d (Gemma scales its embeddings)" if hasattr(module, "embed_scale") else ""
+    added = " + learned positions" if positions == "learned absolute" else ""
+    where = (
+        "positions: RoPE inside every attention, nothing added here"
+        if positions == "rotary"
+        else f"positions: {positions}"
+    )
+    detail = f"{type(module).__name__} {tuple(module.weight.shape)}{scaled}; {where}"
+    return Box(f"token embedding{added}", "", "position", detail, module.weight.numel())
+
+
 def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

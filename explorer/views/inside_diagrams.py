@@ -111,14 +111,14 @@ def positions_note(p: Positions) -> str:
 
 def _boxes(title: str, boxes: list[Box]) -> str:
     cells = []
-    for b in boxes:
+    for index, b in enumerate(boxes):
         params = f" · {b.params:,} parameters" if b.params else ""
         module = f" <code>{html.escape(b.module)}</code>" if b.module else ""
         cells.append(
             f'<div style="background:{KIND_COLOURS[b.kind]};border-radius:6px;padding:6px 10px;margin:0 0 2px 0">'
             f"<b>{html.escape(b.label)}</b>{module}{params}"
             f'<div style="font-size:0.8em;color:#374151">{html.escape(b.detail)}</div></div>'
-            '<div style="text-align:center;color:#6b7280">↓</div>'
+            + ('<div style="text-align:center;color:#6b7280">↓</div>' if index < len(boxes) - 1 else "")
         )
     return f'<div style="flex:1;min-width:260px"><h4>{html.escape(title)}</h4>{"".join(cells)}</div>'
 
@@ -164,17 +164,18 @@ def parameters_table(b: Block) -> str:
 
 
 def residual_figure(b: Block) -> go.Figure:
-    ids, layout = grid(2, 2, ["‖x‖ per token", "mean ‖x‖ over the tokens"], gap=0.03)
+    ids, layout = grid(2, 2, ["‖x‖ per token (colour: log scale)", "mean ‖x‖ over the tokens"], gap=0.03)
     layout["xaxis"]["domain"], layout["xaxis2"]["domain"] = [0, 0.64], [0.72, 1]
     stages = ["embeddings"] + [f"after layer {i}" for i in range(len(b.residual_norms) - 1)]
     heatmap = dict(
         type="heatmap",
-        z=b.residual_norms,
+        z=[[math.log10(max(v, 1e-12)) for v in row] for row in b.residual_norms],  # log: one token can dwarf all
+        customdata=b.residual_norms,
         x=axis_labels(b.tokens),
         y=stages,
         colorscale="Viridis",
         showscale=False,
-        hovertemplate="%{y}<br>%{x}<br>‖x‖ = %{z:.4g}<extra></extra>",
+        hovertemplate="%{y}<br>%{x}<br>‖x‖ = %{customdata:.4g}<extra></extra>",
     )
     mean = dict(type="scatter", x=b.residual_mean, y=stages, mode="lines+markers", xaxis="x2", yaxis="y2")
     layout["xaxis2"].update(type="log", title="mean ‖x‖ (log scale)")
