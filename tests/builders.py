@@ -196,3 +196,10 @@ def tiny_bert(seed: int = 0, mask_token: str = "[MASK]", attn: str = "eager") ->
         attn_implementation=attn,
     )
     return wrap("tiny-bert", "masked", BertForMaskedLM(config), tokenizer)
+
+
+def tiny_gpt2_eager(seed: int = 0) -> models.LoadedModel:
+    """`tiny_gpt2` with eager attention, which returns its attention weights (Inside the Transformer tab)."""
+    lm = tiny_gpt2(seed)
+    lm.model.set_attn_implementation("eager")
+    return lm

@@ -6,27 +6,24 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer import cache, models
+from explorer import models
 from explorer.inside import block
 
-from builders import tiny_bert, tiny_gemma, tiny_gpt2, tiny_llama
+from builders import tiny_bert, tiny_gemma, tiny_gpt2_eager, tiny_llama
 
 TEXT = "The capital of France is Paris. The capital of Italy is Rome."
 
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    cache.clear_all()
-
-
-def eager(lm: models.LoadedModel) -> models.LoadedModel:
-    lm.model.set_attn_implementation("eager")
-    return lm
+FAMILIES = {
+    "llama": lambda: tiny_llama(attn="eager"),
+    "gemma3": lambda: tiny_gemma(attn="eager"),
+    "gpt2": tiny_gpt2_eager,
+    "bert": tiny_bert,
+}
 
 
-@pytest.mark.parametrize("build", [tiny_llama, tiny_gemma, tiny_gpt2, tiny_bert])
-def test_components_sum_to_the_models_parameters(build):
-    lm = eager(build())
+@pytest.mark.parametrize("family", FAMILIES)
+def test_components_sum_to_the_models_parameters(family):
+    lm = FAMILIES[family]()
     result = block.block(lm, TEXT)
     assert result.total == result.num_parameters == lm.model.num_parameters()
     assert sum(c.params for c in result.components) == result.total
@@ -36,12 +33,12 @@ def test_components_sum_to_the_models_parameters(build):
             assert sum(c.groups.values()) == c.params and set(c.groups) == {"attention", "norms", "mlp"}
     names = [c.name for c in result.components]
     assert names[0] == "embedding" and names.count("layer 0") == 1
-    assert ("final norm" in names) == (build is not tiny_bert)  # BERT is post-LN: no final norm
+    assert ("final norm" in names) == (family != "bert")  # BERT is post-LN: no final norm
     assert result.tied
 
 
 def test_a_llama_layer_counted_from_its_config():
-    lm = eager(tiny_llama())
+    lm = tiny_llama(attn="eager")
     c = lm.model.config
     d, heads, kv, ff = c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.intermediate_size
     d_k = d // heads
@@ -50,15 +47,15 @@ def test_a_llama_layer_counted_from_its_config():
 
 
 def test_diagrams_follow_each_familys_forward():
-    llama = block.block(eager(tiny_llama()), TEXT)
+    llama = block.block(tiny_llama(attn="eager"), TEXT)
     assert [b.kind for b in llama.layer] == ["position", "norm", "attention", "residual", "norm", "mlp", "residual"]
     assert llama.layer[1].label == "RMSNorm" and llama.layer[5].label.startswith("SwiGLU")
     assert "2 key/value heads" in llama.layer[2].label and llama.layer[2].params == 3072
     assert "RoPE inside every attention" in llama.layer[0].detail
-    gemma = block.block(eager(tiny_gemma()), TEXT)
+    gemma = block.block(tiny_gemma(attn="eager"), TEXT)
     assert [b.kind for b in gemma.layer].count("norm") == 4 and gemma.layer[6].label.startswith("GeGLU")
     assert "RMSNorm on each head's q and k" in gemma.layer[2].detail and "√d" in gemma.layer[0].detail
-    bert = block.block(eager(tiny_bert()), TEXT)
+    bert = block.block(tiny_bert(), TEXT)
     assert [b.kind for b in bert.layer][-1] == "norm" and bert.differences[0]["model"].startswith("post-LN")
     assert bert.layer[0].label == "token embedding + learned positions"
     assert [b.label for b in llama.notes][3] == "LayerNorm (post-LN)"
@@ -66,9 +63,9 @@ def test_diagrams_follow_each_familys_forward():
     assert aspects["positions"].startswith("rotary") and aspects["norm"] == "LlamaRMSNorm"
 
 
-@pytest.mark.parametrize("build", [tiny_llama, tiny_gpt2, tiny_bert])
-def test_residual_norms_are_the_models_hidden_states(build):
-    lm = eager(build())
+@pytest.mark.parametrize("family", ["llama", "gpt2", "bert"])
+def test_residual_norms_are_the_models_hidden_states(family):
+    lm = FAMILIES[family]()
     result = block.block(lm, TEXT)
     with torch.no_grad():
         states = lm.model(
@@ -76,7 +73,7 @@ def test_residual_norms_are_the_models_hidden_states(build):
         ).hidden_states
     expected = torch.stack(states).norm(dim=-1)[:, 0]  # (layers + 1, n)
     ours = torch.tensor(result.residual_norms)
-    last = -1 if build is not tiny_bert else None  # decoders return the last state after their final norm
+    last = -1 if family != "bert" else None  # decoders return the last state after their final norm
     torch.testing.assert_close(ours[:last], expected[:last], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(torch.tensor(result.residual_mean), ours.mean(-1))
 

@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import cache
 from explorer.checks import ExplorerError
 from explorer.inside import scaling
 
 from builders import tiny_gemma, tiny_llama
 
 TEXT = "The capital of France is Paris. The capital of Italy is Rome."
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    cache.clear_all()
 
 
 def test_scaled_scores_have_unit_spread_for_large_d_and_raw_ones_grow_like_sqrt_d():
@@ -55,10 +49,9 @@ def test_the_statistics_against_numpy():
     assert sum(result.example_scaled) == pytest.approx(1.0) and result.uniform_entropy == pytest.approx(math.log(32))
 
 
-@pytest.mark.parametrize("build", [tiny_llama, lambda: tiny_gemma(window=8)])
+@pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
 def test_on_a_model_the_scaled_softmax_is_the_models_own(build):
-    lm = build()
-    lm.model.set_attn_implementation("eager")
+    lm = build(attn="eager")
     result = scaling.sqrt_dk(lm, TEXT, 64, 0)
     ids = torch.tensor([lm.tokenizer(TEXT)["input_ids"]])
     with torch.no_grad():

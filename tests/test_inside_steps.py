@@ -11,11 +11,11 @@ import pytest
 import torch
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
-from explorer import cache, models
+from explorer import models
 from explorer.checks import ExplorerError
 from explorer.inside import steps, trace
 
-from builders import tiny_bert, tiny_gemma, tiny_gpt2, tiny_llama
+from builders import tiny_bert, tiny_gemma, tiny_gpt2_eager, tiny_llama
 
 TEXT = "The capital of France is Paris. The capital of Italy is Rome."
 MODULES = {  # per family: where the projections are, inside one layer
@@ -35,21 +35,15 @@ MODULES["gemma3"] = dict(MODULES["llama"], q_norm="self_attn.q_norm", k_norm="se
 LAYERS = {"llama": "layers", "gemma3": "layers", "gpt2": "h", "bert": "encoder.layer"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Tiny models of one name but different seeds must not share cached forwards."""
-    cache.clear_all()
-
-
-def eager(lm: models.LoadedModel) -> models.LoadedModel:
-    lm.model.set_attn_implementation("eager")
-    return lm
-
-
 @pytest.fixture(scope="module", params=["llama", "gemma3", "gpt2", "bert"])
 def tiny(request) -> models.LoadedModel:
-    build = {"llama": tiny_llama, "gemma3": lambda: tiny_gemma(window=8), "gpt2": tiny_gpt2, "bert": tiny_bert}
-    return eager(build[request.param]())
+    build = {
+        "llama": lambda: tiny_llama(attn="eager"),
+        "gemma3": lambda: tiny_gemma(window=8, attn="eager"),
+        "gpt2": tiny_gpt2_eager,
+        "bert": tiny_bert,
+    }
+    return build[request.param]()
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +143,7 @@ def test_every_intermediate_matches_the_models_own_modules_on_tiny_models(tiny):
 
 
 def test_gemma_sliding_layers_hide_keys_beyond_the_window_and_its_global_layer_does_not():
-    lm = eager(tiny_gemma(window=8))
+    lm = tiny_gemma(window=8, attn="eager")
     n = len(lm.tokenizer(TEXT)["input_ids"])
     assert n > 8
     local, global_ = steps.attention_steps(lm, TEXT, 0, 0), steps.attention_steps(lm, TEXT, 2, 0)
@@ -188,7 +182,7 @@ def test_the_bundled_model_step_by_step(bundled_eager):
 )
 def test_layer_or_head_out_of_range_names_the_range(layer, head, says):
     with pytest.raises(ExplorerError, match=rf"{says}".replace("[", r"\[").replace("]", r"\]")):
-        steps.attention_steps(eager(tiny_llama()), TEXT, layer, head)
+        steps.attention_steps(tiny_llama(attn="eager"), TEXT, layer, head)
 
 
 def test_texts_over_the_limit_and_sdpa_models_are_refused():
@@ -213,7 +207,7 @@ def test_an_unsupported_architecture_names_the_supported_families():
 
 
 def test_switching_head_reuses_the_recorded_forward(monkeypatch):
-    lm = eager(tiny_llama(seed=3))
+    lm = tiny_llama(attn="eager")
     steps.attention_steps(lm, TEXT, 0, 0)
     monkeypatch.setattr(trace, "_record", lambda *a: pytest.fail("ran the forward again"))
     steps.attention_steps(lm, TEXT, 1, 3)

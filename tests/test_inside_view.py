@@ -7,10 +7,10 @@ import gradio as gr
 import plotly.graph_objects as go
 import pytest
 
-from explorer import cache, models
+from explorer import models
 from explorer.views import inside as view
 
-from builders import tiny_gemma, tiny_gpt2
+from builders import tiny_gemma, tiny_gpt2_eager
 
 TEXT = "The capital of France is Paris. The capital of Italy is Rome."
 STEP_FIELDS = {
@@ -31,9 +31,7 @@ STEP_FIELDS = {
 @pytest.fixture(autouse=True)
 def tiny_registry(monkeypatch):
     """The handlers ask the registry for a model: give them a tiny eager Gemma 3 ('gpt2' a tiny GPT-2)."""
-    cache.clear_all()
-    gemma, gpt2 = tiny_gemma(window=8, attn="eager"), tiny_gpt2()
-    gpt2.model.set_attn_implementation("eager")
+    gemma, gpt2 = tiny_gemma(window=8, attn="eager"), tiny_gpt2_eager()
     monkeypatch.setattr(models, "get", lambda name="", kind=None, **options: gpt2 if name == "gpt2" else gemma)
 
 
