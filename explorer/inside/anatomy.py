@@ -159,11 +159,12 @@ def check_head(attn: LayerAttention, head) -> int:
 
 def scale_rule(lm: LoadedModel, attn: LayerAttention) -> str:
     """Where the scale comes from, in the notes' terms."""
+    scalar = getattr(lm.model.config, "query_pre_attn_scalar", None)
+    if scalar and abs(attn.scale - scalar**-0.5) < 1e-9:  # Gemma sets it in its config
+        same = "equal to 1/√d_k here" if scalar == attn.head_dim else f"not 1/√d_k: d_k = {attn.head_dim}"
+        return f"1/√query_pre_attn_scalar = 1/√{scalar:g} (Gemma's own setting, {same})"
     if abs(attn.scale - attn.head_dim**-0.5) < 1e-9:
         return f"1/√d_k = 1/√{attn.head_dim}"
-    scalar = getattr(lm.model.config, "query_pre_attn_scalar", None)
-    if scalar and abs(attn.scale - scalar**-0.5) < 1e-9:
-        return f"1/√query_pre_attn_scalar = 1/√{scalar:g} (Gemma's own choice; d_k = {attn.head_dim})"
     return f"the model's own scaling, {attn.scale:.4g} (d_k = {attn.head_dim})"
 
 
