@@ -1,0 +1,168 @@
+"""The boxes of a block diagram: the notes' block, and the real model's read from its modules.
+
+FLOWS lists, per family, the modules of one layer in the order its forward calls them (None: the
+residual add), each with its kind and, where the module alone does not say, a label. Each box's
+details and parameter count come from the module itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..models import LoadedModel
+from .anatomy import LayerAttention
+from .positions import scheme
+
+FLOWS: dict[str, list[tuple[str | None, str] | tuple[str, str, str]]] = {
+    "llama": [
+        ("input_layernorm", "norm"),
+        ("self_attn", "attention"),
+        (None, "residual"),
+        ("post_attention_layernorm", "norm"),
+        ("mlp", "mlp"),
+        (None, "residual"),
+    ],
+    "gemma3": [
+        ("input_layernorm", "norm"),
+        ("self_attn", "attention"),
+        ("post_attention_layernorm", "norm"),
+        (None, "residual"),
+        ("pre_feedforward_layernorm", "norm"),
+        ("mlp", "mlp"),
+        ("post_feedforward_layernorm", "norm"),
+        (None, "residual"),
+    ],
+    "gpt2": [
+        ("ln_1", "norm"),
+        ("attn", "attention"),
+        (None, "residual"),
+        ("ln_2", "norm"),
+        ("mlp", "mlp"),
+        (None, "residual"),
+    ],
+    "bert": [
+        ("attention.self", "attention"),
+        ("attention.output.dense", "attention", "output projection W_O"),
+        (None, "residual"),
+        ("attention.output.LayerNorm", "norm"),
+        ("intermediate", "mlp"),
+        ("output.dense", "mlp", "feed-forward, second layer"),
+        (None, "residual"),
+        ("output.LayerNorm", "norm"),
+    ],
+}
+NORM_PLACEMENT = {
+    "llama": "pre-norm: normalise each sublayer's input; the residual stream itself is never normalised",
+    "gemma3": "pre-norm and post-norm (a sandwich): each sublayer's input and output are normalised, the stream is not",
+    "gpt2": "pre-norm (GPT-2 moved the LayerNorm before each sublayer)",
+    "bert": "post-LN, as in the notes",
+}
+
+
+@dataclass
+class Box:
+    label: str  # what it computes
+    module: str  # its path inside the layer ("" for the notes' block and the residual adds)
+    kind: str  # "norm", "attention", "mlp", "residual" or "position"
+    detail: str
+    params: int
+
+
+def notes_block() -> list[Box]:
+    return [
+        Box("embedding + sinusoidal positions", "", "position", "x = E[token] + PE(p), added once, below the stack", 0),
+        Box("multi-head attention", "", "attention", "h heads, each with its own W_Q, W_K, W_V (d × d/h); W_O", 0),
+        Box("⊕ residual", "", "residual", "x + Attention(x)", 0),
+        Box("LayerNorm (post-LN)", "", "norm", "after the add: subtract the mean, divide by the std, γ and β", 0),
+        Box("feed-forward, ReLU", "", "mlp", "W₂ ReLU(W₁ x + b₁) + b₂, d → 4d → d", 0),
+        Box("⊕ residual", "", "residual", "x + FFN(x)", 0),
+        Box("LayerNorm (post-LN)", "", "norm", "after the add", 0),
+    ]
+
+
+def embedding_box(lm: LoadedModel) -> Box:
+    """What enters the first block: token embeddings, plus positions where the model adds them."""
+    module = lm.model.get_input_embeddings()
+    positions, _ = scheme(lm)
+    scaled = " × √d (Gemma scales its embeddings)" if hasattr(module, "embed_scale") else ""
+    added = " + learned positions" if positions == "learned absolute" else ""
+    where = (
+        "positions: RoPE inside every attention, nothing added here"
+        if positions == "rotary"
+        else f"positions: {positions}"
+    )
+    detail = f"{type(module).__name__} {tuple(module.weight.shape)}{scaled}; {where}"
+    return Box(f"token embedding{added}", "", "position", detail, module.weight.numel())
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _shapes(module: nn.Module) -> str:
+    return ", ".join(f"{name} {tuple(p.shape)}" for name, p in module.named_parameters())
+
+
+def activation(config) -> str:
+    return str(
+        getattr(config, "hidden_act", None)
+        or getattr(config, "hidden_activation", None)
+        or getattr(config, "activation_function", "?")
+    )
+
+
+def mlp_kind(config, module: nn.Module) -> str:
+    act = activation(config)
+    if hasattr(module, "gate_proj"):
+        gate = "SwiGLU" if act in ("silu", "swish") else "GeGLU" if act.startswith("gelu") else f"gated {act}"
+        return f"{gate}: down({act}(gate(x)) ⊙ up(x))"
+    return f"{act} feed-forward (not gated)"
+
+
+def attention_label(attn: LayerAttention) -> str:
+    if attn.num_kv_heads < attn.num_heads:
+        shared = "1 key/value head" if attn.num_kv_heads == 1 else f"{attn.num_kv_heads} key/value heads"
+        return f"grouped-query attention: {attn.num_heads} query heads share {shared}"
+    return f"multi-head attention: {attn.num_heads} heads"
+
+
+def box(lm: LoadedModel, layer: nn.Module, step: tuple, attn: LayerAttention) -> Box:
+    """One step of FLOWS as a box: (path, kind) or (path, kind, label)."""
+    path, kind = step[:2]
+    if path is None:
+        return Box("⊕ residual", "", "residual", "add the sublayer's output to the stream", 0)
+    module = layer.get_submodule(path)
+    name = type(module).__name__
+    if len(step) == 3:
+        return Box(step[2], path, kind, f"{name}: {_shapes(module)}", _params(module))
+    if kind == "norm":
+        label = "RMSNorm" if "RMS" in name else "LayerNorm"
+        return Box(label, path, kind, f"{name}: {_shapes(module)}", _params(module))
+    if kind == "attention":
+        extras = [f"d_k = {attn.head_dim}", f"scale {attn.scale:.4g}"]
+        extras += ["RoPE on q, k"] if attn.rotary else []
+        extras += ["RMSNorm on each head's q and k"] if attn.q_norm is not None else []
+        extras += [f"sliding window {attn.sliding_window}"] if attn.sliding_window else []
+        return Box(attention_label(attn), path, kind, f"{', '.join(extras)}; {_shapes(module)}", _params(module))
+    return Box(mlp_kind(lm.model.config, module), path, kind, f"{name}: {_shapes(module)}", _params(module))
+
+
+def differences(lm: LoadedModel, family: str, attn: LayerAttention) -> list[dict[str, str]]:
+    """The notes' choices beside this model's, aspect by aspect."""
+    config = lm.model.config
+    norm = next(m for name, m in lm.model.named_modules() if name.endswith(("layernorm", "ln_1", "LayerNorm")))
+    mlp = next(m for name, m in lm.model.named_modules() if name.endswith((".mlp", ".intermediate")))
+    positions, evidence = scheme(lm)
+    biases = any(isinstance(getattr(m, "bias", None), torch.Tensor) for m in (*attn.module.modules(), attn.out_proj))
+    rows = [
+        ("norm placement", "post-LN: after each residual add", NORM_PLACEMENT[family]),
+        ("norm", "LayerNorm (mean and variance, γ and β)", type(norm).__name__),
+        ("feed-forward", "ReLU, d → 4d → d", mlp_kind(config, mlp)),
+        ("positions", "sinusoidal, added to the embeddings", f"{positions}: {evidence}"),
+        ("attention", "multi-head: every head has its own keys and values", attention_label(attn)),
+        ("biases in attention", "yes", "yes" if biases else "no"),
+    ]
+    return [{"aspect": a, "notes": n, "model": m} for a, n, m in rows]
