@@ -54,10 +54,12 @@ class Method:
     name: str
     family: str  # Ding et al.'s families (`FAMILIES`): addition, specification, reparameterization (or full)
     summary: str  # what it trains, in a phrase (the tab's legend)
-    set_up: Callable[[nn.Module, TuningSettings], str] | None = None  # hand-written: makes the classifier
-    # train what the method trains (the head is already unfrozen) and returns a note on what it did
-    peft_config: Callable[[TuningSettings, int], peft.PeftConfig] | None = None  # peft's config from the
-    # settings and the run's length in steps; peft's default target modules for the architecture
+    # Hand-written methods: unfreezes or adds what the method trains (the head is already unfrozen)
+    # and returns a note on what it did.
+    set_up: Callable[[nn.Module, TuningSettings], str] | None = None
+    # peft's methods: the config from the settings and the run's length in steps (peft picks its
+    # default target modules for the architecture).
+    peft_config: Callable[[TuningSettings, int], peft.PeftConfig] | None = None
     note: str = ""  # shown in the table; may name a setting, e.g. {lora_r}
     after_step: Callable[[nn.Module, int], None] | None = None  # (model, steps done) after each update
 
