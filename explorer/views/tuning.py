@@ -28,8 +28,9 @@ the original parameters: the classifier head, BitFit's biases, the norm layers) 
 Every count below comes from the instantiated model (`requires_grad` after set-up; `peft`'s own models for the
 `peft` methods), every checkpoint size from the trainable state really written to a file. The model becomes a
 `num_labels`-class classifier; its new head is trained (and counted) by every method.
-Defaults: LoRA/AdaLoRA/VeRA on `peft`'s default target modules for the architecture (q_proj and v_proj for Llama)
-with rank `lora_r`; IA³ on `peft`'s defaults (k_proj, v_proj, down_proj); prompt tuning with `prompt_tokens`
+Defaults: LoRA/AdaLoRA/VeRA on `peft`'s default target modules for the architecture (q_proj and v_proj for Llama
+and Gemma 3) with rank `lora_r`; IA³ on `peft`'s defaults (Llama: k_proj, v_proj, down_proj; Gemma 3: q_proj
+instead of k_proj); prompt tuning with `prompt_tokens`
 virtual tokens; prefix tuning with `prefix_tokens` per layer; bottleneck adapters of width `adapter_size` after
 every attention and feed-forward block. Memory = weights + gradients + Adam's two states for the trained part
 plus the activations autograd saves for a batch of {tuning.BATCH_SIZE} sentences × {tuning.MEMORY_SEQ_LEN} tokens (fp32).
@@ -40,48 +41,47 @@ reviews; **perplexity** is the language model's on a fixed general passage (abou
 through the tuned network: it rises when tuning makes the model forget. Full fine-tuning usually wants a smaller
 learning rate (1e-5 to 1e-4) than delta methods (1e-3 and up): try both. At most {tuning.MAX_STEPS} steps;
 a run whose loss becomes NaN stops and says so, the others go on."""
-TABLE_HEADERS = [
-    "method",
-    "family",
-    "trainable",
-    "% of model",
-    "checkpoint (MB)",
-    "tasks per full copy",
-    "training memory (MB)",
-    "activations (MB)",
-    "note",
-]
-RUN_HEADERS = [
-    "method",
-    "trainable",
-    "steps",
-    "first → last loss",
-    "accuracy before → after",
-    "s / step",
-    "peak memory (MB)",
-    "perplexity before → after",
-    "stopped",
-]
+METHODS_LEGEND = "\n".join(
+    f"- **{family}**: {text}\n"
+    + "\n".join(f"  - {m.name}: {m.summary}" for m in METHODS.values() if m.family == family)
+    for family, text in FAMILIES.items()
+)
+
+
+def pair(before: float, after: float, fmt: str) -> str:
+    return f"{before:{fmt}} → {after:{fmt}}"
+
+
+# One column per entry: its header and how a row shows in it.
+TABLE_COLUMNS = {
+    "method": lambda r: r.name,
+    "family": lambda r: r.family,
+    "trainable": lambda r: f"{r.trainable:,}",
+    "% of model": lambda r: f"{r.percent:.3g}",
+    "checkpoint (MB)": lambda r: f"{r.checkpoint_mb:.3g}",
+    "tasks per full copy": lambda r: f"{r.tasks_per_full_copy:,}",
+    "training memory (MB)": lambda r: f"{r.memory_mb:,.0f}",
+    "activations (MB)": lambda r: f"{r.activations_mb:,.1f}",
+    "note": lambda r: r.note,
+}
+RUN_COLUMNS = {
+    "method": lambda r: r.name,
+    "trainable": lambda r: f"{r.trainable:,}",
+    "steps": lambda r: r.steps_done,
+    "first → last loss": lambda r: pair(r.losses[0], r.losses[-1], ".3f") if r.losses else "—",
+    "accuracy before → after": lambda r: pair(r.accuracy_before, r.accuracy, ".0%"),
+    "s / step": lambda r: f"{r.seconds_per_step:.2f}",
+    "peak memory (MB)": lambda r: f"{r.peak_mem_mb:,.0f}",
+    "perplexity before → after": lambda r: pair(r.ppl_before, r.ppl_after, ".1f"),
+    "stopped": lambda r: r.stopped or "",
+}
 
 
 # ---------------------------------------------------------------- rendering
 
 
-def table_rows(result: TuningTable) -> list[list]:
-    return [
-        [
-            r.name,
-            r.family,
-            f"{r.trainable:,}",
-            f"{r.percent:.3g}",
-            f"{r.checkpoint_mb:.3g}",
-            f"{r.tasks_per_full_copy:,}",
-            f"{r.memory_mb:,.0f}",
-            f"{r.activations_mb:,.1f}",
-            r.note,
-        ]
-        for r in result.rows
-    ]
+def rows_of(items: list, columns: dict) -> list[list]:
+    return [[show(item) for show in columns.values()] for item in items]
 
 
 def trainable_figure(result: TuningTable) -> go.Figure:
@@ -152,26 +152,6 @@ def loss_figure(result: TrainingResult) -> go.Figure:
     return figure
 
 
-def run_rows(result: TrainingResult) -> list[list]:
-    def pair(before, after, fmt):
-        return f"{before:{fmt}} → {after:{fmt}}"
-
-    return [
-        [
-            r.name,
-            f"{r.trainable:,}",
-            r.steps_done,
-            pair(r.losses[0], r.losses[-1], ".3f") if r.losses else "—",
-            pair(r.accuracy_before, r.accuracy, ".0%"),
-            f"{r.seconds_per_step:.2f}",
-            f"{r.peak_mem_mb:,.0f}",
-            pair(r.ppl_before, r.ppl_after, ".1f"),
-            r.stopped or "",
-        ]
-        for r in result.runs
-    ]
-
-
 # ---------------------------------------------------------------- handlers
 
 
@@ -186,11 +166,11 @@ def tuning_table(
     progress=gr.Progress(),
 ):
     """One row per tuning method: trainable parameters, checkpoint size, training memory."""
-    settings = TuningSettings(lora_r, adapter_size, prefix_tokens, prompt_tokens, num_labels).validated()
+    settings = TuningSettings(lora_r, adapter_size, prefix_tokens, prompt_tokens, num_labels)
     report = gradio_progress(progress)
     lm = models.get(model, "causal", progress=report)
     result = tuning.table(lm, settings, progress=report)
-    return table_rows(result), trainable_figure(result), tasks_figure(result), payload(result)
+    return rows_of(result.rows, TABLE_COLUMNS), trainable_figure(result), tasks_figure(result), payload(result)
 
 
 @user_errors
@@ -207,12 +187,11 @@ def tuning_train(
     progress=gr.Progress(),
 ):
     """Short seeded training runs of each chosen method on the sentiment set."""
-    methods = tuning.check_methods(methods)
-    settings = TuningSettings(lora_r, adapter_size, prefix_tokens, prompt_tokens).validated()
+    settings = TuningSettings(lora_r, adapter_size, prefix_tokens, prompt_tokens)
     report = gradio_progress(progress)
     lm = models.get(model, "causal", progress=report)
     result = tuning.train(lm, methods, steps, learning_rate, seed, settings, progress=report)
-    return loss_figure(result), run_rows(result), payload(result)
+    return loss_figure(result), rows_of(result.runs, RUN_COLUMNS), payload(result)
 
 
 # ---------------------------------------------------------------- layout
@@ -229,12 +208,12 @@ def build() -> None:
         prefix_tokens = Slider(1, tuning.MAX_VIRTUAL_TOKENS, 20, step=1, label="prefix_tokens")
         prompt_tokens = Slider(1, tuning.MAX_VIRTUAL_TOKENS, 20, step=1, label="prompt_tokens")
     build_table = gr.Button("Build the table", variant="primary")
-    table = gr.Dataframe(headers=TABLE_HEADERS, label="One row per method", wrap=True, interactive=False)
+    table = gr.Dataframe(headers=list(TABLE_COLUMNS), label="One row per method", wrap=True, interactive=False)
     with gr.Row():
         trainable_plot = gr.Plot(label="Trainable parameters")
         tasks_plot = gr.Plot(label="Tasks per full copy")
-    with gr.Accordion("The three families", open=False):
-        gr.Markdown("\n".join(f"- **{name}**: {text}" for name, text in FAMILIES.items()))
+    with gr.Accordion("The methods, by family", open=False):
+        gr.Markdown(METHODS_LEGEND)
     with gr.Accordion("JSON (what /tuning_table returns)", open=False):
         table_json = gr.JSON(label="tuning_table")
 
@@ -249,7 +228,7 @@ def build() -> None:
         seed = Number(0, label="Seed", precision=0, minimum=0)
     train_button = gr.Button("Train", variant="primary")
     loss_plot = gr.Plot(label="Loss curves")
-    runs_table = gr.Dataframe(headers=RUN_HEADERS, label="Results", wrap=True, interactive=False)
+    runs_table = gr.Dataframe(headers=list(RUN_COLUMNS), label="Results", wrap=True, interactive=False)
     with gr.Accordion("JSON (what /tuning_train returns)", open=False):
         train_json = gr.JSON(label="tuning_train")
 
