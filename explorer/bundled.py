@@ -57,7 +57,8 @@ class Bundle:
         raise NotImplementedError
 
     def gguf(self, workdir: Path) -> Path:
-        """The GGUF file, written into `workdir` if it has to be made."""
+        """The GGUF file, written into `workdir` if it has to be made. Raises ExplorerError when the
+        installed files are at fault (a wrong checksum): that is remembered until they change."""
         raise NotImplementedError
 
     def folder(self) -> Path:
@@ -212,11 +213,11 @@ def _build(name: str, source: Bundle, folder: Path, progress: Progress) -> None:
         progress(0.1, f"Preparing {name} (about {source.build_seconds} s, once; cached in {folder})")
         try:
             model, tokenizer = source.read(partial, progress)
-        except Exception as error:  # noqa: BLE001 - the installed files are at fault: remembered until reinstalled
-            why = (
-                str(error) if isinstance(error, ExplorerError) else f"its GGUF cannot be read ({type(error).__name__})"
-            )
-            _FAULTS[name] = (source.fingerprint(), why)
+        except ExplorerError as error:  # the installed files are at fault: remembered until they change
+            _FAULTS[name] = (source.fingerprint(), str(error))
+            raise ExplorerError(unavailable(name, str(error))) from error
+        except Exception as error:  # noqa: BLE001 - perhaps passing (memory, disk): tried again next time
+            why = f"its GGUF could not be de-quantised ({type(error).__name__}: {str(error)[:200]})"
             raise ExplorerError(unavailable(name, why)) from error
         progress(0.6, f"Saving the de-quantised {name} in {folder}")
         model.save_pretrained(partial)

@@ -98,6 +98,20 @@ def test_a_copy_unreadable_even_when_rebuilt_is_explained_and_deleted(tiny_sourc
     assert not tiny_source.folder().exists()
 
 
+def test_a_passing_failure_while_de_quantising_is_explained_and_tried_again(tiny_source, monkeypatch):
+    def out_of_memory(self, workdir, progress):
+        self.reads.append(workdir)
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(TinyBundle, "read", out_of_memory)
+    with pytest.raises(ExplorerError, match=r"could not be de-quantised \(MemoryError: no room\)"):
+        models.get("tiny-bundled")
+    assert bundled.problem("tiny-bundled") is None  # not remembered: the next request tries again
+    with pytest.raises(ExplorerError):
+        models.get("tiny-bundled")
+    assert len(tiny_source.reads) == 2
+
+
 def test_builds_left_by_a_dead_process_are_removed_and_no_temporary_file_stays(tiny_source, fresh_registry):
     dead = fresh_registry / "tiny-bundled.partial-999999999-1"
     alive = fresh_registry / f"tiny-bundled.partial-{os.getpid()}-1"
