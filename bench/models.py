@@ -37,12 +37,14 @@ PROMPTS = {  # one each model knows well: SmolLM2 is English, Gemma multilingual
 }
 LOAD_SNIPPET = (  # the libraries are imported before the clock starts: a process pays for them whatever the model
     "import sys, time, torch; torch.set_num_threads(1); from explorer import models; import transformers; "
-    "t = time.perf_counter(); models.get(sys.argv[1]); print(time.perf_counter() - t)"
+    "t, c = time.perf_counter(), time.process_time(); models.get(sys.argv[1]); "
+    "print(time.perf_counter() - t, time.process_time() - c)"
 )
 
 
-def load_seconds(name: str, cache: str) -> float:
-    """Seconds to load `name` in a fresh process whose cache folder is `cache`."""
+def load_seconds(name: str, cache: str) -> tuple[float, float]:
+    """(wall, CPU) seconds to load `name` in a fresh process whose cache folder is `cache`. On a busy
+    machine the CPU seconds are the better guide to a quiet one's wall time (the load is one thread)."""
     out = subprocess.run(
         [sys.executable, "-c", LOAD_SNIPPET, name],
         cwd=ROOT,
@@ -51,19 +53,21 @@ def load_seconds(name: str, cache: str) -> float:
         check=True,
         env={**os.environ, "PLM_EXPLORER_CACHE": cache},
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    wall, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
-def first_token_and_speed(lm: models.LoadedModel) -> tuple[float, float, int]:
-    """(seconds to the first token, tokens/s after it, tokens made) for one greedy generation."""
-    started = time.perf_counter()
+def first_token_and_speed(lm: models.LoadedModel) -> tuple[float, float, float, int]:
+    """(seconds to the first token, tokens/s after it by wall and by CPU time, tokens made) for one
+    greedy generation."""
+    started, started_cpu = time.perf_counter(), time.process_time()
     stream = generation.stream_generation(lm, PROMPTS[lm.name], max_new_tokens=NEW_TOKENS)
     result = next(stream)  # the same result object grows with every step
-    first = time.perf_counter() - started
+    first, first_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     for _ in stream:
         pass
-    rest = time.perf_counter() - started - first
-    return first, (len(result.steps) - 1) / rest, len(result.steps)
+    rest, rest_cpu = time.perf_counter() - started - first, time.process_time() - started_cpu - first_cpu
+    return first, (len(result.steps) - 1) / rest, (len(result.steps) - 1) / rest_cpu, len(result.steps)
 
 
 def main() -> None:
@@ -88,23 +92,29 @@ def main() -> None:
     speeds = {}
     for lm in loaded:
         runs = [first_token_and_speed(lm) for _ in range(args.repeats)]
-        speeds[lm.name] = tuple(statistics.median(run[i] for run in runs) for i in range(3))
+        speeds[lm.name] = tuple(statistics.median(run[i] for run in runs) for i in range(4))
+    used = process.memory_info().rss
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     print(
         f"\nBundled models on {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f}), one torch thread; "
         f"greedy, {NEW_TOKENS} new tokens, median of {args.repeats}. Loads in a fresh process, libraries imported."
     )
+    print("Loads: wall seconds (CPU seconds). Speed: tokens/s after the first, by wall (by CPU) time.")
     print("| model | params | cold load s | warm load s | first token s | tokens/s | tokens |")
     print("|---|---|---|---|---|---|---|")
     for lm in loaded:
         cold, warm = loads[lm.name]
-        first, speed, made = speeds[lm.name]
-        cold_text = "-" if cold is None else f"{cold:.1f}"
-        print(f"| {lm.name} | {lm.num_params:,} | {cold_text} | {warm:.1f} | {first:.3f} | {speed:.1f} | {made} |")
+        first, speed, cpu_speed, made = speeds[lm.name]
+        cold_text = "-" if cold is None else f"{cold[0]:.1f} ({cold[1]:.1f})"
+        print(
+            f"| {lm.name} | {lm.num_params:,} | {cold_text} | {warm[0]:.1f} ({warm[1]:.1f}) | {first:.3f} "
+            f"| {speed:.1f} ({cpu_speed:.1f}) | {made} |"
+        )
     print(
-        f"\nResident memory: {before / 2**30:.2f} GiB with the libraries only, {both / 2**30:.2f} GiB with "
-        f"{' and '.join(names)} loaded, peak {peak / 2**30:.2f} GiB while generating."
+        f"\nResident memory: {before / 2**30:.2f} GiB with the libraries only; with {' and '.join(names)} "
+        f"loaded {both / 2**30:.2f} GiB (weights mapped, not all read yet), {used / 2**30:.2f} GiB once both "
+        f"generated; peak {peak / 2**30:.2f} GiB."
     )
 
 
