@@ -19,13 +19,16 @@ from urllib.parse import urlparse
 
 import torch
 
-from . import bundled, cache
+from . import bundled, cache, i18n
 from .bundled import Progress
 from .checks import ExplorerError
 
 Kind = Literal["causal", "masked"]
 
 BUNDLED_NAME = "SmolLM2-135M-Instruct"  # the default model, when its package is installed
+GEMMA_NAME = "Gemma-3-270M"  # the multilingual pre-trained base model, also bundled
+# The default causal model by interface language: a Chinese lecture gets the model that reads Chinese.
+PREFERRED = {"zh-CN": GEMMA_NAME}
 MAX_LOADED = int(os.environ.get("PLM_EXPLORER_MAX_MODELS", "3"))
 HUB_RECHECK_SECONDS = 300
 
@@ -59,7 +62,7 @@ REGISTRY: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec(BUNDLED_NAME, SMOLLM2, "causal", 134_515_008, chat=True, licence=APACHE),
         ModelSpec(
-            "Gemma-3-270M",
+            GEMMA_NAME,
             "google/gemma-3-270m",
             "causal",
             268_098_176,
@@ -143,7 +146,11 @@ def resolve(name: str | None, kind: Kind | None = None) -> ModelSpec:
 
 
 def default_model(kind: Kind) -> str | None:
-    """The bundled model for causal endpoints; the first available masked LM otherwise."""
+    """The default of `kind`: for causal endpoints the interface language's preferred model (Chinese:
+    Gemma-3-270M) or else the first available bundled one; the first available masked LM otherwise."""
+    preferred = PREFERRED.get(i18n.current()) if kind == "causal" else None
+    if preferred and source_of(REGISTRY[preferred]) is not None:
+        return preferred
     candidates = [s for s in REGISTRY.values() if s.kind == kind]
     for spec in candidates:
         if source_of(spec) is not None:

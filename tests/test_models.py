@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import cache, models
+from explorer import cache, i18n, models
 from explorer.bundled import SOURCES
 from explorer.checks import ExplorerError
 
@@ -107,3 +107,10 @@ def test_evicting_a_model_drops_what_was_computed_from_it(monkeypatch):
     models.get("distilgpt2")  # evicts gpt2
     assert models.loaded("gpt2") is None and models.loaded("distilgpt2") is not None
     assert derived.peek(("gpt2", "some text")) is None
+
+
+def test_the_default_causal_model_follows_the_interface_language():
+    assert models.default_model("causal") == models.BUNDLED_NAME
+    with i18n.speaking("zh-CN"):
+        assert models.default_model("causal") == models.GEMMA_NAME
+        assert models.resolve("").name == models.GEMMA_NAME

@@ -149,16 +149,17 @@ def model_choices(kind: models.Kind | None = None) -> list[tuple[str, str]]:
     choices = []
     for info in models.list_models():
         if kind is None or info.kind == kind:
-            label = info.name if info.available else f"{info.name} (not available offline)"
+            label = info.name if info.available else t("common.not_available", name=info.name)
             choices.append((label, info.name))
     return choices
 
 
 def model_dropdown(kind: models.Kind = "causal", label=None) -> gr.Dropdown:
-    default = models.default_model(kind)
+    """Every model of `kind`, after "Default": '' lets the registry pick by the request's language
+    (a Chinese page gets Gemma-3-270M, which reads Chinese)."""
     return gr.Dropdown(
-        choices=model_choices(kind),
-        value=default,
+        choices=[(tr(f"common.default_{kind}"), ""), *model_choices(kind)],
+        value="",
         label=label or tr("common.model"),
         allow_custom_value=True,  # '' (the default) and unknown names reach the registry, which explains
         info=tr("common.model_info"),
