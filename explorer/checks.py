@@ -37,6 +37,13 @@ def text(value, name: str = "text", max_chars: int = MAX_TEXT_CHARS, *, allow_bl
         raise ExplorerError("{name} must be text, got {kind}.", name=name, kind=type(value).__name__)
     if not allow_blank and not value.strip():
         raise ExplorerError("{name} is empty: type some text first.", name=name)
+    surrogate = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+    if surrogate is not None:
+        raise ExplorerError(
+            "{name} holds a lone surrogate (U+{code:04X}), half of a character that cannot be shown or encoded; "
+            "remove it (it must be text of whole characters).",
+            name=name, code=ord(surrogate),
+        )  # fmt: skip
     if len(value) > max_chars:
         raise ExplorerError(
             "{name} is {length:,} characters long; the limit is {limit:,}. Shorten it.",

@@ -166,6 +166,25 @@ def model_dropdown(kind: models.Kind = "causal", label=None) -> gr.Dropdown:
     )
 
 
+def examples_menu(tab: str, examples: dict, outputs: list) -> gr.Dropdown:
+    """The tab's "Lecture examples" menu: picking one fills `outputs` with what `examples[name]()`
+    returns, written in the page's language (the functions call `t(...)`); labels "<tab>.example.<name>"."""
+    menu = gr.Dropdown(
+        choices=[(tr(f"{tab}.example.{name}"), name) for name in examples],
+        value=None,
+        label=tr("common.examples"),
+        info=tr("common.examples_info"),
+    )
+
+    def fill(name: str):
+        if name not in examples:
+            return tuple(gr.skip() for _ in outputs)
+        return examples[name]()
+
+    menu.select(user_errors(fill), menu, outputs, api_visibility="private")
+    return menu
+
+
 def json_panel() -> gr.JSON:
     """The API payload of a tab's last result, folded away under the plots."""
     with gr.Accordion(tr("common.json"), open=False):
