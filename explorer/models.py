@@ -321,6 +321,30 @@ def counterpart(kind: Kind) -> str | None:
     return name if name and source_of(REGISTRY[name]) is not None else None
 
 
+# The Masked-LM tab's methods and the kind of model each runs on (None: whichever is given or best).
+METHOD_KINDS: dict[str, Kind | None] = {"auto": None, "masked-lm": "masked", "causal-rescoring": "causal"}
+
+
+def resolve_for(method: str, model: str | None = "") -> ModelSpec:
+    """The model `method` runs on. '' (or None, a cleared dropdown) is the method's default; for
+    "auto" that is the best available: a masked LM when one can be had, else the causal default."""
+    if method not in METHOD_KINDS:
+        raise ExplorerError(f"method must be one of {', '.join(METHOD_KINDS)}; got {str(method)[:40]!r}.")
+    needed = METHOD_KINDS[method]
+    model = model or ""
+    if isinstance(model, str) and not model.strip():
+        return resolve("", needed) if needed else REGISTRY[default_model("masked") or default_model("causal")]
+    spec = resolve(model)
+    if needed and spec.kind != needed:
+        other = next(m for m, kind in METHOD_KINDS.items() if kind == spec.kind)
+        raise ExplorerError(
+            f"{spec.name} is a {spec.kind} model, so it cannot run {method}, which needs a {needed} model "
+            f"({', '.join(s.name for s in REGISTRY.values() if s.kind == needed)}). "
+            f"Pick one of those, or the method {other}."
+        )
+    return spec
+
+
 def warm_up(name: str = "") -> threading.Thread:
     """Load a model in the background so the first page never waits for it."""
     started = time.perf_counter()
