@@ -9,7 +9,7 @@ import pytest
 from explorer import masked_lm
 from explorer.checks import ExplorerError
 
-from builders import BERT_CORPUS, tiny_bert
+from builders import BERT_CORPUS, tiny_bert, tiny_gemma
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,11 @@ def test_corruption_without_a_mask_token_shows_a_placeholder_and_says_why(tiny):
         masked_lm.corrupt(tiny, "a sentence", seed=-1)
     with pytest.raises(ExplorerError, match="empty"):
         masked_lm.corrupt(tiny, "")
+
+
+def test_a_causal_models_unused_mask_token_is_not_shown_as_berts():
+    gemma = tiny_gemma()
+    gemma.tokenizer.add_special_tokens({"mask_token": "<mask>"})  # Gemma 3's vocabulary has one, never trained
+    result = masked_lm.corrupt(gemma, "The capital of France is Paris. The capital of Italy is Rome.", seed=1)
+    assert result.mask_token == "[MASK]" and "causal model" in result.note
+    assert "<mask>" not in result.corrupted

@@ -35,3 +35,11 @@ def test_a_causal_model_rescores_and_a_masked_lm_fills(tiny, build):
     assert result.left_only_filled == masked_lm.fill_text(
         "The [MASK] barked at the [MASK] all night.", [m.left_only[0].token for m in result.masks]
     )
+
+
+def test_a_causal_model_with_a_mask_token_in_its_vocabulary_still_rescores():
+    gemma = tiny_gemma()
+    gemma.tokenizer.add_special_tokens({"mask_token": "<mask>"})  # Gemma 3's vocabulary has an unused <mask>
+    result = masked_lm.fill_mask(gemma, gemma, "The capital of France is [MASK].", top_k=3)
+    assert result.method == "causal-rescoring" and result.candidates_scored > 0
+    assert "<mask>" not in result.note

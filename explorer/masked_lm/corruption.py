@@ -47,7 +47,8 @@ def corrupt(lm: LoadedModel, text: str, seed: int = 0) -> CorruptionResult:
     if not ids:
         raise ExplorerError("The text gives no tokens; type a sentence.")
     tokens = token_texts(tokenizer, ids)
-    mask_token = tokenizer.mask_token or PLACEHOLDER
+    masked_lm = lm.spec.kind == "masked"  # a causal vocabulary may hold an unused <mask> (Gemma 3's does)
+    mask_token = tokenizer.mask_token if masked_lm else PLACEHOLDER
     # Pick the positions: a seeded shuffle, its first 15%.
     rng = random.Random(seed)
     positions = list(range(len(ids)))
@@ -66,12 +67,12 @@ def corrupt(lm: LoadedModel, text: str, seed: int = 0) -> CorruptionResult:
         corrupted[position] = shown
         actions.append(action)
         replaced.append(shown)
-    if tokenizer.mask_token:
+    if masked_lm:
         note = f"Split by {lm.name}'s own tokenizer; masked positions get its mask token {mask_token}."
     else:
         note = (
-            f"No masked LM is available here, so the text is split by {lm.name}'s tokenizer, which has no mask "
-            f"token: {PLACEHOLDER} marks where BERT would put its mask token. The 80/10/10 rule is the same."
+            f"Split by {lm.name}'s tokenizer; {lm.name} is a causal model, trained with no mask token, so "
+            f"{PLACEHOLDER} marks where BERT would put its own. The 80/10/10 rule is the same."
         )
     return CorruptionResult(tokens, corrupted, chosen, actions, lm.name, mask_token, note, seed, replaced)
 

@@ -1,6 +1,6 @@
 """Filling every blank of a text: the method the model allows, and GPT's left-only guess beside it.
 
-A masked LM (it has a mask token) runs masked-lm; a causal model runs causal rescoring. Either
+A masked LM runs masked-lm; a causal model runs causal rescoring. Either
 way a causal model also predicts each blank from its left context alone, the contrast the tab
 is about ("[MASK] is the largest planet": the left side says nothing).
 """
@@ -45,7 +45,7 @@ class FillMaskResult:
 def fill_mask(
     lm: LoadedModel, causal: LoadedModel, text: str, top_k: int = 10, progress: Progress | None = None
 ) -> FillMaskResult:
-    """Fill every [MASK] in `text` with `lm` (masked-lm if it has a mask token, else causal
+    """Fill every [MASK] in `text` with `lm` (masked-lm if it is a masked LM, else causal
     rescoring), and predict each blank from its left context alone with the causal model `causal`."""
     progress = progress or (lambda fraction, message: None)
     started = time.perf_counter()
@@ -54,7 +54,7 @@ def fill_mask(
     n = max(MIN_CANDIDATES_PER_SOURCE, top_k)
     progress(0.1, "Left-to-right prediction from the left context only")
     left_only, contexts = left_only_predictions(causal, text, masks, n)
-    if lm.tokenizer.mask_token is not None:
+    if lm.spec.kind == "masked":  # not "has a mask token": Gemma 3's causal vocabulary has an unused <mask>
         method = "masked-lm"
         progress(0.5, f"{lm.name}: one forward pass for all {len(masks)} blank(s)")
         candidates, scored = masked_lm_predictions(lm, text, top_k), 0
