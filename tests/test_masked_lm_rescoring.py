@@ -13,6 +13,7 @@ import torch
 from explorer import masked_lm
 from explorer.lm import encode_document
 from explorer.masked_lm import rescoring
+from explorer.masked_lm.blanks import check_fill_text
 
 from builders import tiny_gemma, tiny_llama
 
@@ -82,6 +83,28 @@ def test_several_blanks_are_scored_in_one_batch(build, monkeypatch):
     assert len(result.masks) == 2
     assert "[MASK]" not in result.filled and "[MASK]" not in result.left_only_filled
     assert all(1 <= len(m.candidates) <= 4 for m in result.masks)
+
+
+def test_an_instruct_model_is_asked_in_a_chat_turn_and_a_base_model_in_a_plain_prompt(monkeypatch):
+    seen = []
+    ask = rescoring.next_words
+    monkeypatch.setattr(rescoring, "next_words", lambda lm, ids, *rest: seen.append(ids) or ask(lm, ids, *rest))
+    text, masks = check_fill_text("The capital of [MASK] is Paris.")
+    chat = tiny_llama(context=512, chat=True)
+    how, words = rescoring.asked_words(chat, text, masks, 0, 5)
+    assert how == "instruct" and 1 <= len(words) <= 5
+    assert chat.tokenizer.decode(seen[-1]).startswith("<|system|>You fill in blanks")
+    assert chat.tokenizer.decode(seen[-1]).endswith("<|assistant|>Filled in: The capital of")
+    base = tiny_gemma()  # no chat template, like Gemma 3 270M
+    how, words = rescoring.asked_words(base, text, masks, 0, 5)
+    assert how == "prompt" and 1 <= len(words) <= 5
+    assert seen[-1][0] == base.tokenizer.bos_token_id
+    assert base.tokenizer.decode(seen[-1][1:]) == (
+        "Fill in the blank (___) in this sentence with one word and write the whole sentence.\n"
+        'Sentence: "The capital of ___ is Paris."\nFilled in: The capital of'
+    )
+    result = masked_lm.fill_mask(base, base, "The capital of [MASK] is Paris.", top_k=50)
+    assert {"prompt", "left context"} <= {s for f in result.masks[0].candidates for s in f.source.split(" + ")}
 
 
 # ---------------------------------------------------------------- the bundled model
