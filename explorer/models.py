@@ -307,6 +307,33 @@ def counterpart(kind: Kind) -> str | None:
     return name if name and source_of(REGISTRY[name]) is not None else None
 
 
+# The Masked-LM tab's methods and the kind of model each runs on (None: whichever is given or best).
+METHOD_KINDS: dict[str, Kind | None] = {"auto": None, "masked-lm": "masked", "causal-rescoring": "causal"}
+
+
+def resolve_for(method: str, model: str | None = "") -> ModelSpec:
+    """The model `method` runs on. '' (or None, a cleared dropdown) is the method's default; for
+    "auto" that is the best available: a masked LM when one can be had, else the causal default."""
+    if method not in METHOD_KINDS:
+        raise ExplorerError(
+            "method must be one of {methods}; got {method!r}.", methods=", ".join(METHOD_KINDS), method=str(method)[:40]
+        )
+    needed = METHOD_KINDS[method]
+    model = model or ""
+    if isinstance(model, str) and not model.strip():
+        return resolve("", needed) if needed else REGISTRY[default_model("masked") or default_model("causal")]
+    spec = resolve(model)
+    if needed and spec.kind != needed:
+        other = next(m for m, kind in METHOD_KINDS.items() if kind == spec.kind)
+        raise ExplorerError(
+            "{name} is a {kind} model, so it cannot run {method}, which needs a {needed} model ({names}). "
+            "Pick one of those, or the method {other}.",
+            name=spec.name, kind=spec.kind, method=method, needed=needed, other=other,
+            names=", ".join(s.name for s in REGISTRY.values() if s.kind == needed),
+        )  # fmt: skip
+    return spec
+
+
 def warm_up(names: Sequence[str] | None = None) -> threading.Thread:
     """Load models in the background, one after another (by default every available bundled
     model, SmolLM2 first), so that the page never waits for them."""
