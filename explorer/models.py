@@ -9,17 +9,15 @@ thread-safe LRU so that memory stays bounded and eight users asking at once load
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlparse
 
 import torch
 
-from . import bundled, cache, i18n
+from . import bundled, cache, hub, i18n
 from .bundled import Progress
 from .checks import ExplorerError
 
@@ -30,7 +28,6 @@ GEMMA_NAME = "Gemma-3-270M"  # the multilingual pre-trained base model, also bun
 # The default causal model by interface language: a Chinese lecture gets the model that reads Chinese.
 PREFERRED = {"zh-CN": GEMMA_NAME}
 MAX_LOADED = int(os.environ.get("PLM_EXPLORER_MAX_MODELS", "3"))
-HUB_RECHECK_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -125,23 +122,26 @@ class ModelInfo:
 def resolve(name: str | None, kind: Kind | None = None) -> ModelSpec:
     """The spec for a user-given name; '' means the default of `kind` (causal if None)."""
     if not isinstance(name, str):
-        raise ExplorerError(f"model must be a name (text), got {type(name).__name__}.")
+        raise ExplorerError("model must be a name (text), got {kind}.", kind=type(name).__name__)
     name = name.strip()
     if not name:
         default = default_model(kind or "causal")
         if default is None:
-            raise ExplorerError(f"No {kind} model is available here; pick one from: {', '.join(REGISTRY)}.")
+            raise ExplorerError(
+                "No {kind} model is available here; pick one from: {names}.", kind=kind, names=", ".join(REGISTRY)
+            )
         return REGISTRY[default]
     spec = REGISTRY.get(name)
     if spec is None:
         raise ExplorerError(
-            f"Unknown model {name[:80]!r}. Pick one of: {', '.join(REGISTRY)} (empty means the default)."
-        )
+            "Unknown model {name!r}. Pick one of: {names} (empty means the default).",
+            name=name[:80], names=", ".join(REGISTRY),
+        )  # fmt: skip
     if kind is not None and spec.kind != kind:
         raise ExplorerError(
-            f"{name} is a {spec.kind} model, but this needs a {kind} model. "
-            f"Pick one of: {', '.join(s.name for s in REGISTRY.values() if s.kind == kind)}."
-        )
+            "{name} is a {actual} model, but this needs a {kind} model. Pick one of: {names}.",
+            name=name, actual=spec.kind, kind=kind, names=", ".join(s.name for s in REGISTRY.values() if s.kind == kind),
+        )  # fmt: skip
     return spec
 
 
@@ -158,46 +158,14 @@ def default_model(kind: Kind) -> str | None:
     return candidates[0].name if kind == "causal" else None
 
 
-def is_cached_on_disk(hub_id: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(hub_id, "config.json"), str)
-
-
-def _probe_hub(timeout: float = 2.0) -> bool:
-    """Can we open a connection to the hub? (Never true offline.)"""
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    host = urlparse(constants.ENDPOINT).hostname
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection((host, 443), timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    # DNS look-ups ignore socket timeouts, so the probe runs in a thread we stop waiting for.
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
-
-
-hub_reachable = cache.Expiring(HUB_RECHECK_SECONDS, _probe_hub)  # a network can come and go
-
-
 def source_of(spec: ModelSpec) -> Literal["bundled", "cache", "hub"] | None:
     """Where this model would load from now, or None if it cannot be had. A bundled model comes
     from its packages only (the hub's copy of it is another model: not quantised)."""
     if spec.bundled:
         return "bundled" if bundled.problem(spec.name) is None else None
-    if is_cached_on_disk(spec.hub_id):
+    if hub.is_cached_on_disk(spec.hub_id):
         return "cache"
-    if hub_reachable():
+    if hub.reachable():
         return "hub"
     return None
 
@@ -205,10 +173,13 @@ def source_of(spec: ModelSpec) -> Literal["bundled", "cache", "hub"] | None:
 def unavailable_reason(spec: ModelSpec) -> str:
     """Why `spec` cannot be had, and a bundled model that can (never `spec` itself)."""
     if spec.bundled:
-        return bundled.unavailable(spec.name, bundled.problem(spec.name) or "its packages cannot be read")
-    why = (
-        f"the model hub cannot be reached from here and {spec.hub_id} is not in the local Hugging Face "
-        "cache. Run once with a network (it is cached then)"
+        return bundled.unavailable(
+            spec.name, bundled.problem(spec.name) or i18n.message("its packages cannot be read", {})
+        )
+    why = i18n.message(
+        "the model hub cannot be reached from here and {hub_id} is not in the local Hugging Face cache. "
+        "Run once with a network (it is cached then)",
+        {"hub_id": spec.hub_id},
     )
     return bundled.unavailable(spec.name, why)
 
@@ -238,33 +209,19 @@ def list_models() -> list[ModelInfo]:
 # ---------------------------------------------------------------- loading
 
 
-def _auto_class(kind: Kind):
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
-
-    return AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
-
-
-def _load_from_hub(spec: ModelSpec, attn: str, progress: Progress):
-    from transformers import AutoTokenizer
-
-    offline = not hub_reachable()
-    progress(0.2, f"Loading {spec.hub_id} from the {'local cache' if offline else 'hub'}")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.hub_id, local_files_only=offline)
-        model = _auto_class(spec.kind).from_pretrained(spec.hub_id, local_files_only=offline, attn_implementation=attn)
-    except OSError as error:
-        raise ExplorerError(f"{unavailable_reason(spec)} ({type(error).__name__})") from error
-    return model, tokenizer
-
-
 def _load(spec: ModelSpec, attn: str, progress: Progress) -> LoadedModel:
     source = source_of(spec)
     if source is None:
-        raise ExplorerError(unavailable_reason(spec))
+        raise ExplorerError("{reason}", reason=unavailable_reason(spec))
     if source == "bundled":
         model, tokenizer = bundled.load(spec.name, attn, progress)
     else:
-        model, tokenizer = _load_from_hub(spec, attn, progress)
+        try:
+            model, tokenizer = hub.load(spec.hub_id, spec.kind, attn, progress)
+        except OSError as error:
+            raise ExplorerError(
+                "{reason} ({kind})", reason=unavailable_reason(spec), kind=type(error).__name__
+            ) from error
     model.eval()
     model.requires_grad_(False)
     progress(1.0, f"{spec.name} ready")
@@ -299,6 +256,33 @@ def counterpart(kind: Kind) -> str | None:
     other: Kind = "masked" if kind == "causal" else "causal"
     name = default_model(other)
     return name if name and source_of(REGISTRY[name]) is not None else None
+
+
+# The Masked-LM tab's methods and the kind of model each runs on (None: whichever is given or best).
+METHOD_KINDS: dict[str, Kind | None] = {"auto": None, "masked-lm": "masked", "causal-rescoring": "causal"}
+
+
+def resolve_for(method: str, model: str | None = "") -> ModelSpec:
+    """The model `method` runs on. '' (or None, a cleared dropdown) is the method's default; for
+    "auto" that is the best available: a masked LM when one can be had, else the causal default."""
+    if method not in METHOD_KINDS:
+        raise ExplorerError(
+            "method must be one of {methods}; got {method!r}.", methods=", ".join(METHOD_KINDS), method=str(method)[:40]
+        )
+    needed = METHOD_KINDS[method]
+    model = model or ""
+    if isinstance(model, str) and not model.strip():
+        return resolve("", needed) if needed else REGISTRY[default_model("masked") or default_model("causal")]
+    spec = resolve(model)
+    if needed and spec.kind != needed:
+        other = next(m for m, kind in METHOD_KINDS.items() if kind == spec.kind)
+        raise ExplorerError(
+            "{name} is a {kind} model, so it cannot run {method}, which needs a {needed} model ({names}). "
+            "Pick one of those, or the method {other}.",
+            name=spec.name, kind=spec.kind, method=method, needed=needed, other=other,
+            names=", ".join(s.name for s in REGISTRY.values() if s.kind == needed),
+        )  # fmt: skip
+    return spec
 
 
 def warm_up(names: Sequence[str] | None = None) -> threading.Thread:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import cache, i18n, models
+from explorer import cache, hub, i18n, models
 from explorer.bundled import SOURCES
 from explorer.checks import ExplorerError
 
@@ -61,10 +61,10 @@ def test_warm_up_loads_every_available_bundled_model_in_turn_smollm2_first(monke
     assert asked == [models.BUNDLED_NAME, "Gemma-3-270M"]
 
 
-@pytest.mark.skipif(models.hub_reachable(), reason="the hub is reachable here")
+@pytest.mark.skipif(hub.reachable(), reason="the hub is reachable here")
 def test_offline_hub_models_are_unavailable_with_advice():
     spec = models.REGISTRY["gpt2"]
-    if models.is_cached_on_disk(spec.hub_id):
+    if hub.is_cached_on_disk(spec.hub_id):
         pytest.skip("gpt2 is in the local cache")
     info = next(i for i in models.list_models() if i.name == "gpt2")
     assert not info.available and "bundled model" in info.why_unavailable
@@ -114,3 +114,28 @@ def test_the_default_causal_model_follows_the_interface_language():
     with i18n.speaking("zh-CN"):
         assert models.default_model("causal") == models.GEMMA_NAME
         assert models.resolve("").name == models.GEMMA_NAME
+
+
+def test_the_masked_lm_methods_pick_their_model_kind():
+    with pytest.raises(ExplorerError, match="causal .* cannot run masked-lm.*or the method causal-rescoring"):
+        models.resolve_for("masked-lm", models.BUNDLED_NAME)
+    with pytest.raises(ExplorerError, match="Unknown model"):
+        models.resolve_for("auto", "no-such-model")
+    with pytest.raises(ExplorerError, match="masked .* cannot run causal-rescoring, which needs a causal model"):
+        models.resolve_for("causal-rescoring", "bert-base-uncased")
+    with pytest.raises(ExplorerError, match="method must be one of"):
+        models.resolve_for("guess", "")
+    assert models.resolve_for("auto", models.BUNDLED_NAME).kind == "causal"  # runs causal-rescoring
+    assert models.resolve_for("auto", "bert-base-uncased").kind == "masked"  # runs masked-lm
+    assert models.resolve_for("causal-rescoring", None).name == models.BUNDLED_NAME  # a cleared dropdown
+
+
+def test_empty_model_picks_a_masked_lm_when_one_is_available(monkeypatch):
+    monkeypatch.setattr(
+        models, "default_model", lambda kind: "distilroberta-base" if kind == "masked" else models.BUNDLED_NAME
+    )
+    assert models.resolve_for("auto", "").name == "distilroberta-base"
+    monkeypatch.setattr(models, "default_model", lambda kind: None if kind == "masked" else models.BUNDLED_NAME)
+    assert models.resolve_for("auto", "").name == models.BUNDLED_NAME
+    with pytest.raises(ExplorerError, match="No masked model is available"):
+        models.resolve_for("masked-lm", "")
