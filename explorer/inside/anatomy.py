@@ -24,7 +24,10 @@ from ..checks import ExplorerError
 from ..lm import decoder_layers
 from ..models import LoadedModel
 
-SUPPORTED = "Llama-style models (SmolLM2, Qwen2), Gemma 3, GPT-2 (gpt2, distilgpt2) and BERT-style encoders (BERT, RoBERTa)"  # a message: written in the request's language where it is shown
+# A message: written in the request's language where it is shown.
+SUPPORTED = (
+    "Llama-style models (SmolLM2, Qwen2), Gemma 3, GPT-2 (gpt2, distilgpt2) and BERT-style encoders (BERT, RoBERTa)"
+)
 
 
 @dataclass

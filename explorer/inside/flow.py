@@ -74,6 +74,7 @@ class Box:
 
 
 def _said(template: str, **params) -> str:
+    """A message template in the request's language (English where it has no translation)."""
     return i18n.message(template, params)
 
 
@@ -137,13 +138,12 @@ def activation(config) -> str:
 def mlp_kind(config, module: nn.Module) -> str:
     act = activation(config)
     if hasattr(module, "gate_proj"):
-        gate = (
-            "SwiGLU"
-            if act in ("silu", "swish")
-            else "GeGLU"
-            if act.startswith("gelu")
-            else _said("gated {act}", act=act)
-        )
+        if act in ("silu", "swish"):
+            gate = "SwiGLU"
+        elif act.startswith("gelu"):
+            gate = "GeGLU"
+        else:
+            gate = _said("gated {act}", act=act)
         return f"{gate}: down({act}(gate(x)) ⊙ up(x))"
     return _said("{act} feed-forward (not gated)", act=act)
 
