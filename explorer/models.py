@@ -125,23 +125,26 @@ class ModelInfo:
 def resolve(name: str | None, kind: Kind | None = None) -> ModelSpec:
     """The spec for a user-given name; '' means the default of `kind` (causal if None)."""
     if not isinstance(name, str):
-        raise ExplorerError(f"model must be a name (text), got {type(name).__name__}.")
+        raise ExplorerError("model must be a name (text), got {kind}.", kind=type(name).__name__)
     name = name.strip()
     if not name:
         default = default_model(kind or "causal")
         if default is None:
-            raise ExplorerError(f"No {kind} model is available here; pick one from: {', '.join(REGISTRY)}.")
+            raise ExplorerError(
+                "No {kind} model is available here; pick one from: {names}.", kind=kind, names=", ".join(REGISTRY)
+            )
         return REGISTRY[default]
     spec = REGISTRY.get(name)
     if spec is None:
         raise ExplorerError(
-            f"Unknown model {name[:80]!r}. Pick one of: {', '.join(REGISTRY)} (empty means the default)."
-        )
+            "Unknown model {name!r}. Pick one of: {names} (empty means the default).",
+            name=name[:80], names=", ".join(REGISTRY),
+        )  # fmt: skip
     if kind is not None and spec.kind != kind:
         raise ExplorerError(
-            f"{name} is a {spec.kind} model, but this needs a {kind} model. "
-            f"Pick one of: {', '.join(s.name for s in REGISTRY.values() if s.kind == kind)}."
-        )
+            "{name} is a {actual} model, but this needs a {kind} model. Pick one of: {names}.",
+            name=name, actual=spec.kind, kind=kind, names=", ".join(s.name for s in REGISTRY.values() if s.kind == kind),
+        )  # fmt: skip
     return spec
 
 
@@ -205,10 +208,13 @@ def source_of(spec: ModelSpec) -> Literal["bundled", "cache", "hub"] | None:
 def unavailable_reason(spec: ModelSpec) -> str:
     """Why `spec` cannot be had, and a bundled model that can (never `spec` itself)."""
     if spec.bundled:
-        return bundled.unavailable(spec.name, bundled.problem(spec.name) or "its packages cannot be read")
-    why = (
-        f"the model hub cannot be reached from here and {spec.hub_id} is not in the local Hugging Face "
-        "cache. Run once with a network (it is cached then)"
+        return bundled.unavailable(
+            spec.name, bundled.problem(spec.name) or i18n.message("its packages cannot be read", {})
+        )
+    why = i18n.message(
+        "the model hub cannot be reached from here and {hub_id} is not in the local Hugging Face cache. "
+        "Run once with a network (it is cached then)",
+        {"hub_id": spec.hub_id},
     )
     return bundled.unavailable(spec.name, why)
 
@@ -253,14 +259,14 @@ def _load_from_hub(spec: ModelSpec, attn: str, progress: Progress):
         tokenizer = AutoTokenizer.from_pretrained(spec.hub_id, local_files_only=offline)
         model = _auto_class(spec.kind).from_pretrained(spec.hub_id, local_files_only=offline, attn_implementation=attn)
     except OSError as error:
-        raise ExplorerError(f"{unavailable_reason(spec)} ({type(error).__name__})") from error
+        raise ExplorerError("{reason} ({kind})", reason=unavailable_reason(spec), kind=type(error).__name__) from error
     return model, tokenizer
 
 
 def _load(spec: ModelSpec, attn: str, progress: Progress) -> LoadedModel:
     source = source_of(spec)
     if source is None:
-        raise ExplorerError(unavailable_reason(spec))
+        raise ExplorerError("{reason}", reason=unavailable_reason(spec))
     if source == "bundled":
         model, tokenizer = bundled.load(spec.name, attn, progress)
     else:
@@ -299,6 +305,33 @@ def counterpart(kind: Kind) -> str | None:
     other: Kind = "masked" if kind == "causal" else "causal"
     name = default_model(other)
     return name if name and source_of(REGISTRY[name]) is not None else None
+
+
+# The Masked-LM tab's methods and the kind of model each runs on (None: whichever is given or best).
+METHOD_KINDS: dict[str, Kind | None] = {"auto": None, "masked-lm": "masked", "causal-rescoring": "causal"}
+
+
+def resolve_for(method: str, model: str | None = "") -> ModelSpec:
+    """The model `method` runs on. '' (or None, a cleared dropdown) is the method's default; for
+    "auto" that is the best available: a masked LM when one can be had, else the causal default."""
+    if method not in METHOD_KINDS:
+        raise ExplorerError(
+            "method must be one of {methods}; got {method!r}.", methods=", ".join(METHOD_KINDS), method=str(method)[:40]
+        )
+    needed = METHOD_KINDS[method]
+    model = model or ""
+    if isinstance(model, str) and not model.strip():
+        return resolve("", needed) if needed else REGISTRY[default_model("masked") or default_model("causal")]
+    spec = resolve(model)
+    if needed and spec.kind != needed:
+        other = next(m for m, kind in METHOD_KINDS.items() if kind == spec.kind)
+        raise ExplorerError(
+            "{name} is a {kind} model, so it cannot run {method}, which needs a {needed} model ({names}). "
+            "Pick one of those, or the method {other}.",
+            name=spec.name, kind=spec.kind, method=method, needed=needed, other=other,
+            names=", ".join(s.name for s in REGISTRY.values() if s.kind == needed),
+        )  # fmt: skip
+    return spec
 
 
 def warm_up(names: Sequence[str] | None = None) -> threading.Thread:

@@ -114,3 +114,28 @@ def test_the_default_causal_model_follows_the_interface_language():
     with i18n.speaking("zh-CN"):
         assert models.default_model("causal") == models.GEMMA_NAME
         assert models.resolve("").name == models.GEMMA_NAME
+
+
+def test_the_masked_lm_methods_pick_their_model_kind():
+    with pytest.raises(ExplorerError, match="causal .* cannot run masked-lm.*or the method causal-rescoring"):
+        models.resolve_for("masked-lm", models.BUNDLED_NAME)
+    with pytest.raises(ExplorerError, match="Unknown model"):
+        models.resolve_for("auto", "no-such-model")
+    with pytest.raises(ExplorerError, match="masked .* cannot run causal-rescoring, which needs a causal model"):
+        models.resolve_for("causal-rescoring", "bert-base-uncased")
+    with pytest.raises(ExplorerError, match="method must be one of"):
+        models.resolve_for("guess", "")
+    assert models.resolve_for("auto", models.BUNDLED_NAME).kind == "causal"  # runs causal-rescoring
+    assert models.resolve_for("auto", "bert-base-uncased").kind == "masked"  # runs masked-lm
+    assert models.resolve_for("causal-rescoring", None).name == models.BUNDLED_NAME  # a cleared dropdown
+
+
+def test_empty_model_picks_a_masked_lm_when_one_is_available(monkeypatch):
+    monkeypatch.setattr(
+        models, "default_model", lambda kind: "distilroberta-base" if kind == "masked" else models.BUNDLED_NAME
+    )
+    assert models.resolve_for("auto", "").name == "distilroberta-base"
+    monkeypatch.setattr(models, "default_model", lambda kind: None if kind == "masked" else models.BUNDLED_NAME)
+    assert models.resolve_for("auto", "").name == models.BUNDLED_NAME
+    with pytest.raises(ExplorerError, match="No masked model is available"):
+        models.resolve_for("masked-lm", "")

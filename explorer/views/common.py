@@ -11,7 +11,7 @@ import traceback
 
 import gradio as gr
 
-from .. import i18n, models
+from .. import checks, i18n, models
 from ..checks import ExplorerError
 
 log = logging.getLogger("plm-explorer")
@@ -116,12 +116,15 @@ def _checked(component, preprocess, payload):
         return preprocess(payload)
     except (gr.Error, TypeError, ValueError, OverflowError):
         low, high = component.minimum, component.maximum
-        allowed = (
-            "a number" + (f" from {low:g}" if low is not None else "") + (f" to {high:g}" if high is not None else "")
-        )
-        whole = " (a whole number)" if getattr(component, "precision", None) == 0 else ""
+        whole = getattr(component, "precision", None) == 0
+        allowed = checks.describe_range(low, high, integer=whole)
+        label = component.label
+        name = t(label.key) if hasattr(label, "key") else (label or i18n.message("A number", {}))
         raise gr.Error(
-            f"{component.label or 'A number'}: {str(payload)[:80]!r} is not allowed; allowed: {allowed}{whole}."
+            i18n.message(
+                "{name}: {value!r} is not allowed; allowed: {allowed}.",
+                {"name": name, "value": str(payload)[:80], "allowed": allowed},
+            )
         ) from None
 
 

@@ -15,6 +15,7 @@ from .common import (
     SHORT_WORK,
     Number,
     Slider,
+    examples_menu,
     gradio_progress,
     json_panel,
     model_dropdown,
@@ -223,6 +224,33 @@ def next_token(
     return stage_figure(result.candidates[:15], result.stages, title), payload(result)
 
 
+# ---------------------------------------------------------------- lecture examples
+
+
+def _example(text: str, max_new_tokens=24, sample=False, temperature=1.0, top_k=0, top_p=1.0, penalty=1.0, seed=0):
+    """Fill the controls; the prompt in the page's language; '' = the language's default model."""
+    return lambda: (
+        t(f"generation.example_text.{text}"),
+        "",
+        max_new_tokens,
+        sample,
+        temperature,
+        top_k,
+        top_p,
+        penalty,
+        seed,
+    )
+
+
+EXAMPLES = {
+    "walk": _example("walk", 16),  # GPT's next-token walk-through: greedy, one token at a time
+    "loop": _example("attention", 48),  # a base model repeats itself under greedy decoding …
+    "penalty": _example("attention", 48, penalty=1.3),  # … and the repetition penalty breaks the loop
+    "hot": _example("story", 32, True, 1.5, seed=1),  # temperature > 1: flatter, more surprising
+    "nucleus": _example("story", 32, True, 0.8, 0, 0.9, seed=1),  # top-p: sample from the nucleus
+}
+
+
 # ---------------------------------------------------------------- layout
 
 
@@ -241,6 +269,7 @@ def build() -> None:
             top_p = Slider(0.01, 1.0, 1.0, step=0.01, label=tr("generation.top_p"))
             repetition_penalty = Slider(0.5, 3.0, 1.0, step=0.05, label=tr("generation.repetition_penalty"))
             seed = Number(0, label=tr("generation.seed"), precision=0, minimum=0)
+            examples = gr.Column()  # the menu is placed here, once the controls it fills exist
             with gr.Row():
                 run = gr.Button(tr("generation.run"), variant="primary")
                 peek = gr.Button(tr("generation.peek"))
@@ -263,6 +292,8 @@ def build() -> None:
 
     outputs = [text, step_plot, entropy_plot, step, alternative, state, result_json]
     controls = [do_sample, temperature, top_k, top_p, repetition_penalty]
+    with examples:
+        examples_menu("generation", EXAMPLES, [prompt, model, max_new_tokens, *controls, seed])
     run.click(
         generate,
         [prompt, model, max_new_tokens, *controls, seed, chat],
