@@ -149,3 +149,11 @@ def test_labels_state_the_limits():
     assert f"{T.MAX_MERGES:,}" in i18n.labels("en")["tokenisation.num_merges"]
     assert f"{T.MAX_MERGES:,}" in i18n.labels("zh-CN")["tokenisation.num_merges"]
     assert view.tokenize.__wrapped__.__defaults__[0] == view.DEFAULT_TEXT
+
+
+def test_handlers_report_progress_while_loading_a_model(smol, monkeypatch):
+    seen, get = [], models.get
+    monkeypatch.setattr(view.models, "get", lambda name, **kw: seen.append(kw["progress"]) or get(name))
+    view.tokenize("Hello", models.BUNDLED_NAME, "")
+    view.bpe_replay("Hello", models.BUNDLED_NAME)
+    assert len(seen) == 2 and all(callable(report) for report in seen)  # a gr.Progress is falsy: not dropped

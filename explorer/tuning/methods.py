@@ -4,7 +4,8 @@ Every method starts from the same frozen classifier (`classifier.shared_classifi
 trains its new head. A method is either hand-written (`set_up` unfreezes or adds what it
 trains) or `peft`'s (`peft_config` builds the config; peft adds the modules and trains the
 head through `modules_to_save`); `after_step` runs after each optimiser step if the method
-needs one. A new delta-tuning method is one more `Method` in `METHODS`.
+needs one. A new delta-tuning method is one more `Method` in `METHODS` (plus its name, label
+"tuning.method.<id>", and its note's translation in `explorer/locales/`, for the tab).
 """
 
 from __future__ import annotations

@@ -47,9 +47,14 @@ def _names(compare_with) -> list[str]:
     return [name.strip() for name in compare_with if isinstance(name, str) and name.strip()]
 
 
+def _reporter(progress: gr.Progress | None):
+    """The compute modules' progress callback for a handler's gr.Progress (none for the examples menu)."""
+    return None if progress is None else gradio_progress(progress)
+
+
 def _comparison(text: str, model: str, compare_with, progress=None) -> tuple[list, list[str]]:
     """The text through the model's tokenizer, then through each other model's; notes for the page."""
-    report = progress and gradio_progress(progress)
+    report = _reporter(progress)
     lm = models.get(model, progress=report)
     tokenizers, notes = [(lm.name, lm.tokenizer)], []
     for name in _names(compare_with):
@@ -76,7 +81,7 @@ def tokenize(
 
 
 def _replay(text: str, model: str, progress=None) -> tuple[str, dict]:
-    lm = models.get(model, progress=progress and gradio_progress(progress))
+    lm = models.get(model, progress=_reporter(progress))
     result = tokenisation.replay(lm.tokenizer, text, lm.name)
     return replay_html(result), payload(result)
 
@@ -89,7 +94,7 @@ def bpe_replay(text: str = DEFAULT_TEXT, model: str = "", progress=gr.Progress()
 
 def _trained(corpus: str, num_merges: int, end_of_word: str, new_words: str = "", progress=None) -> tuple:
     """The toy BPE's outputs: merge table, vocabulary plot, slider, segmentations, state, payload."""
-    result = tokenisation.train_bpe(corpus, num_merges, end_of_word, progress=progress and gradio_progress(progress))
+    result = tokenisation.train_bpe(corpus, num_merges, end_of_word, progress=_reporter(progress))
     last = len(result.merges)
     slider = Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=True)
     segmented = segmentation_html(result, last, new_words)
