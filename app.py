@@ -8,7 +8,7 @@ import gradio as gr
 import torch
 
 from explorer import models
-from explorer.views import attention, generation, masked_lm, models_panel, prompting, tokenisation, tuning
+from explorer.views import attention, generation, icl, inside, masked_lm, models_panel, tokenisation, tuning
 from explorer.views.common import I18N, tr
 
 # (tab key, view module): each view's build() lays out its tab and wires its endpoints; the tab's
@@ -16,8 +16,9 @@ from explorer.views.common import I18N, tr
 TABS = [
     ("generation", generation),
     ("masked_lm", masked_lm),
-    ("icl", prompting),
+    ("icl", icl),
     ("attention", attention),
+    ("inside", inside),
     ("tokenisation", tokenisation),
     ("tuning", tuning),
 ]

@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/tuning.py [--steps 3] [--methods lora,head]
 One step = forward + backward + Adam update on a batch of 8 short sentences from the sentiment set
-(the same batch for every method). The median of the timed steps is reported, after one warm-up step.
+(the same seeded batches for every method), timed inside `tuning.train`. The median of the timed
+steps is reported, after one warm-up step.
 Targets (2 cores): the table < 10 s; one LoRA step < 2 s.
 """
 
@@ -18,23 +19,10 @@ import torch
 from explorer import models, tuning
 
 
-def seconds_per_step(lm, method: str, steps: int) -> tuple[float, int]:
-    prepared = tuning.prepare(lm, method, tuning.TuningSettings(), total_steps=steps + 1)
-    tuning.own_trainable_copies(prepared, lm)
-    model = prepared.model.train()
-    data = tuning.sentiment_data()
-    batch = data.train[: tuning.BATCH_SIZE]
-    input_ids, attention_mask = tuning.encode(lm, [item.text for item in batch])
-    labels = torch.tensor([data.labels.index(item.label) for item in batch])
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    times = []
-    for _ in range(steps + 1):
-        started = time.perf_counter()
-        model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times[1:]), int(input_ids.shape[1])
+def seconds_per_step(lm, method: str, steps: int) -> float:
+    """Median seconds of the steps of a real `tuning.train` run, after its first (warm-up) step."""
+    run = tuning.train(lm, [method], steps=steps + 1, learning_rate=1e-4).runs[0]
+    return statistics.median(run.step_seconds[1:])
 
 
 def main() -> None:
@@ -56,7 +44,7 @@ def main() -> None:
     rows = {r.method: r for r in table.rows}
     measured = {}
     for method in tuning.check_methods(args.methods):
-        measured[method], width = seconds_per_step(lm, method, args.steps)
+        measured[method] = seconds_per_step(lm, method, args.steps)
         row = rows[method]
         print(
             f"{method:<12}{row.trainable:>14,}{measured[method]:>9.2f}{row.checkpoint_mb:>15.3f}{row.memory_mb:>16,.0f}"
@@ -64,7 +52,7 @@ def main() -> None:
     print(
         f"\nload average (1/5/15 min) at the end: {os.getloadavg()} on {os.cpu_count()} cores (shared machine: noisy)"
     )
-    print(f"batch: {tuning.BATCH_SIZE} sentences x {width} tokens (left-padded); median of {args.steps} steps")
+    print(f"batch: {tuning.BATCH_SIZE} sentences of the sentiment set (left-padded); median of {args.steps} steps")
     if "lora" in measured:
         verdict = "meets" if measured["lora"] < 2 else "MISSES"
         print(f"LoRA one step: {measured['lora']:.2f} s ({verdict} the < 2 s target)")

@@ -37,6 +37,13 @@ def text(value, name: str = "text", max_chars: int = MAX_TEXT_CHARS, *, allow_bl
         raise ExplorerError("{name} must be text, got {kind}.", name=name, kind=type(value).__name__)
     if not allow_blank and not value.strip():
         raise ExplorerError("{name} is empty: type some text first.", name=name)
+    surrogate = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+    if surrogate is not None:
+        raise ExplorerError(
+            "{name} holds a lone surrogate (U+{code:04X}), half of a character that cannot be shown or encoded; "
+            "remove it (it must be text of whole characters).",
+            name=name, code=ord(surrogate),
+        )  # fmt: skip
     if len(value) > max_chars:
         raise ExplorerError(
             "{name} is {length:,} characters long; the limit is {limit:,}. Shorten it.",
@@ -56,7 +63,7 @@ def number(
     allowed: str | None = None,
 ) -> float | int:
     """A finite number in [low, high] (or (low, high] with `low_open`)."""
-    allowed = allowed or _describe_range(low, high, low_open, integer)
+    allowed = allowed or describe_range(low, high, low_open, integer)
     if isinstance(value, bool) or value is None:
         raise ExplorerError("{name} is missing; allowed: {allowed}.", name=name, allowed=allowed)
     try:
@@ -89,7 +96,8 @@ def seed(value) -> int:
     return number(value, "seed", 0, MAX_SEED, integer=True)
 
 
-def _describe_range(low, high, low_open: bool, integer: bool) -> str:
+def describe_range(low, high, low_open: bool = False, integer: bool = False) -> str:
+    """What a range allows, in words (in the language being served)."""
     kind = i18n.message("a whole number" if integer else "a number", {})
     if low is not None and high is not None:
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"

@@ -1,9 +1,9 @@
 """The interface's languages: short labels, explanations and messages, one folder per language.
 
-`locales/<language>/labels.json` maps keys ("generation.prompt") to short texts; each
-`locales/<language>/<tab>.md` is a tab's explanation (key "<tab>.explainer"); `messages.json`
-maps each English message template (as written in the code) to its translation. A third language
-is a folder of these files and no code change. English is the fallback for anything missing.
+`locales/<language>/labels/*.json` map keys ("generation.prompt") to short texts (one file per
+tab); each `locales/<language>/<tab>.md` is a tab's explanation (key "<tab>.explainer");
+`messages/*.json` map each English message template (as written in the code) to its translation.
+A third language is a folder of these files and no code change. English is the fallback.
 
 The views hand the frontend every label at once (Gradio's `gr.I18n`: it picks the browser's
 language and lets the page switch it); what the server draws (plots, tables, messages) follows the
@@ -26,7 +26,7 @@ _current = contextvars.ContextVar("language", default=DEFAULT)
 @cache
 def languages() -> tuple[str, ...]:
     """Every language with a folder, English first."""
-    found = sorted(p.name for p in LOCALES.iterdir() if (p / "labels.json").exists())
+    found = sorted(p.name for p in LOCALES.iterdir() if (p / "labels").is_dir())
     return (DEFAULT, *[name for name in found if name != DEFAULT])
 
 
@@ -34,7 +34,7 @@ def languages() -> tuple[str, ...]:
 def labels(language: str) -> dict[str, str]:
     """The language's labels and explanations (keys of the explanations: '<tab>.explainer')."""
     folder = LOCALES / language
-    table = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
+    table = _merged(folder / "labels")
     for page in sorted(folder.glob("*.md")):
         table[f"{page.stem}.explainer"] = page.read_text(encoding="utf-8").strip()
     return table
@@ -42,8 +42,15 @@ def labels(language: str) -> dict[str, str]:
 
 @cache
 def messages(language: str) -> dict[str, str]:
-    path = LOCALES / language / "messages.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return _merged(LOCALES / language / "messages")
+
+
+def _merged(folder: Path) -> dict[str, str]:
+    """Every JSON table in `folder`, merged (one file per tab or area, so that they never collide)."""
+    table: dict[str, str] = {}
+    for path in sorted(folder.glob("*.json")):
+        table.update(json.loads(path.read_text(encoding="utf-8")))
+    return table
 
 
 def negotiate(accept_language: str | None) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
+from . import i18n
 from .checks import ExplorerError
 from .models import LoadedModel
 
@@ -34,7 +35,7 @@ def pad_id(lm: LoadedModel) -> int:
     for value in (lm.tokenizer.pad_token_id, lm.model.config.pad_token_id, lm.tokenizer.eos_token_id):
         if isinstance(value, int):
             return value
-    raise ExplorerError(f"{lm.name} has no pad, end-of-text or padding id to pad a batch with.")
+    raise ExplorerError("{model} has no pad, end-of-text or padding id to pad a batch with.", model=lm.name)
 
 
 def document_start_ids(tokenizer) -> list[int]:
@@ -64,11 +65,15 @@ def check_fits(lm: LoadedModel, n_tokens: int, n_new: int = 0, *, limit: int | N
     cap = min(limit, lm.context_length) if limit else lm.context_length
     if n_tokens + n_new <= cap:
         return
-    new = f" plus {n_new:,} new tokens" if n_new else ""
-    reason = why if limit and limit < lm.context_length else f"{lm.name}'s context"
+    reason = why if limit and limit < lm.context_length else i18n.message("{model}'s context", {"model": lm.name})
+    if n_new:
+        raise ExplorerError(
+            "The text is {n:,} tokens plus {new:,} new tokens; the limit is {cap:,} ({reason}). "
+            "Shorten it or ask for fewer new tokens.",
+            n=n_tokens, new=n_new, cap=cap, reason=reason,
+        )  # fmt: skip
     raise ExplorerError(
-        f"The text is {n_tokens:,} tokens{new}; the limit is {cap:,} ({reason}). Shorten it"
-        + (" or ask for fewer new tokens." if n_new else ".")
+        "The text is {n:,} tokens; the limit is {cap:,} ({reason}). Shorten it.", n=n_tokens, cap=cap, reason=reason
     )
 
 
@@ -83,7 +88,8 @@ def final_norm(model: nn.Module) -> nn.Module:
         if isinstance(module, nn.Module):
             return module
     raise ExplorerError(
-        f"Where {type(model).__name__}'s final norm is is not known here (Llama, Gemma, GPT-2 and Qwen are)."
+        "Where {architecture}'s final norm is is not known here (Llama, Gemma, GPT-2 and Qwen are).",
+        architecture=type(model).__name__,
     )
 
 
@@ -105,7 +111,10 @@ def decoder_layers(model: nn.Module) -> nn.ModuleList:
             module = getattr(module, part, None)
         if isinstance(module, nn.ModuleList):
             return module
-    raise ExplorerError(f"Where {type(model).__name__}'s layers are is not known here (Llama, Gemma, GPT-2, BERT are).")
+    raise ExplorerError(
+        "Where {architecture}'s layers are is not known here (Llama, Gemma, GPT-2, BERT are).",
+        architecture=type(model).__name__,
+    )
 
 
 # ---------------------------------------------------------------- forward passes
@@ -134,11 +143,12 @@ def greedy_steps(lm: LoadedModel, ids: torch.Tensor, past=None) -> Iterator[tupl
 
 
 def greedy_continuation(
-    lm: LoadedModel, ids: Sequence[int], max_new_tokens: int, stop_text: str | None = None
+    lm: LoadedModel, ids: Sequence[int], max_new_tokens: int, stop_text: str | None = None, past=None
 ) -> list[int]:
-    """The greedy continuation of one text: until EOS, `max_new_tokens`, or `stop_text` appears."""
+    """The greedy continuation of one text: until EOS, `max_new_tokens`, or `stop_text` appears.
+    With `past` (a KV cache of the text's start), `ids` are the tokens that follow it."""
     eos, new = lm.tokenizer.eos_token_id, []
-    for _, (token, _) in zip(range(max_new_tokens), greedy_steps(lm, torch.tensor([list(ids)]))):
+    for _, (token, _) in zip(range(max_new_tokens), greedy_steps(lm, torch.tensor([list(ids)]), past)):
         if int(token) == eos:
             break
         new.append(int(token))

@@ -216,3 +216,10 @@ def registered_tokenizer(name: str):
 def own_ids(tokenizer, text: str) -> list[int]:
     """The tokenizer's own encoding of `text`, no special tokens added."""
     return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def tiny_gpt2_eager(seed: int = 0) -> models.LoadedModel:
+    """`tiny_gpt2` with eager attention, which returns its attention weights (Inside the Transformer tab)."""
+    lm = tiny_gpt2(seed)
+    lm.model.set_attn_implementation("eager")
+    return lm

@@ -59,11 +59,19 @@ def test_the_code_uses_only_labels_that_exist():
 
 
 def error_templates() -> set[str]:
-    """The first argument of every ExplorerError(...) in the code: it must be a plain string template."""
+    """The first argument of every ExplorerError(...) in the code (it must be a plain string template),
+    and every literal template given to i18n.message(...)."""
     templates = set()
     for path in CODE:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ExplorerError" and node.args:
+            called = (
+                getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if isinstance(node, ast.Call)
+                else None
+            )
+            if called == "message" and node.args and isinstance(node.args[0], ast.Constant):
+                templates.add(node.args[0].value)  # i18n.message("template", {...}): a part of a message
+            if called == "ExplorerError" and node.args:
                 first = node.args[0]
                 assert isinstance(first, ast.Constant) and isinstance(first.value, str), (
                     f"{path.name}:{node.lineno}: ExplorerError needs a template string and its values as keywords"

@@ -1,10 +1,14 @@
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from explorer import cache, models
+from explorer import cache, hub, i18n, models
+from explorer.bundled import SOURCES
 from explorer.checks import ExplorerError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_empty_name_is_the_bundled_default():
@@ -26,15 +30,41 @@ def test_kind_mismatch_is_explained():
 def test_registry_lists_every_model_and_the_bundled_one_is_available():
     infos = {info.name: info for info in models.list_models()}
     assert set(infos) == set(models.REGISTRY)
-    bundled = infos[models.BUNDLED_NAME]
-    assert bundled.available and bundled.source == "bundled" and bundled.kind == "causal"
+    for name in (models.BUNDLED_NAME, "Gemma-3-270M"):
+        info = infos[name]
+        assert info.available and info.source == "bundled" and info.kind == "causal" and info.why_unavailable is None
     assert {info.kind for info in infos.values()} == {"causal", "masked"}
+    assert {name for name, spec in models.REGISTRY.items() if spec.bundled} == set(SOURCES)
 
 
-@pytest.mark.skipif(models.hub_reachable(), reason="the hub is reachable here")
+def test_gemma_is_a_base_model_whose_terms_ship_in_the_repository():
+    gemma = next(info for info in models.list_models() if info.name == "Gemma-3-270M")
+    assert gemma.base and not gemma.chat and gemma.params == 268_098_176
+    assert (
+        gemma.licence.startswith("Gemma Terms of Use: licenses/gemma/") and "ai.google.dev/gemma/terms" in gemma.licence
+    )
+    for file in ("GEMMA_TERMS.html", "NOTICE.md"):
+        assert (ROOT / "licenses" / "gemma" / file).stat().st_size > 300
+
+
+def test_every_model_reports_a_licence_field():
+    infos = {info.name: info for info in models.list_models()}
+    assert infos["gpt2"].licence == "MIT: https://huggingface.co/openai-community/gpt2"
+    assert infos[models.BUNDLED_NAME].licence.startswith("Apache-2.0: ")
+    assert models.ModelInfo("x", "causal", "hub", False, None, False, False, "why").licence is None
+
+
+def test_warm_up_loads_every_available_bundled_model_in_turn_smollm2_first(monkeypatch):
+    asked = []
+    monkeypatch.setattr(models, "get", lambda name: asked.append(name))
+    models.warm_up().join(timeout=10)
+    assert asked == [models.BUNDLED_NAME, "Gemma-3-270M"]
+
+
+@pytest.mark.skipif(hub.reachable(), reason="the hub is reachable here")
 def test_offline_hub_models_are_unavailable_with_advice():
     spec = models.REGISTRY["gpt2"]
-    if models.is_cached_on_disk(spec.hub_id):
+    if hub.is_cached_on_disk(spec.hub_id):
         pytest.skip("gpt2 is in the local cache")
     info = next(i for i in models.list_models() if i.name == "gpt2")
     assert not info.available and "bundled model" in info.why_unavailable
@@ -43,7 +73,7 @@ def test_offline_hub_models_are_unavailable_with_advice():
 
 
 def test_bundled_model_is_cached_as_safetensors_and_counted(bundled):
-    folder = models._dequantised_folder(models.bundled_gguf())
+    folder = SOURCES[models.BUNDLED_NAME].folder()
     assert (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists()
     assert bundled.num_params == models.REGISTRY[models.BUNDLED_NAME].published_params
     assert bundled.context_length == 8192 and not bundled.model.training
@@ -77,3 +107,35 @@ def test_evicting_a_model_drops_what_was_computed_from_it(monkeypatch):
     models.get("distilgpt2")  # evicts gpt2
     assert models.loaded("gpt2") is None and models.loaded("distilgpt2") is not None
     assert derived.peek(("gpt2", "some text")) is None
+
+
+def test_the_default_causal_model_follows_the_interface_language():
+    assert models.default_model("causal") == models.BUNDLED_NAME
+    with i18n.speaking("zh-CN"):
+        assert models.default_model("causal") == models.GEMMA_NAME
+        assert models.resolve("").name == models.GEMMA_NAME
+
+
+def test_the_masked_lm_methods_pick_their_model_kind():
+    with pytest.raises(ExplorerError, match="causal .* cannot run masked-lm.*or the method causal-rescoring"):
+        models.resolve_for("masked-lm", models.BUNDLED_NAME)
+    with pytest.raises(ExplorerError, match="Unknown model"):
+        models.resolve_for("auto", "no-such-model")
+    with pytest.raises(ExplorerError, match="masked .* cannot run causal-rescoring, which needs a causal model"):
+        models.resolve_for("causal-rescoring", "bert-base-uncased")
+    with pytest.raises(ExplorerError, match="method must be one of"):
+        models.resolve_for("guess", "")
+    assert models.resolve_for("auto", models.BUNDLED_NAME).kind == "causal"  # runs causal-rescoring
+    assert models.resolve_for("auto", "bert-base-uncased").kind == "masked"  # runs masked-lm
+    assert models.resolve_for("causal-rescoring", None).name == models.BUNDLED_NAME  # a cleared dropdown
+
+
+def test_empty_model_picks_a_masked_lm_when_one_is_available(monkeypatch):
+    monkeypatch.setattr(
+        models, "default_model", lambda kind: "distilroberta-base" if kind == "masked" else models.BUNDLED_NAME
+    )
+    assert models.resolve_for("auto", "").name == "distilroberta-base"
+    monkeypatch.setattr(models, "default_model", lambda kind: None if kind == "masked" else models.BUNDLED_NAME)
+    assert models.resolve_for("auto", "").name == models.BUNDLED_NAME
+    with pytest.raises(ExplorerError, match="No masked model is available"):
+        models.resolve_for("masked-lm", "")

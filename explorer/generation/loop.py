@@ -111,7 +111,7 @@ def encode_prompt(lm: LoadedModel, prompt: str, use_chat_template: bool = False)
     if not use_chat_template:
         return prompt, lm_ops.encode_document(tokenizer, prompt)
     if not getattr(tokenizer, "chat_template", None):
-        raise checks.ExplorerError(f"{lm.name} has no chat template; untick 'chat template'.")
+        raise checks.ExplorerError("{model} has no chat template; untick 'chat template'.", model=lm.name)
     text = tokenizer.apply_chat_template(
         [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
     )

@@ -11,7 +11,7 @@ import traceback
 
 import gradio as gr
 
-from .. import i18n, models
+from .. import checks, i18n, models
 from ..checks import ExplorerError
 
 log = logging.getLogger("plm-explorer")
@@ -116,12 +116,15 @@ def _checked(component, preprocess, payload):
         return preprocess(payload)
     except (gr.Error, TypeError, ValueError, OverflowError):
         low, high = component.minimum, component.maximum
-        allowed = (
-            "a number" + (f" from {low:g}" if low is not None else "") + (f" to {high:g}" if high is not None else "")
-        )
-        whole = " (a whole number)" if getattr(component, "precision", None) == 0 else ""
+        whole = getattr(component, "precision", None) == 0
+        allowed = checks.describe_range(low, high, integer=whole)
+        label = component.label
+        name = t(label.key) if hasattr(label, "key") else (label or i18n.message("A number", {}))
         raise gr.Error(
-            f"{component.label or 'A number'}: {str(payload)[:80]!r} is not allowed; allowed: {allowed}{whole}."
+            i18n.message(
+                "{name}: {value!r} is not allowed; allowed: {allowed}.",
+                {"name": name, "value": str(payload)[:80], "allowed": allowed},
+            )
         ) from None
 
 
@@ -149,20 +152,40 @@ def model_choices(kind: models.Kind | None = None) -> list[tuple[str, str]]:
     choices = []
     for info in models.list_models():
         if kind is None or info.kind == kind:
-            label = info.name if info.available else f"{info.name} (not available offline)"
+            label = info.name if info.available else t("common.not_available", name=info.name)
             choices.append((label, info.name))
     return choices
 
 
 def model_dropdown(kind: models.Kind = "causal", label=None) -> gr.Dropdown:
-    default = models.default_model(kind)
+    """Every model of `kind`, after "Default": '' lets the registry pick by the request's language
+    (a Chinese page gets Gemma-3-270M, which reads Chinese)."""
     return gr.Dropdown(
-        choices=model_choices(kind),
-        value=default,
+        choices=[(tr(f"common.default_{kind}"), ""), *model_choices(kind)],
+        value="",
         label=label or tr("common.model"),
         allow_custom_value=True,  # '' (the default) and unknown names reach the registry, which explains
         info=tr("common.model_info"),
     )
+
+
+def examples_menu(tab: str, examples: dict, outputs: list) -> gr.Dropdown:
+    """The tab's "Lecture examples" menu: picking one fills `outputs` with what `examples[name]()`
+    returns, written in the page's language (the functions call `t(...)`); labels "<tab>.example.<name>"."""
+    menu = gr.Dropdown(
+        choices=[(tr(f"{tab}.example.{name}"), name) for name in examples],
+        value=None,
+        label=tr("common.examples"),
+        info=tr("common.examples_info"),
+    )
+
+    def fill(name: str):
+        if name not in examples:
+            return tuple(gr.skip() for _ in outputs)
+        return examples[name]()
+
+    menu.select(user_errors(fill), menu, outputs, api_visibility="private")
+    return menu
 
 
 def json_panel() -> gr.JSON:

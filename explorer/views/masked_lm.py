@@ -9,9 +9,9 @@ import gradio as gr
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import masked_lm
+from .. import masked_lm, models
 from ..masked_lm import CorruptionResult, Filler, FillMaskResult
-from .common import Number, Slider, gradio_progress, model_choices, payload, user_errors
+from .common import SHORT_WORK, Number, Slider, gradio_progress, model_choices, payload, user_errors
 
 EXPLAINER = """**BERT's cloze objective.** Write a sentence with one or more `[MASK]` (always type `[MASK]`; the
 app uses the model's own mask token, e.g. `<mask>` for RoBERTa). A *masked* LM (BERT) reads the whole sentence,
@@ -24,6 +24,7 @@ complete sentence by the causal model's likelihood, so the words after the blank
 weak when the blank *starts* the sentence (nothing to its left, and the instruct model rarely proposes the word):
 try "[MASK] is the largest planet in the solar system." with a masked LM when one is available."""
 DEFAULT_TEXT = "He wrote a letter with a [MASK] and paper."
+DEMO_TEXT = "The quick brown fox jumps over the lazy dog because it wants to reach the river before night falls."
 
 DEMO_EXPLAINER = """**How BERT is trained.** BERT picks ~15% of the tokens; of those, 80% become the mask token,
 10% a random token, 10% stay themselves — the model must predict the original at every picked position,
@@ -176,19 +177,23 @@ def fill_mask(
     progress=gr.Progress(),
 ):
     """Fill every [MASK]: the top-k words per blank, the filled sentence, and the left-only contrast."""
-    result = masked_lm.fill_mask(text, model or "", top_k, method, progress=gradio_progress(progress))
+    report = gradio_progress(progress)
+    lm = models.get(models.resolve_for(method, model).name, progress=report)
+    causal = lm if lm.spec.kind == "causal" else models.get("", "causal", progress=report)  # for the left-only view
+    result = masked_lm.fill_mask(lm, causal, text, top_k, progress=report)
     return method_banner(result), contrast_html(result), candidates_figure(result), payload(result)
 
 
 @user_errors
 def mask_demo(
-    text: str = "The quick brown fox jumps over the lazy dog because it wants to reach the river before night falls.",
+    text: str = DEMO_TEXT,
     model: str = "",
     seed: int = 0,
     progress=gr.Progress(),
 ):
     """BERT's training corruption: ~15% of the tokens, 80% masked / 10% random / 10% kept, seeded."""
-    result = masked_lm.mask_demo(text, model or "", seed, progress=gradio_progress(progress))
+    lm = models.get(models.resolve_for("auto", model).name, progress=gradio_progress(progress))
+    result = masked_lm.corrupt(lm, text, seed)
     return corruption_html(result), payload(result)
 
 
@@ -212,7 +217,7 @@ def build() -> None:
             text = gr.Textbox(DEFAULT_TEXT, label="Text with [MASK] (up to 5)", lines=3)
             model = _model_dropdown()
             method = gr.Radio(
-                list(masked_lm.METHODS),
+                list(models.METHOD_KINDS),
                 value="auto",
                 label="Method",
                 info="auto: masked-lm with a masked LM, causal-rescoring with a causal model",
@@ -239,11 +244,7 @@ def build() -> None:
     gr.Markdown(DEMO_EXPLAINER)
     with gr.Row():
         with gr.Column(scale=2):
-            demo_text = gr.Textbox(
-                "The quick brown fox jumps over the lazy dog because it wants to reach the river before night falls.",
-                label="Text to corrupt",
-                lines=3,
-            )
+            demo_text = gr.Textbox(DEMO_TEXT, label="Text to corrupt", lines=3)
             demo_model = _model_dropdown()
             seed = Number(0, label="Seed", precision=0, minimum=0)
             corrupt = gr.Button("Corrupt like BERT")
@@ -257,6 +258,6 @@ def build() -> None:
         [text, model, top_k, method],
         [banner, contrast, plot, fill_json],
         api_name="fill_mask",
-        concurrency_id="model-forward",
+        **SHORT_WORK,
     )
     corrupt.click(mask_demo, [demo_text, demo_model, seed], [corrupted, demo_json], api_name="mask_demo")

@@ -7,9 +7,17 @@ import plotly.graph_objects as go
 
 from .. import models
 from ..generation.teacher_forcing import SequenceProbs, sequence_probs
-from .common import SHORT_WORK, gradio_progress, json_panel, model_dropdown, payload, t, tr, user_errors
+from .common import SHORT_WORK, examples_menu, gradio_progress, json_panel, model_dropdown, payload, t, tr, user_errors
 
 COLUMNS = ["position", "token", "prob", "rank", "top"]
+
+
+# The notes' walk-through: 台湾大学 on the multilingual base model, token by token (its tokenizer
+# has 台湾 and 大学 as tokens; SmolLM2 needs 8 byte tokens for it).
+EXAMPLES = {
+    "taiwan": lambda: ("台湾大学", models.GEMMA_NAME),
+    "sentence": lambda: (t("sequence.example_text.sentence"), ""),
+}
 
 
 def table(result: SequenceProbs) -> list[list]:
@@ -42,6 +50,7 @@ def build() -> None:
         with gr.Row():
             text = gr.Textbox(tr("sequence.default_text"), label=tr("sequence.text"), lines=2, scale=3)
             model = model_dropdown("causal")
+        examples_menu("sequence", EXAMPLES, [text, model])
         button = gr.Button(tr("sequence.run"))
         plot = gr.Plot(label=tr("sequence.plot"))
         rows = gr.Dataframe(headers=[tr(f"sequence.col.{c}") for c in COLUMNS], label=tr("sequence.table"), wrap=True)

@@ -1,0 +1,90 @@
+"""In-context learning: templates, verbalizers, k demonstrations, label scoring and calibration.
+
+- `tasks`: a built-in task with the user's edits or a pasted one; drawing demonstrations;
+- `prompts`: the prompt's layout, plain or with the model's chat template;
+- `scoring`: the KV-cache engine that scores every label's continuation after shared prompts;
+- `runs`: one query (`run_icl`), content-free calibration, and the sweep of accuracy vs shots.
+"""
+
+from .prompts import Prompt, build_prompt, encode, shared_text
+from .runs import (
+    CONTENT_FREE,
+    DEFAULT_SHOTS,
+    MAX_ITEMS,
+    MAX_REPEATS,
+    MAX_SHOTS,
+    IclResult,
+    LabelScore,
+    SweepPoint,
+    SweepResult,
+    calibrate,
+    content_free_probs,
+    fitting_prompt,
+    normalise,
+    parse_shots,
+    run_icl,
+    sweep,
+)
+from .scoring import (
+    BATCH_SIZE,
+    MAX_NEW_TOKENS,
+    ContinuationScore,
+    Prefix,
+    extend,
+    greedy_answer,
+    score_continuations,
+    score_many,
+    shared_prefix,
+)
+from .tasks import (
+    CUSTOM,
+    CUSTOM_TEMPLATE,
+    configure,
+    custom_task,
+    draw_demonstrations,
+    parse_verbalizers,
+    resolve_task,
+    split_items,
+    validate,
+)
+
+__all__ = [
+    "BATCH_SIZE",
+    "CONTENT_FREE",
+    "CUSTOM",
+    "CUSTOM_TEMPLATE",
+    "DEFAULT_SHOTS",
+    "MAX_ITEMS",
+    "MAX_NEW_TOKENS",
+    "MAX_REPEATS",
+    "MAX_SHOTS",
+    "ContinuationScore",
+    "IclResult",
+    "LabelScore",
+    "Prefix",
+    "Prompt",
+    "SweepPoint",
+    "SweepResult",
+    "build_prompt",
+    "calibrate",
+    "configure",
+    "content_free_probs",
+    "custom_task",
+    "draw_demonstrations",
+    "encode",
+    "extend",
+    "fitting_prompt",
+    "greedy_answer",
+    "normalise",
+    "parse_shots",
+    "parse_verbalizers",
+    "resolve_task",
+    "run_icl",
+    "score_continuations",
+    "score_many",
+    "shared_prefix",
+    "shared_text",
+    "split_items",
+    "sweep",
+    "validate",
+]
