@@ -8,7 +8,8 @@ import torch
 
 from explorer import masked_lm
 from explorer.lm import encode_document
-from explorer.masked_lm.left_only import WORD_PIECES, continues_word, next_words, starts_word
+from explorer.masked_lm.left_only import _WordInProgress, next_words, starts_cjk, starts_word
+from explorer.segments import token_bytes
 
 from builders import tiny_gemma, tiny_llama
 
@@ -23,19 +24,26 @@ def reference_next_words(lm, prefix_ids: list[int], n: int, after_space: bool) -
     tokenizer, special = lm.tokenizer, set(lm.tokenizer.all_special_ids)
     probs = next_probs(prefix_ids)
     order = [int(i) for i in probs.argsort(descending=True)]
-    firsts = [i for i in order if i not in special and starts_word(tokenizer.decode([i]), after_space)][:n]
+
+    def piece(token_id: int) -> tuple[bytes, str]:
+        return token_bytes(tokenizer, [token_id])[0], tokenizer.decode([token_id])
+
+    firsts = [
+        i
+        for i in order
+        if i not in special and (starts_word(piece(i)[1], after_space) or (not after_space and starts_cjk(piece(i)[0])))
+    ][:n]
     words: dict[str, float] = {}
     for first in firsts:
-        word, prob = [first], float(probs[first])
-        for _ in range(WORD_PIECES):
-            step = next_probs(prefix_ids + word)
+        word = _WordInProgress(first, piece(first)[0], float(probs[first]))
+        while True:
+            step = next_probs(prefix_ids + word.ids)
             best = int(step.argmax())
-            if not continues_word(tokenizer.decode([best])):
+            if not word.takes(*piece(best)):
                 break
-            word.append(best)
-            prob *= float(step[best])
-        text = tokenizer.decode(word).strip()
-        words[text] = max(prob, words.get(text, 0.0))
+            word.add(best, piece(best)[0], float(step[best]))
+        if word.text:
+            words[word.text] = max(word.prob, words.get(word.text, 0.0))
     return words
 
 
