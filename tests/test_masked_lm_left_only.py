@@ -8,7 +8,8 @@ import torch
 
 from explorer import masked_lm
 from explorer.lm import encode_document
-from explorer.masked_lm.left_only import _WordInProgress, next_words, starts_cjk, starts_word
+from explorer.masked_lm.blanks import is_cjk
+from explorer.masked_lm.left_only import CJK_WORD_CHARS, _WordInProgress, next_words, starts_cjk, starts_word
 from explorer.segments import token_bytes
 
 from builders import tiny_gemma, tiny_llama
@@ -65,3 +66,28 @@ def test_a_blank_at_the_start_is_predicted_after_the_document_start():
     result = masked_lm.fill_mask(gemma, gemma, "[MASK] is the capital of France.", top_k=5)
     assert result.masks[0].left_context == "" and len(result.masks[0].left_only) == 5
     assert len(result.masks[0].candidates) == 5
+
+
+def test_a_chinese_word_is_one_to_four_whole_characters():
+    """No spaces in Chinese: a word that starts with a CJK character takes the CJK characters after it,
+    up to CJK_WORD_CHARS; a character cut by a byte-level BPE is finished first, never shown as �."""
+    word = _WordInProgress(1, "北".encode()[:2], 0.5)  # a byte-level BPE's first token: two of 北's three bytes
+    assert word.cjk and word.text == "" and word.takes("北".encode()[2:], "")
+    word.add(2, "北".encode()[2:], 0.5)
+    assert word.text == "北" and word.prob == 0.25
+    assert word.takes("京".encode(), "京") and not word.takes("。".encode(), "。") and not word.takes(b" a", " a")
+    for char in "京市中心":
+        if word.takes(char.encode(), char):
+            word.add(3, char.encode(), 1.0)
+    assert word.text == "北京市中" and len(word.text) == CJK_WORD_CHARS
+    english = _WordInProgress(4, b" Par", 1.0)
+    assert not english.cjk and english.takes(b"is", "is") and not english.takes(b" is", " is")
+
+
+@pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
+def test_next_words_after_chinese_text_are_whole_characters(build):
+    lm = build()
+    words = next_words(lm, encode_document(lm.tokenizer, "中国的首都是"), 8, after_space=False)
+    assert words and all("\ufffd" not in word and word for word, _ in words)
+    cjk = [word for word, _ in words if all(is_cjk(c) for c in word)]
+    assert all(1 <= len(word) <= CJK_WORD_CHARS for word in cjk)
