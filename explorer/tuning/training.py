@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .. import checks, datasets
+from .. import checks, datasets, i18n
 from ..lm import check_fits, encode_document, pad_id
 from ..models import LoadedModel, Progress
 from .classifier import backbone
@@ -111,7 +111,7 @@ def train(
             progress((index + fraction) / len(methods), f"{METHODS[method].name}: {message}")
 
         runs.append(train_one(lm, method, steps, learning_rate, seed, settings, data, report))
-    progress(1.0, "Training done")
+    progress(1.0, i18n.message("Training done", {}))
     return TrainingResult(
         lm.name, runs, steps, learning_rate, seed, BATCH_SIZE, len(data.train), len(data.held_out), "sentiment"
     )
@@ -131,7 +131,7 @@ def train_one(
     prepared = prepare(lm, method, settings, seed, total_steps=steps)
     own_trainable_copies(prepared, lm)
     model, after_step = prepared.model, METHODS[method].after_step
-    report(0.0, "measuring before training")
+    report(0.0, i18n.message("measuring before training", {}))
     accuracy_before, ppl_before = accuracy(model, lm, data), perplexity(model, lm)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=learning_rate)
@@ -144,7 +144,10 @@ def train_one(
         with SavedActivations(model) as saved:
             outputs = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
         if not math.isfinite(outputs.loss.item()):
-            stopped = f"loss became {outputs.loss.item()} at step {step + 1}; run stopped (try a smaller learning rate)"
+            stopped = i18n.message(
+                "loss became {loss} at step {step}; run stopped (try a smaller learning rate)",
+                {"loss": outputs.loss.item(), "step": step + 1},
+            )
             break
         outputs.loss.backward()
         optimizer.step()
@@ -156,9 +159,14 @@ def train_one(
         seconds.append(time.perf_counter() - started)
         # The curve shows the task's cross-entropy; AdaLoRA's training loss adds a regulariser.
         losses.append(nn.functional.cross_entropy(outputs.logits.detach(), labels).item())
-        report((step + 1) / (steps + 1), f"step {step + 1}/{steps}, loss {losses[-1]:.3f}")
+        report(
+            (step + 1) / (steps + 1),
+            i18n.message(
+                "step {step}/{steps}, loss {loss:.3f}", {"step": step + 1, "steps": steps, "loss": losses[-1]}
+            ),
+        )
     model.eval()
-    report(steps / (steps + 1), "measuring after training")
+    report(steps / (steps + 1), i18n.message("measuring after training", {}))
     return Run(
         method=method,
         trainable=prepared.trainable,
