@@ -24,6 +24,14 @@ from .common import (
 )
 from .generation_figures import entropy_figure, stage_figure, step_figure, text_html
 
+# Generations, branches and peeks share forwards (explorer/generation/scheduler.py): as many run at once
+# as one forward holds, the rest wait in Gradio's queue, which shows each its place.
+BATCHED_WORK = (
+    dict(concurrency_id="generation", concurrency_limit=generation.MAX_BATCH)
+    if generation.MAX_BATCH > 1
+    else SHORT_WORK
+)
+
 
 def alternatives(result: GenerationResult | None, step: int) -> gr.Dropdown:
     if not result or not result.steps:
@@ -193,21 +201,21 @@ def build() -> None:
         [prompt, model, max_new_tokens, *controls, seed, chat],
         outputs,
         api_name="generate",
-        **SHORT_WORK,
+        **BATCHED_WORK,
     )
     branch_button.click(
         branch,
         [state, step, alternative, max_new_tokens],
         outputs,
         api_name="branch",
-        **SHORT_WORK,
+        **BATCHED_WORK,
     )
     peek.click(
         next_token,
         [prompt, model, temperature, top_k, top_p, repetition_penalty, chat],
         [step_plot, result_json],
         api_name="next_token",
-        **SHORT_WORK,
+        **BATCHED_WORK,
     )
     step.release(
         lambda s, i: (step_figure(s and s.result, i), alternatives(s and s.result, i)),
