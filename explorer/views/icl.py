@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gradio as gr
 import plotly.graph_objects as go
-from gradio.context import Context
 
 from .. import datasets, i18n, models
 from .. import icl as compute
@@ -17,6 +16,7 @@ from .common import (
     examples_menu,
     gradio_progress,
     json_panel,
+    localized_defaults,
     model_dropdown,
     payload,
     t,
@@ -290,7 +290,8 @@ def build() -> None:
                 template = gr.Textbox("", placeholder=template0, label=tr("icl.template"), lines=2)
                 verbalizers = gr.Textbox("", placeholder=words0, label=tr("icl.verbalizers"), lines=4)
                 edit = gr.Button(tr("icl.edit"), size="sm")
-                custom_examples = gr.Textbox(tr("icl.custom_examples"), label=tr("icl.custom_label"), lines=5)
+                custom_examples = gr.Textbox(t("icl.custom_examples"), label=tr("icl.custom_label"), lines=5)
+                localized_defaults([(custom_examples, "icl.custom_examples")])
             run = gr.Button(tr("icl.run"), variant="primary")
         with gr.Column(scale=3):
             figure = gr.Plot(label=tr("icl.plot"))
@@ -325,4 +326,4 @@ def build() -> None:
     )
     task.change(show_task, task, [template, verbalizers, instruction, query], api_visibility="private")
     edit.click(edit_task_settings, task, [template, verbalizers, instruction], api_visibility="private")
-    Context.root_block.load(page_task, None, task, api_visibility="private")  # then task.change fills the rest
+    localized_defaults([(task, page_task)])  # then task.change fills the rest

@@ -18,6 +18,7 @@ from .common import (
     examples_menu,
     gradio_progress,
     json_panel,
+    localized_defaults,
     model_choices,
     payload,
     t,
@@ -225,7 +226,8 @@ def build() -> None:
     gr.Markdown(tr("masked_lm.explainer"))
     with gr.Row():
         with gr.Column(scale=2):
-            text = gr.Textbox(tr("masked_lm.default_text"), label=tr("masked_lm.text"), lines=3)
+            text = gr.Textbox(t("masked_lm.default_text"), label=tr("masked_lm.text"), lines=3)
+            localized_defaults([(text, "masked_lm.default_text")])
             model = _model_dropdown()
             method = gr.Radio(
                 list(models.METHOD_KINDS), value="auto", label=tr("masked_lm.method"), info=tr("masked_lm.method_info")
@@ -241,7 +243,8 @@ def build() -> None:
     gr.Markdown(tr("masked_lm_demo.explainer"))
     with gr.Row():
         with gr.Column(scale=2):
-            demo_text = gr.Textbox(tr("masked_lm.demo_text"), label=tr("masked_lm.demo_label"), lines=3)
+            demo_text = gr.Textbox(t("masked_lm.demo_text"), label=tr("masked_lm.demo_label"), lines=3)
+            localized_defaults([(demo_text, "masked_lm.demo_text")])
             demo_model = _model_dropdown()
             seed = Number(0, label=tr("masked_lm.seed"), precision=0, minimum=0)
             examples_menu("masked_lm", CORRUPTION_EXAMPLES, [demo_text, demo_model, seed])
