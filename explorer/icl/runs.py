@@ -131,7 +131,13 @@ def fitting_prompt(lm: LoadedModel, task: Task, demos: Sequence[Example], query:
         return len(encode(lm.tokenizer, build_prompt(task, demos[:k], query, lm.tokenizer, chat).text, chat))
 
     try:
-        check_fits(lm, length(len(demos)), limit=limit, why=why)
+        check_fits(
+            lm,
+            length(len(demos)),
+            limit=limit,
+            why=why,
+            what="prompt (instruction, template, demonstrations and query)",
+        )
     except ExplorerError as error:
         fitting = next((k for k in range(len(demos) - 1, -1, -1) if length(k) <= limit), None)
         advice = (
