@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from explorer import generation as g
+from explorer import models
 from explorer.generation import scheduler
 from explorer.generation.sequence import Sequence
 
@@ -163,3 +164,27 @@ def test_a_closed_stream_leaves_the_batch(lm):
             break
         threading.Event().wait(0.05)
     assert not running._rows
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread, as the app runs (two fight over a busy machine's cores: ten times slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", [models.BUNDLED_NAME, models.GEMMA_NAME])
+def test_bundled_models_batched_equal_alone(name, one_thread):
+    """SmolLM2 and Gemma 3 270M (sliding-window layers): four sequences, two joining a round later."""
+    bundled = models.get(name)
+    alone = [list(scheduler.decode_alone(bundled, make(bundled, i))) for i in range(4)]
+    batch = scheduler.Scheduler(bundled)
+    tickets = [batch.enqueue(make(bundled, i)) for i in range(2)]
+    batch.step()
+    tickets += [batch.enqueue(make(bundled, i)) for i in range(2, 4)]
+    while batch._rows or len(batch._waiting):
+        batch.step()
+    for i in range(4):
+        assert_same(alone[i], drain(tickets[i]))

@@ -1,8 +1,9 @@
 """A lecture hall at once: one scheduler per loaded model steps every request's sequence together.
 
-On a CPU a small model's forward is memory-bound: it reads every weight once whether it feeds one
-row or sixteen, so the sequences of different users can share forwards nearly for free. The
-scheduler's thread (started by the first request, ended after a quiet spell) repeats one round:
+A small model's forward on a CPU reads every weight once whether it feeds one row or sixteen, so
+the sequences of different users share forwards: sixteen rows cost a few times one, not sixteen
+(bench/generation.py). The scheduler's thread (started by the first request, ended after a quiet
+spell) repeats one round:
 
 1. drop the rows whose reader left (a stream the browser closed);
 2. feed every running row its last token in one forward; each row picks its next token;
@@ -46,6 +47,8 @@ class Ticket:
 
 
 class Scheduler:
+    """The batch of one model: its running rows, the sequences waiting to join, and the thread stepping them."""
+
     def __init__(self, lm: LoadedModel, max_batch: int = MAX_BATCH, batch_tokens: int = BATCH_TOKENS):
         self.lm = lm
         self.max_batch = max_batch  # rows in one forward
