@@ -61,8 +61,9 @@ def top_level_tabs() -> list[str]:
     return labels
 
 
-def open_page(app_url: str, locale: str):
-    """The app in headless Chromium with the browser's language set to `locale`."""
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module (Playwright's sync API allows one instance per thread)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does where it can)")
@@ -71,23 +72,29 @@ def open_page(app_url: str, locale: str):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         except sync_api.Error as error:
             pytest.skip(f"Chromium at {CHROMIUM} did not start: {str(error)[:300]}")
-        context = browser.new_context(locale=locale, viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.goto(app_url, wait_until="load")
-        page.get_by_role("tab").first.wait_for(timeout=60_000)
         SCREENSHOTS.mkdir(exist_ok=True)
-        yield page
+        yield browser
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def page(app_url):
-    yield from open_page(app_url, "en-US")
+def open_page(browser, app_url: str, locale: str):
+    """The app in a browser context whose language is `locale`."""
+    context = browser.new_context(locale=locale, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(app_url, wait_until="load")
+    page.get_by_role("tab").first.wait_for(timeout=60_000)
+    yield page
+    context.close()
 
 
 @pytest.fixture(scope="module")
-def chinese_page(app_url):
-    yield from open_page(app_url, "zh-CN")
+def page(browser, app_url):
+    yield from open_page(browser, app_url, "en-US")
+
+
+@pytest.fixture(scope="module")
+def chinese_page(browser, app_url):
+    yield from open_page(browser, app_url, "zh-CN")
 
 
 def wait_until_done(panel) -> None:

@@ -23,9 +23,9 @@ def tiny():
     return tiny_llama(context=512)  # the general passage is ~300 of its tokens
 
 
-def few_sentiments() -> tuning.LabelledData:
-    full = tuning.sentiment_data()
-    return tuning.LabelledData(full.train[:8], full.held_out[:4], full.labels)
+def few_sentiments(language: str = "en") -> tuning.LabelledData:
+    full = tuning.sentiment_data(language)
+    return tuning.LabelledData(full.train[:8], full.held_out[:4], full.labels, full.task, full.passage)
 
 
 def test_views_serve_the_contract(tiny, monkeypatch):

@@ -197,7 +197,7 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
     """
     request = request.validated()
     text, prompt_ids = encode_prompt(lm, request.prompt, request.use_chat_template)
-    lm_ops.check_fits(lm, len(prompt_ids), len(request.forced_ids) + request.max_new_tokens)
+    lm_ops.check_fits(lm, len(prompt_ids), len(request.forced_ids) + request.max_new_tokens, what="prompt")
     stages = request.settings.controls()
     result = GenerationResult(
         model=lm.name,
@@ -255,7 +255,7 @@ def next_token(
     """One forward pass: the full candidate table before and after the controls."""
     settings = settings.validated()
     text, prompt_ids = encode_prompt(lm, prompt, use_chat_template)
-    lm_ops.check_fits(lm, len(prompt_ids), 1)
+    lm_ops.check_fits(lm, len(prompt_ids), 1, what="prompt")
     stages = settings.controls(sampling=True)
     (pick,) = scheduler.decode(lm, Sequence(prompt_ids, stages))  # a peek: no token picked
     distributions = [scores.softmax(-1) for scores in pick.scores]  # (1, vocab) each

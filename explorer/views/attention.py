@@ -24,6 +24,7 @@ from .common import (
     examples_menu,
     gradio_progress,
     json_panel,
+    localized_defaults,
     model_dropdown,
     payload,
     t,
@@ -182,8 +183,9 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             text = gr.Textbox(
-                tr("attention.default_text"), label=tr("attention.text"), lines=3, info=tr("attention.text_info")
+                t("attention.default_text"), label=tr("attention.text"), lines=3, info=tr("attention.text_info")
             )
+            localized_defaults([(text, "attention.default_text")])
             model = model_dropdown("causal")
             run = gr.Button(tr("attention.run"), variant="primary")
             layer = Slider(0, 29, 0, step=1, label=tr("attention.layer_slider"))

@@ -16,6 +16,7 @@ from .common import (
     examples_menu,
     gradio_progress,
     json_panel,
+    localized_defaults,
     model_dropdown,
     payload,
     t,
@@ -161,7 +162,7 @@ def build() -> None:
     state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=2):
-            prompt = gr.Textbox(tr("generation.default_prompt"), label=tr("generation.prompt"), lines=3)
+            prompt = gr.Textbox(t("generation.default_prompt"), label=tr("generation.prompt"), lines=3)
             model = model_dropdown("causal")
             chat = gr.Checkbox(False, label=tr("generation.chat"))
             max_new_tokens = Slider(1, generation.MAX_NEW_TOKENS, 32, step=1, label=tr("generation.max_new_tokens"))
@@ -196,6 +197,7 @@ def build() -> None:
     controls = [do_sample, temperature, top_k, top_p, repetition_penalty]
     with examples:
         examples_menu("generation", EXAMPLES, [prompt, model, max_new_tokens, *controls, seed])
+    localized_defaults([(prompt, "generation.default_prompt")])
     run.click(
         generate,
         [prompt, model, max_new_tokens, *controls, seed, chat],

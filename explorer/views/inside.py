@@ -18,6 +18,7 @@ from .common import (
     examples_menu,
     gradio_progress,
     json_panel,
+    localized_defaults,
     model_dropdown,
     payload,
     t,
@@ -160,8 +161,9 @@ def build() -> None:
     gr.Markdown(tr("inside.explainer"))
     with gr.Row():
         text = gr.Textbox(
-            tr("inside.default_text"), label=tr("inside.text"), lines=2, info=tr("inside.text_info"), scale=3
+            t("inside.default_text"), label=tr("inside.text"), lines=2, info=tr("inside.text_info"), scale=3
         )
+        localized_defaults([(text, "inside.default_text")])
         model = model_dropdown("causal")
     menu_row = gr.Row()
     with gr.Tab(tr("inside.tab.steps")):

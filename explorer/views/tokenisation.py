@@ -11,6 +11,7 @@ from .common import (
     Slider,
     examples_menu,
     gradio_progress,
+    localized_defaults,
     model_choices,
     payload,
     t,
@@ -162,7 +163,8 @@ def build() -> None:
     gr.Markdown(tr("tokenisation.explainer"))
     default = models.default_model("causal")
     with gr.Row():
-        text = gr.Textbox(tr("tokenisation.default_text"), label=tr("tokenisation.text"), lines=4, max_length=checks.MAX_TEXT_CHARS)  # fmt: skip
+        text = gr.Textbox(t("tokenisation.default_text"), label=tr("tokenisation.text"), lines=4, max_length=checks.MAX_TEXT_CHARS)  # fmt: skip
+        localized_defaults([(text, "tokenisation.default_text")])
         with gr.Column():
             model = gr.Dropdown(
                 choices=model_choices(None), value=default, label=tr("tokenisation.model"), allow_custom_value=True
