@@ -176,8 +176,10 @@ def localized_defaults(pairs: list) -> None:
 
     def fill():
         if i18n.current() == i18n.DEFAULT:
-            return tuple(gr.skip() for _ in pairs)
-        return tuple(source() if callable(source) else t(source) for _, source in pairs)
+            values = [gr.skip() for _ in pairs]
+        else:
+            values = [source() if callable(source) else t(source) for _, source in pairs]
+        return values[0] if len(values) == 1 else tuple(values)  # one output takes a value, not a 1-tuple
 
     Context.root_block.load(user_errors(fill), None, [component for component, _ in pairs], api_visibility="private")
 

@@ -222,19 +222,34 @@ def build() -> None:
     with menu_row:
         examples_menu("inside", EXAMPLES, [inputs[name] for name in EXAMPLE_INPUTS])
 
-    model_endpoints = [
-        (run_steps, attention_steps, [text, model, layer, head], [steps_note, *step_plots, layer, head, steps_json]),
-        (run_sqrt, sqrt_dk, [d, seed, text, model], [spread_plot, example_plot, model_plot, sqrt_json]),
-        (
-            run_positions,
-            positions,
-            [model, count, dim, position_seed],
-            [positions_note, sinusoid_plot, rotary_plot, positions_json],
-        ),
-        (run_block, block, [text, model], [block_diagram, parameter_table, residual_plot, block_json]),
-    ]
-    for button, handler, inputs, outputs in model_endpoints:
-        button.click(handler, inputs, outputs, api_name=handler.__name__, **SHORT_WORK)
+    run_steps.click(
+        attention_steps,
+        [text, model, layer, head],
+        [steps_note, *step_plots, layer, head, steps_json],
+        api_name="attention_steps",
+        **SHORT_WORK,
+    )
+    run_sqrt.click(
+        sqrt_dk,
+        [d, seed, text, model],
+        [spread_plot, example_plot, model_plot, sqrt_json],
+        api_name="sqrt_dk",
+        **SHORT_WORK,
+    )
+    run_positions.click(
+        positions,
+        [model, count, dim, position_seed],
+        [positions_note, sinusoid_plot, rotary_plot, positions_json],
+        api_name="positions",
+        **SHORT_WORK,
+    )
+    run_block.click(
+        block,
+        [text, model],
+        [block_diagram, parameter_table, residual_plot, block_json],
+        api_name="block",
+        **SHORT_WORK,
+    )
     for control in (d, seed):  # the random part redraws at once, without the model
         control.change(
             redraw_random,
