@@ -53,16 +53,13 @@ class LogitLens:
 
 def logit_lens(loaded: LoadedModel, text: str, top_k=5, progress: Progress | None = None) -> LogitLens:
     """Each layer's top-k next-token guesses at each position."""
-    if loaded.spec.kind != "causal":
-        raise ExplorerError(
-            "The logit lens reads next-token predictions: pick a causal model, not {model}.", model=loaded.name
-        )
+    check_causal(loaded)
     top_k = checks.number(top_k, "top_k", 1, MAX_TOP_K, integer=True)
     progress = progress or (lambda fraction, message: None)
     run = forward(loaded, text, progress)
     key = (loaded.name, attn_implementation(loaded), text)
     probs, ids = _LENSES.get(key, lambda: _read_layers(loaded, run, progress))  # (states, n, MAX_TOP_K) each
-    rows = _predictions(loaded, probs[..., :top_k], ids[..., :top_k])
+    rows = predictions(loaded, probs[..., :top_k], ids[..., :top_k])
     return LogitLens(
         model=run.model,
         tokens=run.tokens,
@@ -71,6 +68,19 @@ def logit_lens(loaded: LoadedModel, text: str, top_k=5, progress: Progress | Non
         token_ids=run.ids,
         labels=run.labels,
     )
+
+
+def check_causal(loaded: LoadedModel) -> None:
+    if loaded.spec.kind != "causal":
+        raise ExplorerError(
+            "The logit lens reads next-token predictions: pick a causal model, not {model}.", model=loaded.name
+        )
+
+
+def state_logits(loaded: LoadedModel, state: torch.Tensor, last: bool) -> torch.Tensor:
+    """What one hidden state (..., d) predicts, as logits (..., vocab): through the final norm and the
+    LM head, except the last state (`last`), which transformers returns already through the norm."""
+    return lm.head_logits(loaded.model, state if last else lm.final_norm(loaded.model)(state)).float()
 
 
 def hits(lens: LogitLens, top: list[list[LensPrediction]]) -> list[bool]:
@@ -82,7 +92,6 @@ def hits(lens: LogitLens, top: list[list[LensPrediction]]) -> list[bool]:
 def _read_layers(loaded: LoadedModel, run: Forward, progress: Progress) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-MAX_TOP_K probabilities and ids per hidden state and position, one state at a time
     (all layers' full logits at once would be states × n × vocab floats: 1.5 GB for SmolLM2 at the cap)."""
-    norm = lm.final_norm(loaded.model)
     states = run.hidden_states  # (layers + 1, n, d)
     last = len(states) - 1
     top_probs, top_ids = [], []
@@ -92,14 +101,14 @@ def _read_layers(loaded: LoadedModel, run: Forward, progress: Progress) -> tuple
                 index / len(states),
                 i18n.message("Logit lens: reading layer {index}/{last}", dict(index=index, last=last)),
             )
-            logits = lm.head_logits(loaded.model, state if index == last else norm(state)).float()  # (n, vocab)
+            logits = state_logits(loaded, state, index == last)  # (n, vocab)
             best, ids = logits.topk(MAX_TOP_K, dim=-1)  # (n, MAX_TOP_K) each
             top_probs.append((best - logits.logsumexp(-1, keepdim=True)).exp())  # softmax of the best only
             top_ids.append(ids)
     return torch.stack(top_probs), torch.stack(top_ids)
 
 
-def _predictions(loaded: LoadedModel, probs: torch.Tensor, ids: torch.Tensor) -> list[list[list[LensPrediction]]]:
+def predictions(loaded: LoadedModel, probs: torch.Tensor, ids: torch.Tensor) -> list[list[list[LensPrediction]]]:
     """(states, n, k) probabilities and ids as predictions, each distinct token decoded once."""
     unique = sorted(set(ids.flatten().tolist()))
     text = dict(zip(unique, lm.token_texts(loaded.tokenizer, unique)))
