@@ -46,6 +46,7 @@ class LabelScore:
     prob: float  # normalised over the labels
     calibrated_prob: float | None = None
     tokens: list[str] = dataclasses.field(default_factory=list)  # the scored tokens of the verbalizer
+    token_ids: list[int] = dataclasses.field(default_factory=list)  # the same tokens, as ids
 
 
 @dataclass
@@ -103,7 +104,7 @@ def run_icl(
         scores = score_many(lm, [prompt], prefix)[0]
         probs = normalise([s.logprob for s in scores])
         result.labels = [
-            LabelScore(label, word, s.logprob, p, tokens=list(s.tokens))
+            LabelScore(label, word, s.logprob, p, tokens=list(s.tokens), token_ids=list(s.token_ids))
             for label, word, s, p in zip(task.labels, task.verbalizers, scores, probs)
         ]
         result.prediction = task.labels[_best(probs)]

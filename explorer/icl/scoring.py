@@ -45,6 +45,7 @@ class ContinuationScore:
     logprob: float  # summed over the continuation's tokens
     tokens: tuple[str, ...]  # the continuation's tokens, as text
     token_logprobs: tuple[float, ...]
+    token_ids: tuple[int, ...]  # the continuation's tokens, as ids
 
 
 def _cache(prefix: Prefix | None, batch: int) -> DynamicCache:
@@ -135,7 +136,10 @@ def _score(lm: LoadedModel, tokenised: _Tokenised, head: Prefix) -> list[Continu
         picked = [
             float((head.next_logprobs if j == 0 else logprobs[row, j - 1])[tail[j]]) for j in range(first, len(tail))
         ]
-        scores.append(ContinuationScore(sum(picked), tuple(token_labels(lm.tokenizer, tail[first:])), tuple(picked)))
+        scored = tail[first:]
+        scores.append(
+            ContinuationScore(sum(picked), tuple(token_labels(lm.tokenizer, scored)), tuple(picked), tuple(scored))
+        )
     return scores
 
 

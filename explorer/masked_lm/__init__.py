@@ -20,6 +20,7 @@ Every function takes loaded models: which model runs is the registry's choice (`
 from .blanks import MASK_PATTERN, MAX_FILL_CHARS, MAX_MASKS, Filler, fill_text
 from .corruption import CorruptionResult, corrupt
 from .fill import MAX_TOP_K, FillMaskResult, MaskPrediction, fill_mask
+from .left_only import blank_ids
 
 __all__ = [
     "MASK_PATTERN",
@@ -29,6 +30,7 @@ __all__ = [
     "CorruptionResult",
     "FillMaskResult",
     "Filler",
+    "blank_ids",
     "MaskPrediction",
     "corrupt",
     "fill_mask",

@@ -125,6 +125,12 @@ def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool
     return sorted(words.items(), key=lambda item: -item[1])
 
 
+def blank_ids(tokenizer, left: str) -> list[int]:
+    """What a left-to-right model reads before a blank whose left context is `left`: the document
+    start, then the left context without the space before the blank (`prefix_and_space`)."""
+    return encode_document(tokenizer, prefix_and_space(left)[0])
+
+
 def left_only_predictions(
     lm: LoadedModel, text: str, masks: list[re.Match], n: int
 ) -> tuple[list[list[Filler]], list[str]]:
@@ -133,8 +139,7 @@ def left_only_predictions(
     predictions, contexts, guesses = [], [], []
     for index in range(len(masks)):
         left = left_context(text, masks, index, guesses)
-        prefix, after_space = prefix_and_space(left)
-        words = next_words(lm, encode_document(lm.tokenizer, prefix), n, after_space)
+        words = next_words(lm, blank_ids(lm.tokenizer, left), n, prefix_and_space(left)[1])
         predictions.append([Filler(w, p, math.log(p) if p > 0 else -math.inf, "left context") for w, p in words])
         contexts.append(left)
         guesses.append(words[0][0] if words else "…")

@@ -18,8 +18,10 @@ from ..attention.logit_lens import logit_lens as read_lens
 from ..models import GEMMA_NAME
 from . import attention_figures as figures
 from . import bertviz_frame
+from . import focus as token_focus
 from .common import (
     SHORT_WORK,
+    Number,
     Slider,
     examples_menu,
     gradio_progress,
@@ -221,6 +223,12 @@ def build() -> None:
             lens_button = gr.Button(tr("attention.lens_run"))
         lens_table = gr.HTML()
         lens_json = json_panel()
+    with gr.Tab(tr("focus.tab")):
+        with gr.Row():
+            position = Number(-1, label=tr("focus.position"), precision=0)
+            token_id = Number(-1, label=tr("focus.token_id"), precision=0)
+            focus_button = gr.Button(tr("focus.run"))
+        focus_panel = token_focus.panel()
 
     outputs = Shown(
         heatmap=heatmap,
@@ -251,3 +259,10 @@ def build() -> None:
         )
     mosaic.select(pick_tile, state, [layer, head], api_visibility="private")
     lens_button.click(logit_lens, [text, model, top_k], [lens_table, lens_json], api_name="logit_lens", **SHORT_WORK)
+    focus_button.click(
+        token_focus.token_focus,
+        [text, model, position, token_id],
+        list(focus_panel),
+        api_name="token_focus",
+        **SHORT_WORK,
+    )

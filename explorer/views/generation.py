@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import checks, generation, models
 from ..generation import GenerationRequest, GenerationResult, SamplingSettings
-from . import sequence
+from . import focus, sequence
 from .common import (
     SHORT_WORK,
     Number,
@@ -127,6 +127,44 @@ def next_token(
     return stage_figure(result.candidates[:15], result.stages, title), payload(result)
 
 
+def focus_step(state: Session | None, step: int) -> focus.Panel:
+    """The focus on a step's token: the position before it, in the whole generation's text (one
+    cached forward for every step)."""
+    if not state or not state.result.steps:
+        return focus.unchanged()
+    result = state.result
+    step = max(0, min(int(step), len(result.steps) - 1))
+    ids = result.prompt_token_ids + [s.token_id for s in result.steps]
+    return focus.on_ids(result.model, ids, len(result.prompt_token_ids) + step - 1, result.steps[step].token_id)
+
+
+def step_view(state: Session | None, step: int) -> tuple:
+    """A step's distribution before and after each control, its alternatives, and its token's focus."""
+    result = state and state.result
+    return step_figure(result, step), alternatives(result, step), *focus_step(state, step)
+
+
+show_step = user_errors(step_view)
+
+
+@user_errors
+def click_token(state: Session | None, event: gr.EventData):
+    """A click on a generated token (its span carries its step): that step, as the slider would show it."""
+    step = (getattr(event, "_data", None) or {}).get("step")
+    if not state or not isinstance(step, int) or not 0 <= step < len(state.result.steps):
+        return gr.skip(), gr.skip(), gr.skip(), *focus.unchanged()
+    return Slider(value=step), *step_view(state, step)
+
+
+# A click on the generated text reports the step of the token under the pointer (its data-step).
+CLICK_TOKEN_JS = """
+element.addEventListener('click', (event) => {
+  const span = event.target.closest('[data-step]');
+  if (span) trigger('click', {step: Number(span.dataset.step)});
+});
+"""
+
+
 # ---------------------------------------------------------------- lecture examples
 
 
@@ -177,7 +215,8 @@ def build() -> None:
                 run = gr.Button(tr("generation.run"), variant="primary")
                 peek = gr.Button(tr("generation.peek"))
         with gr.Column(scale=3):
-            text = gr.HTML(label=tr("generation.text"))
+            text = gr.HTML(label=tr("generation.text"), js_on_load=CLICK_TOKEN_JS)
+            gr.Markdown(tr("focus.click_hint"))
             step_plot = gr.Plot(label=tr("generation.step_plot"))
             with gr.Row():
                 step = Slider(0, 1, 0, step=1, label=tr("generation.step"), interactive=False)
@@ -189,6 +228,7 @@ def build() -> None:
                 )
             with gr.Row():
                 branch_button = gr.Button(tr("generation.branch"))
+            focus_panel = focus.panel()
             entropy_plot = gr.Plot(label=tr("generation.entropy_plot"))
             result_json = json_panel()
     sequence.build()
@@ -219,9 +259,5 @@ def build() -> None:
         api_name="next_token",
         **BATCHED_WORK,
     )
-    step.release(
-        lambda s, i: (step_figure(s and s.result, i), alternatives(s and s.result, i)),
-        [state, step],
-        [step_plot, alternative],
-        api_visibility="private",
-    )
+    step.release(show_step, [state, step], [step_plot, alternative, *focus_panel], api_visibility="private")
+    text.click(click_token, state, [step, step_plot, alternative, *focus_panel], api_visibility="private")

@@ -13,14 +13,18 @@ from .common import t
 STAGE_COLOURS = ["#9ca3af", "#f59e0b", "#ef4444", "#8b5cf6", "#10b981"]
 
 
-def _span_html(text: str, title: str, prob: float | None, forced: bool = False, several: bool = False) -> str:
+def _span_html(
+    text: str, title: str, prob: float | None, forced: bool = False, several: bool = False, step: int | None = None
+) -> str:
     style = "color:#6b7280" if prob is None else f"background:hsl({120 * prob:.0f},75%,82%);color:#111"
     if forced:
         style += ";text-decoration:underline;font-weight:600"
     if several:  # several tokens make these characters together
         style += ";outline:1px dotted #374151;outline-offset:1px"
     shown = html.escape(text).replace("\n", "↵<br>") or "∅"
-    return f'<span style="{style};border-radius:3px;white-space:pre-wrap" title="{html.escape(title)}">{shown}</span>'
+    clickable = "" if step is None else f' data-step="{step}"'  # a click focuses on this step (generation.py)
+    style += "" if step is None else ";cursor:pointer"
+    return f'<span style="{style};border-radius:3px;white-space:pre-wrap"{clickable} title="{html.escape(title)}">{shown}</span>'
 
 
 def _segment_html(result: GenerationResult, segment) -> str:
@@ -32,7 +36,7 @@ def _segment_html(result: GenerationResult, segment) -> str:
         for i, s in enumerate(steps, start=segment.start)
     )
     prob = min(s.prob for s in steps)
-    return _span_html(segment.text, title, prob, any(s.forced for s in steps), segment.spans_several)
+    return _span_html(segment.text, title, prob, any(s.forced for s in steps), segment.spans_several, segment.start)
 
 
 def text_html(result: GenerationResult) -> str:

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from .. import datasets, i18n, models
 from .. import icl as compute
 from ..icl import IclResult, SweepResult
+from . import focus
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -207,6 +208,18 @@ def icl_sweep(
     return sweep_figure(result), payload(result)
 
 
+@user_errors
+def focus_label(result: dict | None, use_chat_template: bool = False):
+    """The focus on the query's label word: the prompt's last position and the first token of the
+    predicted label's verbalizer (`result`: the last /icl payload; a generation task: the model's guess)."""
+    if not result or not result.get("prompt"):
+        return focus.unchanged()
+    lm = focus.eager(result["model"])
+    ids = compute.encode(lm.tokenizer, result["prompt"], bool(use_chat_template))
+    predicted = [label["token_ids"] for label in result.get("labels") or [] if label["label"] == result["prediction"]]
+    return focus.on_ids(lm.name, ids, len(ids) - 1, predicted[0][0] if predicted else -1)
+
+
 def task_defaults(task: str):
     """A task's own template, verbalizer words, instruction and an example query (a custom task's
     example in the page's language)."""
@@ -298,6 +311,8 @@ def build() -> None:
             summary = gr.Markdown()
             prompt = gr.Textbox(label=tr("icl.prompt"), lines=12, max_lines=30, buttons=["copy"])
             result_json = json_panel()
+            focus_button = gr.Button(tr("focus.label_run"))
+            focus_panel = focus.panel()
     with gr.Accordion(tr("icl.sweep_panel"), open=True):
         with gr.Row():
             shots_list = gr.Textbox("0, 1, 2, 4, 8", label=tr("icl.shots_list"))
@@ -324,6 +339,7 @@ def build() -> None:
         api_name="icl_sweep",
         **LONG_WORK,
     )
+    focus_button.click(focus_label, [result_json, chat], list(focus_panel), api_visibility="private", **SHORT_WORK)
     task.change(show_task, task, [template, verbalizers, instruction, query], api_visibility="private")
     edit.click(edit_task_settings, task, [template, verbalizers, instruction], api_visibility="private")
     localized_defaults([(task, page_task)])  # then task.change fills the rest

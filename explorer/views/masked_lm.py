@@ -9,8 +9,9 @@ import gradio as gr
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import masked_lm, models
+from .. import checks, masked_lm, models
 from ..masked_lm import CorruptionResult, Filler, FillMaskResult
+from . import focus
 from .common import (
     SHORT_WORK,
     Number,
@@ -188,6 +189,19 @@ def mask_demo(
     return corruption_html(result), payload(result)
 
 
+@user_errors
+def focus_blank(result: dict | None, blank: int = 1):
+    """The focus on a blank as the left-to-right model reads it: its left context's last position,
+    and the token the model expects there (`result`: the last /fill_mask payload)."""
+    masks = (result or {}).get("masks") or []
+    if not masks:
+        return focus.unchanged()
+    index = checks.number(blank, "blank", 1, len(masks), integer=True) - 1
+    causal = focus.eager(result["left_only_model"])
+    ids = masked_lm.blank_ids(causal.tokenizer, masks[index]["left_context"])
+    return focus.on_ids(causal.name, ids, len(ids) - 1)
+
+
 # ---------------------------------------------------------------- lecture examples
 
 
@@ -240,6 +254,10 @@ def build() -> None:
             contrast = gr.HTML(label=tr("masked_lm.contrast"))
             plot = gr.Plot(label=tr("masked_lm.plot"))
             fill_json = json_panel()
+            with gr.Row():
+                blank = Number(1, label=tr("focus.blank"), precision=0, minimum=1, maximum=masked_lm.MAX_MASKS)
+                focus_button = gr.Button(tr("focus.blank_run"))
+            focus_panel = focus.panel()
     gr.Markdown(tr("masked_lm_demo.explainer"))
     with gr.Row():
         with gr.Column(scale=2):
@@ -260,4 +278,5 @@ def build() -> None:
         api_name="fill_mask",
         **SHORT_WORK,
     )
+    focus_button.click(focus_blank, [fill_json, blank], list(focus_panel), api_visibility="private", **SHORT_WORK)
     corrupt.click(mask_demo, [demo_text, demo_model, seed], [corrupted, demo_json], api_name="mask_demo")
