@@ -70,10 +70,11 @@ def token_focus(
     run = forward(loaded, text, progress)
     n = run.num_tokens
     position = checks.number(position, "position", -n, n - 1, integer=True) % n
-    last = len(run.hidden_states) - 1
-    with torch.inference_mode():
-        states = run.hidden_states[:, position]  # (layers + 1, d)
-        logits = torch.stack([state_logits(loaded, state, index == last) for index, state in enumerate(states)])
+    states = run.hidden_states[:, position]  # (layers + 1, d)
+    with torch.inference_mode():  # two calls of the head, each reading its weights once for every layer
+        logits = torch.cat(
+            [state_logits(loaded, states[:-1], False), state_logits(loaded, states[-1:], True)]
+        )  # (layers + 1, vocab)
     token_id = _target(run.ids, position, token_id, logits[-1])
     probs = logits.softmax(-1)  # (layers + 1, vocab)
     target = probs[:, token_id]  # (layers + 1,)
