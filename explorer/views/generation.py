@@ -259,5 +259,8 @@ def build() -> None:
         api_name="next_token",
         **BATCHED_WORK,
     )
-    step.release(show_step, [state, step], [step_plot, alternative, *focus_panel], api_visibility="private")
-    text.click(click_token, state, [step, step_plot, alternative, *focus_panel], api_visibility="private")
+    # Both may run the focus's forward (once per generation: later steps re-read it from the cache).
+    step.release(
+        show_step, [state, step], [step_plot, alternative, *focus_panel], api_visibility="private", **SHORT_WORK
+    )
+    text.click(click_token, state, [step, step_plot, alternative, *focus_panel], api_visibility="private", **SHORT_WORK)
