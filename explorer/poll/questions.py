@@ -122,14 +122,15 @@ def custom(question, options, probabilities=None) -> Question:
             high=MAX_OPTIONS,
         )
     choices = [checks.text(choice, "each option", MAX_OPTION_CHARS).strip() for choice in choices]
-    numbers = _listed(probabilities, "probabilities", None) if probabilities not in (None, "") else []
+    given = probabilities is not None and not (isinstance(probabilities, str) and not probabilities.strip())
+    numbers = _listed(probabilities, "probabilities", None) if given else []
     if numbers and len(numbers) != len(choices):
         raise ExplorerError(
-            "probabilities has {n} number(s) for {k} options; give one per option, or none.",
+            "probabilities has {n} number(s) for {k} options; there must be one per option, or none.",
             n=len(numbers),
             k=len(choices),
         )
-    probs = [checks.number(p, "each probability", 0, 1) for p in numbers]
+    probs = [checks.number(p, "probabilities", 0, 1) for p in numbers]
     return Question(
         text=text,
         options=tuple(choices),

@@ -104,8 +104,8 @@ class PollStore:
             poll = self._find(code)
             return Ballot(poll.code, poll.question.text, list(poll.question.options), poll.open)
 
-    def vote(self, code, option, voter) -> Ballot:
-        """Count `voter`'s vote for option number `option` (0-based), once."""
+    def vote(self, code, option, voter) -> int:
+        """Count `voter`'s vote for option number `option` (0-based), once; the option counted."""
         voter = _voter_id(voter)
         with self._lock:
             poll = self._find(code)
@@ -129,7 +129,7 @@ class PollStore:
                     limit=MAX_VOTES,
                 )
             poll.votes[voter] = option
-            return Ballot(poll.code, poll.question.text, list(poll.question.options), poll.open)
+            return option
 
     def has_voted(self, code, voter) -> bool:
         voter = _voter_id(voter)

@@ -51,8 +51,8 @@ def poll_create(
 def poll_vote(code: str = "", option: int = 0, voter: str = "") -> dict:
     """Vote for option number `option` (0-based) of poll `code`; `voter` is the voter's own id (8 to 64
     letters, digits, '-' or '_', e.g. a random UUID): one vote per voter id."""
-    ballot = STORE.vote(code, option, voter)
-    return {"code": ballot.code, "option": int(option), "counted": True}
+    counted = STORE.vote(code, option, voter)
+    return {"code": STORE.ballot(code).code, "option": counted, "counted": True}
 
 
 @user_errors
