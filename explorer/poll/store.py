@@ -118,7 +118,7 @@ class PollStore:
                 )
             if voter in poll.votes:
                 raise ExplorerError(
-                    "This browser (voter {voter!r}) has already voted in poll {code}; one vote is allowed per voter.",
+                    "Voter {voter!r} has already voted in poll {code}; one vote is allowed per voter (per browser on the poll page).",
                     voter=voter,
                     code=poll.code,
                 )

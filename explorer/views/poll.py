@@ -100,7 +100,7 @@ def card_html(opened: dict) -> str:
     options = "".join(f"<li>{html.escape(option)}</li>" for option in opened["options"])
     return (
         f"<div class='poll-card'><div>{html.escape(t('poll.card.code'))}</div>"
-        f"<div style='font-size:3em;font-weight:bold;letter-spacing:0.15em'>{opened['code']}</div>"
+        f"<div class='poll-code' style='font-size:3em;font-weight:bold;letter-spacing:0.15em'>{opened['code']}</div>"
         f"<div>{html.escape(t('poll.card.link'))} <a class='poll-link' href='{opened['link']}' target='_blank'>"
         f"{opened['link']}</a></div>"
         f"<p><b>{html.escape(opened['question'])}</b></p><ol>{options}</ol>"
@@ -204,6 +204,7 @@ def _ballot_update(question: str | None, options: list[str], note: str) -> list:
 
 def student_page() -> None:
     """The page a `?poll=<CODE>` link opens, and the poll API. Call once, last, inside the app's Blocks."""
+    Context.root_block.fill_expected_parents()  # puts the tabs in their gr.Tabs now (else done on exit), to hide it
     invisible = (gr.State, gr.BrowserState, gr.Timer)  # nothing to hide
     others = [
         block for block in Context.root_block.children if not isinstance(block, invisible)
@@ -219,7 +220,7 @@ def student_page() -> None:
     def load(voter_id, request: gr.Request):
         asked = request.query_params.get("poll") if request else None
         if asked is None:
-            return [gr.skip()] * (len(others) + 4 + compute.MAX_OPTIONS)
+            return [gr.skip()] * (len(others) + 5 + compute.MAX_OPTIONS)
         with i18n.speaking(i18n.negotiate(request.headers.get("accept-language"))):
             if not isinstance(voter_id, str) or not 8 <= len(voter_id) <= 64:
                 voter_id = secrets.token_urlsafe(12)  # this browser's voter id, from now on
