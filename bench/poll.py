@@ -1,11 +1,12 @@
 """A class poll under a lecture hall's load: 300 phones vote within 30 s while a generation streams.
 
-Starts `app.py` on a free port (as bench/load.py does), opens a poll with /poll_create, starts a long
-/generate stream, connects `--students` gradio_client Clients (before the clock starts), then each
-votes once with its own voter id at a random moment within `--spread` seconds; every tenth also
-taps twice (the same vote a second later), which must be counted once. Prints the votes' latencies (p50, p95, max), the wall
-time, whether the generation was streaming the whole time, and checks the tally from /poll_results:
-every vote counted exactly once, per option.
+Starts `app.py` on a free port (as bench/load.py does) and opens a poll with /poll_create. Connects
+`--students` gradio_client Clients, each making one request as a phone does when it loads the page,
+before the clock starts; starts a long /generate stream; then each client votes once with its own
+voter id at a random moment within `--spread` seconds, and every tenth taps twice (the same vote a
+second later), which must be counted once. Prints the votes' latencies (p50, p95, max), the wall
+time, whether the generation streamed the whole time, and checks the tally of /poll_results: every
+voter counted exactly once, per option.
 
     .venv/bin/python bench/poll.py [--students 300] [--spread 30]
 
