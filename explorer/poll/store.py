@@ -219,13 +219,17 @@ def _normalised(code) -> str:
     )
 
 
-def _voter_id(voter) -> str:
-    """A voter id: 8 to MAX_VOTER_CHARS letters, digits, '-' or '_' (a browser's random id, or the API voter's own)."""
-    if (
+def is_voter_id(voter) -> bool:
+    """8 to MAX_VOTER_CHARS letters, digits, '-' or '_': a browser's random id, or an API voter's own."""
+    return (
         isinstance(voter, str)
         and 8 <= len(voter) <= MAX_VOTER_CHARS
         and all(c.isascii() and (c.isalnum() or c in "-_") for c in voter)
-    ):
+    )
+
+
+def _voter_id(voter) -> str:
+    if is_voter_id(voter):
         return voter
     raise ExplorerError(
         "voter must be an id of 8 to {limit} letters, digits, '-' or '_' (e.g. a random UUID), "

@@ -25,6 +25,7 @@ from .. import i18n, icl, models
 from .. import poll as compute
 from ..checks import ExplorerError
 from ..poll import STORE, Question, Tally
+from ..poll.store import is_voter_id
 from .common import SHORT_WORK, payload, t, tr, user_errors
 
 POLL_WORK = dict(concurrency_id="poll", concurrency_limit=None)  # votes and tallies: a dict look-up each
@@ -205,10 +206,8 @@ def _ballot_update(question: str | None, options: list[str], note: str) -> list:
 def student_page() -> None:
     """The page a `?poll=<CODE>` link opens, and the poll API. Call once, last, inside the app's Blocks."""
     Context.root_block.fill_expected_parents()  # puts the tabs in their gr.Tabs now (else done on exit), to hide it
-    invisible = (gr.State, gr.BrowserState, gr.Timer)  # nothing to hide
-    others = [
-        block for block in Context.root_block.children if not isinstance(block, invisible)
-    ]  # hidden for a student
+    # What the lecturer's page shows (title, tabs, panels): hidden for a student. States have nothing to hide.
+    others = [b for b in Context.root_block.children if not isinstance(b, (gr.State, gr.BrowserState, gr.Timer))]
     with gr.Column(visible=False, elem_id="poll-student") as page:
         gr.Markdown(tr("poll.student.title"))
         question = gr.HTML()
@@ -222,7 +221,7 @@ def student_page() -> None:
         if asked is None:
             return [gr.skip()] * (len(others) + 5 + compute.MAX_OPTIONS)
         with i18n.speaking(i18n.negotiate(request.headers.get("accept-language"))):
-            if not isinstance(voter_id, str) or not 8 <= len(voter_id) <= 64:
+            if not is_voter_id(voter_id):
                 voter_id = secrets.token_urlsafe(12)  # this browser's voter id, from now on
             hide = [gr.update(visible=False) for _ in others]
             try:
