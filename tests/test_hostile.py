@@ -25,6 +25,7 @@ import json
 import math
 import re
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,7 +52,14 @@ CHEAP = {
     "token_id": 0,
 }
 # Endpoints that work on the session's earlier result: the request that makes one first.
-SETUP = {"/branch": ("/generate", {"prompt": "The capital of France is", "max_new_tokens": 2})}
+SETUP = {
+    "/branch": ("/generate", {"prompt": "The capital of France is", "max_new_tokens": 2}),
+    "/poll_vote": ("/poll_create", {}),
+    "/poll_results": ("/poll_create", {}),
+}
+# Endpoints whose baseline takes fields of their set-up's payload (a fresh one for every case: a poll's
+# votes and its reveal change it) and a new voter id for every vote.
+FROM_SETUP = {"/poll_vote": ("code",), "/poll_results": ("code", "key")}
 HEALTH = ("/models", {})  # after every case: the app still answers (cheap; a model forward is checked at the end)
 FORWARD = ("/next_token", {"prompt": "The capital of France is"})
 
@@ -134,9 +142,12 @@ def values_for(parameter: dict) -> dict:
     return {"list": ["x"], "text": "x", "number": -1}
 
 
-def baseline(endpoint: str) -> dict:
+def baseline(endpoint: str, prepared: dict | None = None) -> dict:
     parameters = api_info()[endpoint]["parameters"]
-    return {p["parameter_name"]: CHEAP[p["parameter_name"]] for p in parameters if p["parameter_name"] in CHEAP}
+    cheap = {p["parameter_name"]: CHEAP[p["parameter_name"]] for p in parameters if p["parameter_name"] in CHEAP}
+    if any(p["parameter_name"] == "voter" for p in parameters):
+        cheap["voter"] = uuid.uuid4().hex
+    return cheap | (prepared or {})
 
 
 def hostile_cases() -> list:
@@ -238,19 +249,22 @@ def prepared(client, app_url):
     """Run each endpoint's set-up request once for the client's session (e.g. a generation to branch from)."""
     done = set()
 
-    def prepare(endpoint: str) -> None:
-        if endpoint in SETUP and endpoint not in done:
-            assert call(client, app_url, *SETUP[endpoint])[0] == "ok"
+    def prepare(endpoint: str) -> dict:
+        if endpoint in SETUP and (endpoint not in done or endpoint in FROM_SETUP):
+            outcome, outputs = call(client, app_url, *SETUP[endpoint])
+            assert outcome == "ok"
             done.add(endpoint)
+            return {name: outputs[-1][name] for name in FROM_SETUP.get(endpoint, ())}
+        return {}
 
     return prepare
 
 
 def test_cheap_baseline_gives_a_payload(client, app_url, prepared, endpoint):
     """Without this, an error from a broken baseline would pass every hostile case."""
-    prepared(endpoint)
-    outcome, outputs = call(client, app_url, endpoint, baseline(endpoint))
-    assert outcome == "ok", f"{endpoint} {baseline(endpoint)} -> {outcome}: {outputs}"
+    kwargs = baseline(endpoint, prepared(endpoint))
+    outcome, outputs = call(client, app_url, endpoint, kwargs)
+    assert outcome == "ok", f"{endpoint} {kwargs} -> {outcome}: {outputs}"
     assert isinstance(outputs[-1], (dict, list))
     assert not contract.missing(endpoint, outputs[-1]), (
         f"{endpoint} breaks docs/API.md: lacks {contract.missing(endpoint, outputs[-1])}"
@@ -258,8 +272,7 @@ def test_cheap_baseline_gives_a_payload(client, app_url, prepared, endpoint):
 
 
 def test_hostile_value_is_refused_clearly_or_handled(client, app_url, prepared, endpoint, parameter, hostile):
-    prepared(endpoint)
-    kwargs = {**baseline(endpoint), parameter["parameter_name"]: hostile}
+    kwargs = {**baseline(endpoint, prepared(endpoint)), parameter["parameter_name"]: hostile}
     started = time.perf_counter()
     outcome, result = call(client, app_url, endpoint, kwargs)
     seconds = time.perf_counter() - started

@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import checks, generation, models
 from ..generation import GenerationRequest, GenerationResult, SamplingSettings
-from . import focus, sequence
+from . import focus, poll, sequence
 from .common import (
     SHORT_WORK,
     Number,
@@ -232,6 +232,7 @@ def build() -> None:
             entropy_plot = gr.Plot(label=tr("generation.entropy_plot"))
             result_json = json_panel()
     sequence.build()
+    poll.ask_the_class(poll.next_token_question, [prompt, model, chat])
 
     outputs = [text, step_plot, entropy_plot, step, alternative, state, result_json]
     controls = [do_sample, temperature, top_k, top_p, repetition_penalty]

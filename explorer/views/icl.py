@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from .. import datasets, i18n, models
 from .. import icl as compute
 from ..icl import IclResult, SweepResult
-from . import focus
+from . import focus, poll
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -321,6 +321,9 @@ def build() -> None:
             sweep_button = gr.Button(tr("icl.sweep_run"), variant="primary")
         sweep_plot = gr.Plot(label=tr("icl.sweep_plot"))
         sweep_json = json_panel()
+    poll.ask_the_class(
+        poll.icl_question, [task, shots, query, model, seed, chat, template, verbalizers, instruction, custom_examples]
+    )
 
     editable = [template, verbalizers, instruction, custom_examples]
     with examples:

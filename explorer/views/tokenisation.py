@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import checks, i18n, models, tokenisation
+from . import poll
 from .common import (
     Number,
     Slider,
@@ -208,6 +209,7 @@ def build() -> None:
     table = gr.Dataframe(merges_table(lecture), headers=headers, label=tr("tokenisation.table"), wrap=True)
     with gr.Accordion(tr("common.json"), open=False):
         train_json = gr.JSON(label="/bpe_train")
+    poll.ask_the_class(poll.next_merge_question, [corpus, step, end_of_word])
 
     compared = [text, model, compare_with, tokens, tokens_json, replay, replay_json]
     trained = [corpus, num_merges, end_of_word, new_words, table, vocab_plot, step, segmentation, state, train_json]
