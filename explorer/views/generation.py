@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import checks, generation, models
 from ..generation import GenerationRequest, GenerationResult, SamplingSettings
-from . import sequence
+from . import links, sequence
 from .common import (
     SHORT_WORK,
     Number,
@@ -176,6 +176,7 @@ def build() -> None:
             with gr.Row():
                 run = gr.Button(tr("generation.run"), variant="primary")
                 peek = gr.Button(tr("generation.peek"))
+                links.copy_button("generation", "generate")
         with gr.Column(scale=3):
             text = gr.HTML(label=tr("generation.text"))
             step_plot = gr.Plot(label=tr("generation.step_plot"))
