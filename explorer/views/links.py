@@ -57,7 +57,7 @@ class Page:
 
 def page_controls() -> Page:
     with gr.Row():
-        projector = gr.Checkbox(False, label=tr("links.projector"), info=tr("links.projector_info"), scale=0)
+        projector = gr.Checkbox(False, label=tr("links.projector"), container=False, scale=0, min_width=420)
         notes = gr.Markdown(visible=False)
     return Page(projector, notes)
 
@@ -166,13 +166,10 @@ def _parameter(name: str, component) -> Parameter | None:
 
 
 def _wire_copy(entry: Linked, projector: gr.Checkbox) -> None:
-    names = {component: parameter.name for parameter, component in zip(entry.parameters, entry.inputs)}
-
     @user_errors
     def make_link(values: dict):
-        on = values.pop(projector)
-        written = {names[component]: _plain(value) for component, value in values.items()}
-        query = permalinks.checked_link(entry.tab, **written, projector=True if on else None)
+        written = {p.name: _plain(values[component]) for p, component in zip(entry.parameters, entry.inputs)}
+        query = permalinks.checked_link(entry.tab, **written, projector=True if values[projector] else None)
         return gr.Textbox(value=query, visible=True)
 
     entry.copy.click(make_link, {*entry.inputs, projector}, entry.shown, api_visibility="private").success(
@@ -231,11 +228,9 @@ COPY_JS = """(query) => {
 }"""
 
 CSS = """
-:root.projector {
+:root.projector, :root.projector .dark {
   --text-xxs: 15px; --text-xs: 17px; --text-sm: 19px; --text-md: 22px;
   --text-lg: 26px; --text-xl: 32px; --text-xxl: 38px;
-}
-:root.projector, :root.projector .dark {
   --body-text-color: #ffffff; --body-text-color-subdued: #e4e4e7;
   --body-background-fill: #000000; --background-fill-primary: #000000; --background-fill-secondary: #111111;
   --block-background-fill: #0a0a0a; --block-label-text-color: #ffffff; --block-title-text-color: #ffffff;
@@ -268,7 +263,7 @@ PROJECTOR_JS = """(on) => {
         const before = gd.layout._plmBefore;
         if (P.on && !before) {
           const update = {'font.size': 20, 'font.color': '#ffffff', 'paper_bgcolor': '#000000',
-                          'plot_bgcolor': '#111111', 'title.font.size': 26, 'legend.font.size': 18};
+                          'plot_bgcolor': '#111111', 'title.font.size': 22, 'legend.font.size': 18};
           for (const axis of Object.keys(gd._fullLayout).filter(k => /^[xy]axis[0-9]*$/.test(k))) {
             update[axis + '.gridcolor'] = '#52525b';
             update[axis + '.zerolinecolor'] = '#a1a1aa';
