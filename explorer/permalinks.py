@@ -116,20 +116,21 @@ def value(parameter: Parameter, raw: str):
     name, kind = parameter.name, parameter.kind
     if kind == "text":
         return checks.text(raw, name, parameter.max_chars, allow_blank=True)
-    if kind in ("integer", "number"):
-        return checks.number(raw.strip(), name, parameter.minimum, parameter.maximum, integer=kind == "integer")
+    if kind in ("integer", "number"):  # no number is longer than a name: a longer value is cut, then refused
+        number = raw.strip() if len(raw.strip()) <= MAX_NAME_CHARS else raw.strip()[:MAX_NAME_CHARS] + "…"
+        return checks.number(number, name, parameter.minimum, parameter.maximum, integer=kind == "integer")
     if kind == "boolean":
         if raw.strip().lower() not in TRUE + FALSE:
             raise ExplorerError("{name} must be 1 or 0 (true or false), got {value!r}.", name=name, value=raw[:40])
         return _flag(raw)
-    items = [item.strip() for item in raw.split(",")] if kind == "choices" else [raw]
+    items = [item.strip() for item in raw.split(",") if item.strip()] if kind == "choices" else [raw]
     unknown = [item for item in items if item not in parameter.choices]
     if unknown:
         raise ExplorerError(
             "{name} = {value!r} is not one of the allowed values: {allowed}.",
             name=name, value=unknown[0][:MAX_NAME_CHARS], allowed=", ".join(repr(c) for c in parameter.choices),
         )  # fmt: skip
-    return [item for item in items if item] if kind == "choices" else raw
+    return items if kind == "choices" else raw
 
 
 def _flag(raw: str | None) -> bool:

@@ -10,8 +10,8 @@ from ..inside import positions as positions_compute
 from ..inside import scaling, scores, steps
 from ..models import GEMMA_NAME
 from . import inside_diagrams as diagrams
-from . import links
 from . import inside_figures as figures
+from . import links
 from .common import (
     SHORT_WORK,
     Number,
