@@ -15,8 +15,6 @@ from test_browser import RESULT_PROBE, browser, open_page, wait_until_done  # no
 
 from explorer.permalinks import link
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 # One link per tab (values the tab's defaults do not have), and an input that must show the link's value.
 LINKS = {
     "generation": (dict(prompt="Once upon a time", max_new_tokens=4, top_k=5), "Once upon a time"),
