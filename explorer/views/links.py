@@ -4,11 +4,11 @@ Each view calls `copy_button(tab, api_name)` where its "Copy link" button belong
 (app.py, once every tab is built) reads that endpoint's inputs and parameter names from its event, so a
 link's parameters are the API's (docs/API.md) without a second list to keep in step. Opening a link:
 
-1. `demo.load` waits until the page's own load events (its language's default texts) have settled,
-   reads the URL's query (explorer/permalinks.py checks it), selects the tab, fills the inputs and
-   shows a note for whatever it ignored;
-2. it fills the inputs once more after the changes the first fill set off have settled (picking an
-   in-context-learning task resets that task's fields), so the link's values are what stays;
+1. `demo.load` reads the page's query (explorer/permalinks.py checks it), selects the tab, fills the
+   inputs and shows a note for whatever it ignored (the page language's default texts leave alone
+   the inputs a link sets: `set_by_link`, asked by common.localized_defaults);
+2. once the changes that fill set off have settled (picking an in-context-learning task resets that
+   task's fields), it fills the inputs again, so the link's values are what stays;
 3. the browser clicks the tab's main button: the action runs exactly as if the user had clicked it.
 
 Projector mode is drawn in the browser (why: it restyles the plots already on screen without
