@@ -8,7 +8,18 @@ import gradio as gr
 import torch
 
 from explorer import models
-from explorer.views import attention, generation, icl, inside, masked_lm, models_panel, poll, tokenisation, tuning
+from explorer.views import (
+    attention,
+    generation,
+    icl,
+    inside,
+    links,
+    masked_lm,
+    models_panel,
+    poll,
+    tokenisation,
+    tuning,
+)
 from explorer.views.common import I18N, tr
 
 # (tab key, view module): each view's build() lays out its tab and wires its endpoints; the tab's
@@ -27,10 +38,13 @@ TABS = [
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="PLM Explorer") as demo:
         gr.Markdown(tr("app.title"))
-        for key, view in TABS:
-            with gr.Tab(tr(f"app.tab.{key}")):
-                view.build()
+        page = links.page_controls()
+        with gr.Tabs() as tabs:
+            for key, view in TABS:
+                with gr.Tab(tr(f"app.tab.{key}"), id=key):
+                    view.build()
         models_panel.build()
+        links.wire(page, tabs)
         poll.student_page()  # a `?poll=<CODE>` link shows only the poll's question
     # Two requests at a time keep both CPU cores busy without starving either (generation has its own
     # limit: its requests share forwards, see explorer/generation/scheduler.py). Past QUEUE_SIZE waiting

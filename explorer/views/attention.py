@@ -17,7 +17,7 @@ from ..attention.logit_lens import MAX_TOP_K
 from ..attention.logit_lens import logit_lens as read_lens
 from ..models import GEMMA_NAME
 from . import attention_figures as figures
-from . import bertviz_frame
+from . import bertviz_frame, links
 from . import focus as token_focus
 from .common import (
     SHORT_WORK,
@@ -190,6 +190,7 @@ def build() -> None:
             localized_defaults([(text, "attention.default_text")])
             model = model_dropdown("causal")
             run = gr.Button(tr("attention.run"), variant="primary")
+            links.copy_button("attention", "attention")
             layer = Slider(0, 29, 0, step=1, label=tr("attention.layer_slider"))
             head = Slider(-1, 8, -1, step=1, label=tr("attention.head_slider"))
             examples_menu("attention", EXAMPLES, [text, model, layer, head])

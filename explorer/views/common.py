@@ -175,10 +175,15 @@ def localized_defaults(pairs: list) -> None:
     input's default in its language when it loads. `pairs`: (component, label key or function)."""
 
     def fill():
+        from .links import set_by_link  # a permalink's values win (links builds on this module)
+
         if i18n.current() == i18n.DEFAULT:
             values = [gr.skip() for _ in pairs]
         else:
-            values = [source() if callable(source) else t(source) for _, source in pairs]
+            values = [
+                gr.skip() if set_by_link(component) else source() if callable(source) else t(source)
+                for component, source in pairs
+            ]
         return values[0] if len(values) == 1 else tuple(values)  # one output takes a value, not a 1-tuple
 
     Context.root_block.load(user_errors(fill), None, [component for component, _ in pairs], api_visibility="private")

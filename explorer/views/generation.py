@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import checks, generation, models
 from ..generation import GenerationRequest, GenerationResult, SamplingSettings
-from . import focus, poll, sequence
+from . import focus, links, poll, sequence
 from .common import (
     SHORT_WORK,
     Number,
@@ -214,6 +214,7 @@ def build() -> None:
             with gr.Row():
                 run = gr.Button(tr("generation.run"), variant="primary")
                 peek = gr.Button(tr("generation.peek"))
+                links.copy_button("generation", "generate")
         with gr.Column(scale=3):
             text = gr.HTML(label=tr("generation.text"), js_on_load=CLICK_TOKEN_JS)
             gr.Markdown(tr("focus.click_hint"))

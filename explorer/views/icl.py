@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from .. import datasets, i18n, models
 from .. import icl as compute
 from ..icl import IclResult, SweepResult
-from . import focus, poll
+from . import focus, links, poll
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -306,6 +306,7 @@ def build() -> None:
                 custom_examples = gr.Textbox(t("icl.custom_examples"), label=tr("icl.custom_label"), lines=5)
                 localized_defaults([(custom_examples, "icl.custom_examples")])
             run = gr.Button(tr("icl.run"), variant="primary")
+            links.copy_button("icl", "icl")
         with gr.Column(scale=3):
             figure = gr.Plot(label=tr("icl.plot"))
             summary = gr.Markdown()

@@ -11,6 +11,7 @@ from ..inside import scaling, scores, steps
 from ..models import GEMMA_NAME
 from . import inside_diagrams as diagrams
 from . import inside_figures as figures
+from . import links
 from .common import (
     SHORT_WORK,
     Number,
@@ -172,6 +173,7 @@ def build() -> None:
             layer = Slider(0, 29, 0, step=1, label=tr("inside.layer_slider"))
             head = Slider(0, 8, 0, step=1, label=tr("inside.head_slider"))
             run_steps = gr.Button(tr("inside.run_steps"), variant="primary")
+            links.copy_button("inside", "attention_steps")
         steps_note = gr.Markdown()
         step_plots = [gr.Plot(label=tr(f"inside.step_plot.{name}")) for name in ("input", "qkv", "scores", "output")]
         steps_json = json_panel()

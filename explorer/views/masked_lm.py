@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from .. import checks, masked_lm, models
 from ..masked_lm import CorruptionResult, Filler, FillMaskResult
-from . import focus
+from . import focus, links
 from .common import (
     SHORT_WORK,
     Number,
@@ -249,6 +249,7 @@ def build() -> None:
             top_k = Slider(1, masked_lm.MAX_TOP_K, 10, step=1, label=tr("masked_lm.top_k"))
             examples_menu("masked_lm", FILL_EXAMPLES, [text, model, top_k, method])
             run = gr.Button(tr("masked_lm.run"), variant="primary")
+            links.copy_button("masked_lm", "fill_mask")
         with gr.Column(scale=3):
             banner = gr.HTML()
             contrast = gr.HTML(label=tr("masked_lm.contrast"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import checks, i18n, models, tokenisation
-from . import poll
+from . import links, poll
 from .common import (
     Number,
     Slider,
@@ -181,6 +181,7 @@ def build() -> None:
     with gr.Row():
         tokenize_button = gr.Button(tr("tokenisation.tokenise"), variant="primary")
         replay_button = gr.Button(tr("tokenisation.replay"))
+        links.copy_button("tokenisation", "tokenize")
     menu = gr.Column()  # the examples menu goes here once every output exists
     hint = gr.Markdown()
     tokens = gr.HTML()

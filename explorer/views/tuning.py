@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from .. import models, tuning
 from ..tuning import METHODS, TrainingResult, TuningSettings, TuningTable
+from . import links
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -209,7 +210,9 @@ def build() -> None:
         prompt_tokens = Slider(1, tuning.MAX_VIRTUAL_TOKENS, 20, step=1, label=tr("tuning.prompt_tokens"))
     menu = gr.Column()  # the examples menu goes here once every input it fills exists
     hint = gr.Markdown()
-    build_table = gr.Button(tr("tuning.build_table"), variant="primary")
+    with gr.Row():
+        build_table = gr.Button(tr("tuning.build_table"), variant="primary")
+        links.copy_button("tuning", "tuning_table")
     headers = [tr(f"tuning.col.{key}") for key in TABLE_COLUMNS]
     table = gr.Dataframe(headers=headers, label=tr("tuning.table"), wrap=True, interactive=False)
     with gr.Row():
