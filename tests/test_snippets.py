@@ -119,7 +119,10 @@ def test_icl_snippet_prints_the_label_probabilities(bundled):
 def test_masked_lm_snippet_rescores_the_candidates(bundled):
     text = "The capital of France is [MASK], a city on the Seine."
     expected = masked_lm.fill_mask(bundled, bundled, text, top_k=5)
-    result = {"method": expected.method, "masks": [{"candidates": [vars(c) for c in m.candidates]} for m in expected.masks]}
+    result = {
+        "method": expected.method,
+        "masks": [{"candidates": [vars(c) for c in m.candidates]} for m in expected.masks],
+    }
     assert snippet("masked_lm", text=text, model=bundled.name, method="causal-rescoring", result=None) == ""
     rows = run(snippet("masked_lm", text=text, model=bundled.name, method="causal-rescoring", result=result))[1:]
     by_word = {c.token: c for c in expected.masks[0].candidates}

@@ -11,12 +11,12 @@ from string import Template
 from .. import bundled, models
 
 # The start of a document, as explorer.lm.document_start_ids finds it.
-DOCUMENT_START = '''\
+DOCUMENT_START = """\
 # A scored text is a whole document: it starts with <|endoftext|> where the model's pretraining
 # documents were separated by it (GPT-2, SmolLM2, Qwen), else with its BOS token (Gemma's <bos>).
 eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
 start = [eot] if tokenizer.convert_ids_to_tokens(eot) == "<|endoftext|>" else [tokenizer.bos_token_id]
-'''
+"""
 
 
 def fill(template: str, **values) -> str:

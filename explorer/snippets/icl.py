@@ -46,11 +46,14 @@ new = model.generate(torch.tensor([prompt_ids]), max_new_tokens=$max_new_tokens,
 print(repr(tokenizer.decode(new, skip_special_tokens=True).split("\\n")[0].strip()))
 """
 
-PLAIN = DOCUMENT_START + """
+PLAIN = (
+    DOCUMENT_START
+    + """
 
 def encode(text):
     return start + tokenizer(text, add_special_tokens=False)["input_ids"]
 """
+)
 CHAT = """\
 def encode(text):  # a chat prompt spells its own start (the template's special tokens)
     return tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -17,7 +17,7 @@ from ..attention.logit_lens import MAX_TOP_K
 from ..attention.logit_lens import logit_lens as read_lens
 from ..models import GEMMA_NAME
 from . import attention_figures as figures
-from . import bertviz_frame
+from . import bertviz_frame, export
 from .common import (
     SHORT_WORK,
     Slider,
@@ -31,6 +31,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"  # the API's default (English)
 INDUCTION_HEADS = {"SmolLM2-135M-Instruct": (18, 6), "Gemma-3-270M": (5, 1)}  # measured on the example's text
@@ -195,6 +196,7 @@ def build() -> None:
         with gr.Column(scale=3):
             heatmap = gr.Plot(label=tr("attention.heatmap"))
             result_json = json_panel()
+            code_panel("attention", text=text, model=model, layer=layer, head=head)
     with gr.Tab(tr("attention.tab.heads")):
         heads = gr.Plot(label=tr("attention.heads"))
     with gr.Tab(tr("attention.tab.mosaic")):
@@ -251,3 +253,4 @@ def build() -> None:
         )
     mosaic.select(pick_tile, state, [layer, head], api_visibility="private")
     lens_button.click(logit_lens, [text, model, top_k], [lens_table, lens_json], api_name="logit_lens", **SHORT_WORK)
+    export.equip("attention")

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from .. import datasets, i18n, models
 from .. import icl as compute
 from ..icl import IclResult, SweepResult
+from . import export
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -23,6 +24,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 
 DEFAULT_QUERIES = {  # a query for each task, in the task's language
     "sentiment": "The soundtrack was gorgeous, but the story dragged on forever.",
@@ -298,6 +300,16 @@ def build() -> None:
             summary = gr.Markdown()
             prompt = gr.Textbox(label=tr("icl.prompt"), lines=12, max_lines=30, buttons=["copy"])
             result_json = json_panel()
+            code_panel(
+                "icl",
+                result=result_json,
+                task=task,
+                template=template,
+                verbalizers=verbalizers,
+                instruction=instruction,
+                custom_examples=custom_examples,
+                use_chat_template=chat,
+            )
     with gr.Accordion(tr("icl.sweep_panel"), open=True):
         with gr.Row():
             shots_list = gr.Textbox("0, 1, 2, 4, 8", label=tr("icl.shots_list"))
@@ -327,3 +339,4 @@ def build() -> None:
     task.change(show_task, task, [template, verbalizers, instruction, query], api_visibility="private")
     edit.click(edit_task_settings, task, [template, verbalizers, instruction], api_visibility="private")
     localized_defaults([(task, page_task)])  # then task.change fills the rest
+    export.equip("icl")

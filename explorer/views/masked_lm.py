@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from .. import masked_lm, models
 from ..masked_lm import CorruptionResult, Filler, FillMaskResult
+from . import export
 from .common import (
     SHORT_WORK,
     Number,
@@ -25,6 +26,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 
 DEFAULT_TEXT = "He wrote a letter with a [MASK] and paper."  # the API's defaults; the page shows its language's
 DEMO_TEXT = "The quick brown fox jumps over the lazy dog because it wants to reach the river before night falls."
@@ -240,6 +242,7 @@ def build() -> None:
             contrast = gr.HTML(label=tr("masked_lm.contrast"))
             plot = gr.Plot(label=tr("masked_lm.plot"))
             fill_json = json_panel()
+            code_panel("masked_lm", text=text, model=model, top_k=top_k, method=method, result=fill_json)
     gr.Markdown(tr("masked_lm_demo.explainer"))
     with gr.Row():
         with gr.Column(scale=2):
@@ -261,3 +264,4 @@ def build() -> None:
         **SHORT_WORK,
     )
     corrupt.click(mask_demo, [demo_text, demo_model, seed], [corrupted, demo_json], api_name="mask_demo")
+    export.equip("masked_lm")
