@@ -34,27 +34,15 @@ text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_
 ids = tokenizer(text, add_special_tokens=False)["input_ids"]"""
 
 
-def processors(values: dict) -> str:
-    """The list of processors for the controls that are not off (each control's own class)."""
-    on = [f"{c.make.__name__}({values[c.field]!r})" for c in CONTROLS if values[c.field] != c.off]
-    return "[" + ", ".join(on) + "]"
-
-
-def render(
-    prompt: str = "The capital of France is",
-    model: str = "",
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    repetition_penalty: float = 1.0,
-    use_chat_template: bool = False,
-) -> str:
-    values = dict(temperature=temperature, top_k=int(top_k), top_p=top_p, repetition_penalty=repetition_penalty)
-    used = [c.make.__name__ for c in CONTROLS if values[c.field] != c.off]
+def render(prompt: str, model: str, use_chat_template: bool = False, **controls: float) -> str:
+    """`controls`: temperature, top_k, top_p and repetition_penalty as /next_token takes them (absent: off),
+    each checked as the tab checks it."""
+    on = [(c, c.check(controls[c.field])) for c in CONTROLS if controls.get(c.field, c.off) != c.off]
+    used = ", ".join(c.make.__name__ for c, _ in on)
     return fill(
         TEMPLATE,
-        head=loading(model_name(model), imports=f"from transformers import {', '.join(used)}\n" if used else ""),
+        head=loading(model_name(model), imports=f"from transformers import {used}\n" if on else ""),
         prompt=prompt,
         encode=Code(CHAT if use_chat_template else PLAIN),
-        processors=Code(processors(values)),
+        processors=Code("[" + ", ".join(f"{c.make.__name__}({value!r})" for c, value in on) + "]"),
     )
