@@ -17,7 +17,7 @@ from gradio.blocks import Block, BlockContext
 from gradio.context import Context
 
 from .. import i18n
-from .common import tr
+from .common import t, tr
 
 # Saves `text` as a file called `name` (the browser's download).
 SAVE = """const save = (data, type, name) => {
@@ -87,8 +87,9 @@ def _id(component: gr.components.Component) -> str:
 
 
 def _toolbar_button(component, label_key: str) -> gr.Button:
-    """A small button in `component`'s own toolbar (Gradio unrenders it from the layout)."""
-    button = gr.Button(tr(label_key), size="sm", render=False)
+    """A small button in `component`'s own toolbar. Gradio 6 does not translate a toolbar button's
+    label (it would show the key), so these carry format names, the same in every language."""
+    button = gr.Button(t(label_key), size="sm", render=False)
     component.buttons = [*(component.buttons or []), button]
     return button
 
