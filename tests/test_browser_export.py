@@ -55,7 +55,7 @@ def test_a_table_downloads_as_csv(page):
 
 def test_a_result_downloads_as_json_and_the_code_follows_the_inputs(page):
     panel = show_tab(page, "generation")
-    panel.get_by_label(EN["generation.prompt"]).fill("The capital of Italy is")
+    panel.get_by_role("textbox", name=EN["generation.prompt"], exact=True).fill("The capital of Italy is")
     panel.get_by_role("button", name=EN["generation.peek"], exact=True).click()
     wait_until_done(panel)
     panel.get_by_text(EN["common.json"]).first.click()

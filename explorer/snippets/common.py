@@ -33,17 +33,20 @@ def model_name(model: str, kind: models.Kind | None = "causal") -> str:
     return models.resolve(model or "", kind).name
 
 
-def where(model: str) -> tuple[str, str]:
-    """(imports, lines setting MODEL) for a registered model: a bundled model is read from the app's
-    de-quantised copy of its GGUF (the weights the app runs), else from the hub."""
+def where(model: str, stdlib: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(the standard-library imports, plus `stdlib`; the lines setting MODEL) for a registered model: a
+    bundled model is read from the app's de-quantised copy of its GGUF (the weights the app runs), else
+    from the hub."""
     spec = models.REGISTRY[model]
     try:
         folder = bundled.SOURCES[spec.name].folder().name if spec.bundled else None
     except (OSError, TypeError, AttributeError):  # its packages are not installed: the hub's copy
         folder = None
+    names = sorted({*stdlib, "os"} if folder else set(stdlib))
+    imports = "".join(f"import {name}\n" for name in names) + ("from pathlib import Path\n" if folder else "")
     if not folder:
-        return "", f"MODEL = {spec.hub_id!r}\n"
-    return "import os\nfrom pathlib import Path\n\n", (
+        return imports, f"MODEL = {spec.hub_id!r}\n"
+    return imports, (
         f"# The app's de-quantised copy of the bundled {spec.name} (the weights the app runs);\n"
         "# without it, the hub's original weights (their numbers differ a little).\n"
         'CACHE = Path(os.environ.get("PLM_EXPLORER_CACHE", Path.home() / ".cache" / "plm-explorer"))\n'
@@ -52,13 +55,16 @@ def where(model: str) -> tuple[str, str]:
     )
 
 
-def loading(model: str, loader: str = "AutoModelForCausalLM", options: str = "", imports: str = "") -> Code:
-    """The snippet's head: its imports (plus `imports`), MODEL, the tokenizer and `loader`'s model
-    (with `options`, e.g. `attn_implementation="eager"`)."""
-    paths, source = where(model)
+def loading(
+    model: str, loader: str = "AutoModelForCausalLM", options: str = "", imports: str = "", stdlib: tuple = ()
+) -> Code:
+    """The snippet's head: its imports (`stdlib` modules first, `imports` lines after transformers), MODEL,
+    the tokenizer and `loader`'s model (with `options`, e.g. `attn_implementation="eager"`)."""
+    standard, source = where(model, stdlib)
     arguments = f"MODEL, {options}" if options else "MODEL"
     return Code(
-        f"{paths}import torch\nfrom transformers import {loader}, AutoTokenizer\n{imports}\n{source}"
+        (f"{standard}\n" if standard else "")
+        + f"import torch\nfrom transformers import {loader}, AutoTokenizer\n{imports}\n{source}\n"
         f"tokenizer = AutoTokenizer.from_pretrained(MODEL)\n"
         f"model = {loader}.from_pretrained({arguments}).eval()\n"
     )

@@ -62,14 +62,14 @@ def render(
     ('' before the first run)."""
     spec = models.resolve_for(method, model)
     if spec.kind == "masked":
-        head = loading(spec.name, loader="AutoModelForMaskedLM", imports="import math\nimport re\n")
+        head = loading(spec.name, loader="AutoModelForMaskedLM", stdlib=("math", "re"))
         return fill(MASKED, head=head, text=text, top_k=int(top_k))
     if not result or not result.get("masks") or result.get("method") != "causal-rescoring":
         return ""
     first, *rest = result["masks"]
     return fill(
         RESCORING,
-        head=loading(spec.name, imports="import re\n"),
+        head=loading(spec.name, stdlib=("re",)),
         text=text,
         candidates=[c["token"] for c in first["candidates"]],
         others=[m["candidates"][0]["token"] for m in rest],

@@ -6,8 +6,6 @@ from __future__ import annotations
 from .common import DOCUMENT_START, Code, fill, loading, model_name
 
 TEMPLATE = """\
-import math
-
 $head
 text = $text
 $start
@@ -30,4 +28,4 @@ print(f"perplexity = {math.exp(-total / len(true)):.6f}")
 
 
 def render(text: str = "The capital of France is Paris.", model: str = "") -> str:
-    return fill(TEMPLATE, head=loading(model_name(model)), text=text, start=Code(DOCUMENT_START))
+    return fill(TEMPLATE, head=loading(model_name(model), stdlib=("math",)), text=text, start=Code(DOCUMENT_START))

@@ -22,4 +22,4 @@ for token_id, piece in zip(ids, tokenizer.convert_ids_to_tokens(ids)):
 
 def render(text: str = "Tokenisation, 分词", model: str = "") -> str:
     paths, source = where(model_name(model, None))
-    return fill(TEMPLATE, paths=Code(paths), source=Code(source), text=text)
+    return fill(TEMPLATE, paths=Code(paths + "\n" if paths else ""), source=Code(source), text=text)
