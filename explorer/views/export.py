@@ -14,7 +14,7 @@ import json
 
 import gradio as gr
 from gradio.blocks import Block, BlockContext
-from gradio.context import Context
+from gradio.context import get_render_context
 
 from .. import i18n
 from .common import t, tr
@@ -102,12 +102,12 @@ def _plot(tab: str, plot: gr.Plot) -> None:
 
 
 def _table(tab: str, table: gr.Dataframe) -> None:
-    """A "CSV" button right under the table."""
-    parent = table.parent
-    with parent:
-        button = gr.Button(tr("export.csv"), size="sm")
-    parent.children.remove(button)
-    parent.children.insert(parent.children.index(table) + 1, button)
+    """A "CSV" button right under the table: rendered into the tab being built, then moved there."""
+    button = gr.Button(tr("export.csv"), size="sm")
+    button.parent.children.remove(button)
+    siblings = table.parent.children
+    siblings.insert(siblings.index(table) + 1, button)
+    button.parent = table.parent
     headers = {
         language: [i18n.labels(language).get(h.key, h.key) if hasattr(h, "key") else str(h) for h in table.headers]
         for language in i18n.languages()
@@ -125,7 +125,7 @@ def _payload(tab: str, panel: gr.JSON) -> None:
 def equip(tab: str) -> None:
     """Give every plot, table and JSON panel of the tab being built its download buttons."""
     kinds = ((gr.Plot, _plot), (gr.Dataframe, _table), (gr.JSON, _payload))
-    for block in list(_descendants(Context.block)):
+    for block in list(_descendants(get_render_context())):
         for kind, add in kinds:
             if isinstance(block, kind):
                 add(tab, block)
