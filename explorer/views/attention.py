@@ -17,7 +17,7 @@ from ..attention.logit_lens import MAX_TOP_K
 from ..attention.logit_lens import logit_lens as read_lens
 from ..models import GEMMA_NAME
 from . import attention_figures as figures
-from . import bertviz_frame, links
+from . import bertviz_frame, export, links
 from . import focus as token_focus
 from .common import (
     SHORT_WORK,
@@ -33,6 +33,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"  # the API's default (English)
 INDUCTION_HEADS = {"SmolLM2-135M-Instruct": (18, 6), "Gemma-3-270M": (5, 1)}  # measured on the example's text
@@ -198,6 +199,7 @@ def build() -> None:
         with gr.Column(scale=3):
             heatmap = gr.Plot(label=tr("attention.heatmap"))
             result_json = json_panel()
+            code_panel("attention", text=text, model=model, layer=layer, head=head)
     with gr.Tab(tr("attention.tab.heads")):
         heads = gr.Plot(label=tr("attention.heads"))
     with gr.Tab(tr("attention.tab.mosaic")):
@@ -267,3 +269,4 @@ def build() -> None:
         api_name="token_focus",
         **SHORT_WORK,
     )
+    export.equip("attention")

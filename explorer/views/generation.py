@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import checks, generation, models
 from ..generation import GenerationRequest, GenerationResult, SamplingSettings
-from . import focus, links, poll, sequence
+from . import export, focus, links, poll, sequence
 from .common import (
     SHORT_WORK,
     Number,
@@ -24,6 +24,7 @@ from .common import (
     user_errors,
 )
 from .generation_figures import entropy_figure, stage_figure, step_figure, text_html
+from .show_code import code_panel
 
 # Generations, branches and peeks share forwards (explorer/generation/scheduler.py): as many run at once
 # as one forward holds, the rest wait in Gradio's queue, which shows each its place.
@@ -232,8 +233,19 @@ def build() -> None:
             focus_panel = focus.panel()
             entropy_plot = gr.Plot(label=tr("generation.entropy_plot"))
             result_json = json_panel()
+            code_panel(
+                "generation",
+                prompt=prompt,
+                model=model,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                repetition_penalty=repetition_penalty,
+                use_chat_template=chat,
+            )
     sequence.build()
     poll.ask_the_class(poll.next_token_question, [prompt, model, chat])
+    export.equip("generation")
 
     outputs = [text, step_plot, entropy_plot, step, alternative, state, result_json]
     controls = [do_sample, temperature, top_k, top_p, repetition_penalty]

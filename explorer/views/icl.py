@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from .. import datasets, i18n, models
 from .. import icl as compute
 from ..icl import IclResult, SweepResult
-from . import focus, links, poll
+from . import export, focus, links, poll
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -24,6 +24,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 
 DEFAULT_QUERIES = {  # a query for each task, in the task's language
     "sentiment": "The soundtrack was gorgeous, but the story dragged on forever.",
@@ -314,6 +315,16 @@ def build() -> None:
             result_json = json_panel()
             focus_button = gr.Button(tr("focus.label_run"))
             focus_panel = focus.panel()
+            code_panel(
+                "icl",
+                result=result_json,
+                task=task,
+                template=template,
+                verbalizers=verbalizers,
+                instruction=instruction,
+                custom_examples=custom_examples,
+                use_chat_template=chat,
+            )
     with gr.Accordion(tr("icl.sweep_panel"), open=True):
         with gr.Row():
             shots_list = gr.Textbox("0, 1, 2, 4, 8", label=tr("icl.shots_list"))
@@ -347,3 +358,4 @@ def build() -> None:
     task.change(show_task, task, [template, verbalizers, instruction, query], api_visibility="private")
     edit.click(edit_task_settings, task, [template, verbalizers, instruction], api_visibility="private")
     localized_defaults([(task, page_task)])  # then task.change fills the rest
+    export.equip("icl")

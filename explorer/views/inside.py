@@ -9,9 +9,9 @@ from ..inside import block as block_compute
 from ..inside import positions as positions_compute
 from ..inside import scaling, scores, steps
 from ..models import GEMMA_NAME
+from . import export, links
 from . import inside_diagrams as diagrams
 from . import inside_figures as figures
-from . import links
 from .common import (
     SHORT_WORK,
     Number,
@@ -26,6 +26,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"  # the API's default (English)
 
@@ -219,6 +220,7 @@ def build() -> None:
         parameter_table = gr.Markdown()
         residual_plot = gr.Plot(label=tr("inside.residual_plot"))
         block_json = json_panel()
+        code_panel("inside", text=text, model=model)
     inputs = dict(text=text, model=model, layer=layer, head=head, d=d, seed=seed, s=s, h=h, w=w, w1=w1, w2=w2, v=v)
     inputs.update(variant_seed=variant_seed, count=count, dim=dim, position_seed=position_seed)
     with menu_row:
@@ -267,3 +269,4 @@ def build() -> None:
         [variants_table, variants_plot, scores_json],
         api_name="score_variants",
     )
+    export.equip("inside")

@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from .. import checks, masked_lm, models
 from ..masked_lm import CorruptionResult, Filler, FillMaskResult
-from . import focus, links
+from . import export, focus, links
 from .common import (
     SHORT_WORK,
     Number,
@@ -26,6 +26,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 
 DEFAULT_TEXT = "He wrote a letter with a [MASK] and paper."  # the API's defaults; the page shows its language's
 DEMO_TEXT = "The quick brown fox jumps over the lazy dog because it wants to reach the river before night falls."
@@ -259,6 +260,7 @@ def build() -> None:
                 blank = Number(1, label=tr("focus.blank"), precision=0, minimum=1, maximum=masked_lm.MAX_MASKS)
                 focus_button = gr.Button(tr("focus.blank_run"))
             focus_panel = focus.panel()
+            code_panel("masked_lm", text=text, model=model, top_k=top_k, method=method, result=fill_json)
     gr.Markdown(tr("masked_lm_demo.explainer"))
     with gr.Row():
         with gr.Column(scale=2):
@@ -281,3 +283,4 @@ def build() -> None:
     )
     focus_button.click(focus_blank, [fill_json, blank], list(focus_panel), api_visibility="private", **SHORT_WORK)
     corrupt.click(mask_demo, [demo_text, demo_model, seed], [corrupted, demo_json], api_name="mask_demo")
+    export.equip("masked_lm")

@@ -19,6 +19,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 
 COLUMNS = ["position", "token", "prob", "rank", "top"]
 
@@ -67,4 +68,5 @@ def build() -> None:
         plot = gr.Plot(label=tr("sequence.plot"))
         rows = gr.Dataframe(headers=[tr(f"sequence.col.{c}") for c in COLUMNS], label=tr("sequence.table"), wrap=True)
         result_json = json_panel()
+        code_panel("sequence", text=text, model=model)
     button.click(run_sequence_probs, [text, model], [plot, rows, result_json], api_name="sequence_probs", **SHORT_WORK)

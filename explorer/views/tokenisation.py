@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import checks, i18n, models, tokenisation
-from . import links, poll
+from . import export, links, poll
 from .common import (
     Number,
     Slider,
@@ -19,6 +19,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 from .tokenisation_html import (
     TABLE_COLUMNS,
     comparison_html,
@@ -189,6 +190,7 @@ def build() -> None:
     with gr.Accordion(tr("common.json"), open=False):
         tokens_json = gr.JSON(label="/tokenize")
         replay_json = gr.JSON(label="/bpe_replay")
+    code_panel("tokenisation", text=text, model=model)
 
     gr.Markdown(tr("tokenisation_train.explainer"))
     lecture = tokenisation.train_bpe()  # shown at once: the lecture's example needs no model and takes a millisecond
@@ -227,3 +229,4 @@ def build() -> None:
     ).success(segmentation_html, [state, step, new_words], segmentation, api_visibility="private")
     for control in (step, new_words):
         control.change(segmentation_html, [state, step, new_words], segmentation, api_visibility="private")
+    export.equip("tokenisation")

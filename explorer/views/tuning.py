@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from .. import models, tuning
 from ..tuning import METHODS, TrainingResult, TuningSettings, TuningTable
-from . import links
+from . import export, links
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -21,6 +21,7 @@ from .common import (
     tr,
     user_errors,
 )
+from .show_code import code_panel
 
 FAMILY_COLOURS = {"full": "#6b7280", "addition": "#3b82f6", "specification": "#10b981", "reparameterization": "#f59e0b"}
 
@@ -222,6 +223,14 @@ def build() -> None:
         gr.Markdown(tr("tuning_methods.explainer"))
     with gr.Accordion(tr("tuning.table_json"), open=False):
         table_json = gr.JSON(label="tuning_table")
+    code_panel(
+        "tuning",
+        model=model,
+        lora_r=lora_r,
+        prefix_tokens=prefix_tokens,
+        prompt_tokens=prompt_tokens,
+        num_labels=num_labels,
+    )
 
     gr.Markdown(tr("tuning_train.explainer"))
     with gr.Row():
@@ -258,3 +267,4 @@ def build() -> None:
         api_name="tuning_train",
         **LONG_WORK,
     )
+    export.equip("tuning")
