@@ -118,7 +118,11 @@ def test_a_chinese_page_gets_chinese_html_plots_and_messages(smol):
     html, _ = view.bpe_replay("台湾大学", models.BUNDLED_NAME, request=CHINESE_PAGE)
     assert "排名" in html and "一致" in html
     table, figure, *_ = view.bpe_train(view.CHINESE_CORPUS, 2, "", request=CHINESE_PAGE)
-    assert table[0][1] == "大 + 学" and CJK.search(figure.layout.title.text)
+    assert (
+        table.values.tolist()[0][1] == "大 + 学"
+        and CJK.search(table.columns[0])
+        and CJK.search(figure.layout.title.text)
+    )
     with pytest.raises(gr.Error, match="只有 1 个不同的词"):
         view.bpe_train("。，！？", 5, request=CHINESE_PAGE)  # all punctuation, one "word"
     with pytest.raises(gr.Error, match="1 distinct word"):

@@ -33,13 +33,13 @@ def test_views_serve_the_contract(tiny, monkeypatch):
     rows, _, _, table = view.tuning_table("", 4, 8, 5, 6, 2)
     assert set(table) >= {"model", "total_params", "rows"}
     assert set(table["rows"][0]) >= {"method", "family", "trainable", "percent", "checkpoint_mb"}
-    assert len(rows) == len(tuning.METHODS) and all(len(row) == len(view.TABLE_COLUMNS) for row in rows)
+    assert rows.shape == (len(tuning.METHODS), len(view.TABLE_COLUMNS))
     monkeypatch.setattr(training, "sentiment_data", few_sentiments)
     figure, rows, runs = view.tuning_train("", "head,lora", 2, 1e-2, 0)
     assert [r["method"] for r in runs["runs"]] == ["head", "lora"] and len(figure.data) == 2
     contract = "method trainable losses accuracy seconds_per_step peak_mem_mb ppl_before ppl_after"  # docs/API.md
     assert set(runs["runs"][0]) >= set(contract.split())
-    assert [row[0] for row in rows] == [tuning.METHODS["head"].name, tuning.METHODS["lora"].name]
+    assert rows.iloc[:, 0].tolist() == [tuning.METHODS["head"].name, tuning.METHODS["lora"].name]
     with pytest.raises(gr.Error, match="Unknown method"):
         view.tuning_train("", ["sgd"])
     with pytest.raises(gr.Error, match="lora_r"):
@@ -52,7 +52,7 @@ def test_a_run_stopped_at_once_shows_and_serialises(tiny):
     )
     result = training.TrainingResult("tiny", [run], 3, 1e-3, 0, 8, 8, 4, "sentiment")
     assert view.payload(result)["runs"][0]["seconds_per_step"] is None  # plain JSON, no NaN
-    assert view.rows_of(result.runs, view.RUN_COLUMNS)[0][3] == "—"
+    assert view.rows_of(result.runs, view.RUN_COLUMNS, view.RUN_HEADERS).iloc[0, 3] == "—"
 
 
 def test_the_legend_names_every_method_with_its_summary():
@@ -82,11 +82,15 @@ def test_the_english_labels_are_the_catalogue_s_names_and_the_explainers_state_t
 def test_a_chinese_page_gets_chinese_tables_figures_and_messages(tiny, monkeypatch):
     monkeypatch.setattr(view.models, "get", lambda *args, **kwargs: tiny)
     rows, trainable, tasks, table = view.tuning_table("", 4, 8, 5, 6, 2, request=CHINESE_PAGE)
-    assert rows[0][:2] == ["全参数微调", "全参数微调"] and CJK.search(trainable.layout.title.text)
+    assert (
+        rows.values.tolist()[0][:2] == ["全参数微调", "全参数微调"]
+        and CJK.search(rows.columns[0])
+        and CJK.search(trainable.layout.title.text)
+    )
     assert (
         CJK.search(tasks.layout.xaxis.title.text) and table["rows"][0]["name"] == "Full fine-tuning"
     )  # the payload's id stays
-    bitfit = next(row for row in rows if row[0] == "BitFit")
+    bitfit = next(row for row in rows.values.tolist() if row[0] == "BitFit")
     assert CJK.search(bitfit[-1])  # the note: no bias terms, the norms are trained instead
     with pytest.raises(gr.Error, match="未知的方法"):
         view.tuning_train("", ["sgd"], request=CHINESE_PAGE)

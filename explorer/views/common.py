@@ -10,6 +10,7 @@ import math
 import traceback
 
 import gradio as gr
+import pandas as pd
 from gradio.context import Context
 
 from .. import checks, i18n, models
@@ -221,3 +222,17 @@ def gradio_progress(progress: gr.Progress):
         progress(fraction, desc=message)
 
     return report
+
+
+def table(headers: list[str], rows: list[list] | None = None, **options) -> gr.Dataframe:
+    """A table whose column headers are the labels `headers`: gr.Dataframe shows translation keys
+    raw, so the headers are written by the server, in English when built and in the page's language
+    when it loads; handlers return `table_rows(headers, rows)` to keep them so."""
+    component = gr.Dataframe(table_rows(headers, rows or []), **options)
+    localized_defaults([(component, lambda: table_rows(headers, rows or []))])
+    return component
+
+
+def table_rows(headers: list[str], rows: list[list]) -> pd.DataFrame:
+    """Rows under the headers `headers` (label keys), written in the language of the request."""
+    return pd.DataFrame(rows, columns=[t(key) for key in headers])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gradio as gr
+import pandas as pd
 import plotly.graph_objects as go
 
 from .. import models
@@ -16,12 +17,14 @@ from .common import (
     model_dropdown,
     payload,
     t,
+    table,
+    table_rows,
     tr,
     user_errors,
 )
 from .show_code import code_panel
 
-COLUMNS = ["position", "token", "prob", "rank", "top"]
+HEADERS = [f"sequence.col.{c}" for c in ("position", "token", "prob", "rank", "top")]
 
 
 # The notes' walk-through: 台湾大学 on the multilingual base model, token by token (its tokenizer
@@ -32,11 +35,14 @@ EXAMPLES = {
 }
 
 
-def table(result: SequenceProbs) -> list[list]:
-    return [
-        [j + 1, repr(p.token), round(p.prob, 4), p.rank, ",  ".join(f"{g.token!r} {g.prob:.3f}" for g in p.top)]
-        for j, p in enumerate(result.positions)
-    ]
+def table_of(result: SequenceProbs) -> pd.DataFrame:
+    return table_rows(
+        HEADERS,
+        [
+            [j + 1, repr(p.token), round(p.prob, 4), p.rank, ",  ".join(f"{g.token!r} {g.prob:.3f}" for g in p.top)]
+            for j, p in enumerate(result.positions)
+        ],
+    )
 
 
 def figure(result: SequenceProbs) -> go.Figure:
@@ -53,7 +59,7 @@ def figure(result: SequenceProbs) -> go.Figure:
 def run_sequence_probs(text: str = "The capital of France is Paris.", model: str = "", progress=gr.Progress()):
     """Each token's probability given the tokens before it, the text's log-probability and perplexity."""
     result = sequence_probs(models.get(model, "causal", progress=gradio_progress(progress)), text)
-    return figure(result), table(result), payload(result)
+    return figure(result), table_of(result), payload(result)
 
 
 def build() -> None:
@@ -66,7 +72,7 @@ def build() -> None:
         localized_defaults([(text, "sequence.default_text")])
         button = gr.Button(tr("sequence.run"))
         plot = gr.Plot(label=tr("sequence.plot"))
-        rows = gr.Dataframe(headers=[tr(f"sequence.col.{c}") for c in COLUMNS], label=tr("sequence.table"), wrap=True)
+        rows = table(HEADERS, label=tr("sequence.table"), wrap=True)
         result_json = json_panel()
         code_panel("sequence", text=text, model=model)
     button.click(run_sequence_probs, [text, model], [plot, rows, result_json], api_name="sequence_probs", **SHORT_WORK)

@@ -16,6 +16,8 @@ from .common import (
     model_choices,
     payload,
     t,
+    table,
+    table_rows,
     tr,
     user_errors,
 )
@@ -30,6 +32,7 @@ from .tokenisation_html import (
 )
 
 DEFAULT_TEXT = i18n.labels(i18n.DEFAULT)["tokenisation.default_text"]  # what an API call without text gets
+MERGE_HEADERS = [f"tokenisation.col.{column}" for column in TABLE_COLUMNS]
 DEFAULT_NEW_WORDS = "lowest newer wider"  # words of the lecture's corpus's kind, not in it
 # A Chinese corpus for the toy BPE: phrases sharing characters, each phrase one "word" (Chinese has no
 # spaces); 大学 merges first, and 台湾大学 ties with 学生.
@@ -101,7 +104,14 @@ def _trained(corpus: str, num_merges: int, end_of_word: str, new_words: str = ""
     last = len(result.merges)
     slider = Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=True)
     segmented = segmentation_html(result, last, new_words)
-    return merges_table(result), vocab_figure(result), slider, segmented, result, payload(result)
+    return (
+        table_rows(MERGE_HEADERS, merges_table(result)),
+        vocab_figure(result),
+        slider,
+        segmented,
+        result,
+        payload(result),
+    )
 
 
 @user_errors
@@ -208,14 +218,13 @@ def build() -> None:
             step = Slider(0, last, last, step=1, label=tr("tokenisation.step"))
             new_words = gr.Textbox(DEFAULT_NEW_WORDS, label=tr("tokenisation.new_words"))
             segmentation = gr.HTML(segmentation_html(lecture, last, DEFAULT_NEW_WORDS))
-    headers = [tr(f"tokenisation.col.{column}") for column in TABLE_COLUMNS]
-    table = gr.Dataframe(merges_table(lecture), headers=headers, label=tr("tokenisation.table"), wrap=True)
+    merges = table(MERGE_HEADERS, merges_table(lecture), label=tr("tokenisation.table"), wrap=True)
     with gr.Accordion(tr("common.json"), open=False):
         train_json = gr.JSON(label="/bpe_train")
     poll.ask_the_class(poll.next_merge_question, [corpus, step, end_of_word])
 
     compared = [text, model, compare_with, tokens, tokens_json, replay, replay_json]
-    trained = [corpus, num_merges, end_of_word, new_words, table, vocab_plot, step, segmentation, state, train_json]
+    trained = [corpus, num_merges, end_of_word, new_words, merges, vocab_plot, step, segmentation, state, train_json]
     with menu:
         examples_menu("tokenisation", EXAMPLES, [hint, *compared, *trained])
 
@@ -224,7 +233,7 @@ def build() -> None:
     train_button.click(
         bpe_train,
         [corpus, num_merges, end_of_word],
-        [table, vocab_plot, step, segmentation, state, train_json],
+        [merges, vocab_plot, step, segmentation, state, train_json],
         api_name="bpe_train",
     ).success(segmentation_html, [state, step, new_words], segmentation, api_visibility="private")
     for control in (step, new_words):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gradio as gr
+import pandas as pd
 import plotly.graph_objects as go
 
 from .. import models, tuning
@@ -18,6 +19,8 @@ from .common import (
     model_dropdown,
     payload,
     t,
+    table,
+    table_rows,
     tr,
     user_errors,
 )
@@ -58,13 +61,15 @@ RUN_COLUMNS = {  # header: label "tuning.run.<key>"
     "perplexity": lambda r: pair(r.ppl_before, r.ppl_after, ".1f"),
     "stopped": lambda r: r.stopped or "",
 }
+TABLE_HEADERS = [f"tuning.col.{key}" for key in TABLE_COLUMNS]
+RUN_HEADERS = [f"tuning.run.{key}" for key in RUN_COLUMNS]
 
 
 # ---------------------------------------------------------------- rendering
 
 
-def rows_of(items: list, columns: dict) -> list[list]:
-    return [[show(item) for show in columns.values()] for item in items]
+def rows_of(items: list, columns: dict, headers: list[str]) -> pd.DataFrame:
+    return table_rows(headers, [[show(item) for show in columns.values()] for item in items])
 
 
 def trainable_figure(result: TuningTable) -> go.Figure:
@@ -155,7 +160,12 @@ def tuning_table(
     report = gradio_progress(progress)
     lm = models.get(model, "causal", progress=report)
     result = tuning.table(lm, settings, progress=report)
-    return rows_of(result.rows, TABLE_COLUMNS), trainable_figure(result), tasks_figure(result), payload(result)
+    return (
+        rows_of(result.rows, TABLE_COLUMNS, TABLE_HEADERS),
+        trainable_figure(result),
+        tasks_figure(result),
+        payload(result),
+    )
 
 
 @user_errors
@@ -176,7 +186,7 @@ def tuning_train(
     report = gradio_progress(progress)
     lm = models.get(model, "causal", progress=report)
     result = tuning.train(lm, methods, steps, learning_rate, seed, settings, progress=report)
-    return loss_figure(result), rows_of(result.runs, RUN_COLUMNS), payload(result)
+    return loss_figure(result), rows_of(result.runs, RUN_COLUMNS, RUN_HEADERS), payload(result)
 
 
 # ---------------------------------------------------------------- the lecture's examples
@@ -214,8 +224,7 @@ def build() -> None:
     with gr.Row():
         build_table = gr.Button(tr("tuning.build_table"), variant="primary")
         links.copy_button("tuning", "tuning_table")
-    headers = [tr(f"tuning.col.{key}") for key in TABLE_COLUMNS]
-    table = gr.Dataframe(headers=headers, label=tr("tuning.table"), wrap=True, interactive=False)
+    methods_table = table(TABLE_HEADERS, label=tr("tuning.table"), wrap=True, interactive=False)
     with gr.Row():
         trainable_plot = gr.Plot(label=tr("tuning.trainable_plot"))
         tasks_plot = gr.Plot(label=tr("tuning.tasks_plot"))
@@ -245,8 +254,7 @@ def build() -> None:
         seed = Number(0, label=tr("tuning.seed"), precision=0, minimum=0)
     train_button = gr.Button(tr("tuning.train"), variant="primary")
     loss_plot = gr.Plot(label=tr("tuning.loss_plot"))
-    headers = [tr(f"tuning.run.{key}") for key in RUN_COLUMNS]
-    runs_table = gr.Dataframe(headers=headers, label=tr("tuning.runs"), wrap=True, interactive=False)
+    runs_table = table(RUN_HEADERS, label=tr("tuning.runs"), wrap=True, interactive=False)
     with gr.Accordion(tr("tuning.train_json"), open=False):
         train_json = gr.JSON(label="tuning_train")
     with menu:
@@ -256,7 +264,7 @@ def build() -> None:
     build_table.click(
         tuning_table,
         [model, lora_r, adapter_size, prefix_tokens, prompt_tokens, num_labels],
-        [table, trainable_plot, tasks_plot, table_json],
+        [methods_table, trainable_plot, tasks_plot, table_json],
         api_name="tuning_table",
         **SHORT_WORK,
     )
