@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explorer import generation, models  # noqa: E402
 from explorer.generation import scheduler  # noqa: E402
+from explorer.generation.batch import PaddedBatch  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman who"
 PROMPTS = [PROMPT, "The capital of France is", "The best way to learn a language is", "In 1969, the first humans"]
@@ -103,6 +104,19 @@ def hall_tokens_per_second(lm, users: int, max_batch: int) -> float:
     return sum(len(r.steps) for r in results) / (time.perf_counter() - started)
 
 
+def forward_cost(lm, rows: int, steps: int = 5) -> float:
+    """CPU seconds of one decoding forward feeding `rows` rows at once (median of `steps`; the
+    thread's own CPU time, so other jobs on the machine do not count)."""
+    prompt = generation.encode_prompt(lm, PROMPTS[1])[1]
+    batch, _ = PaddedBatch.prefill(lm, [prompt] * rows)
+    times = []
+    for _ in range(steps):
+        started = time.thread_time()
+        batch.step([prompt[-1]] * rows)
+        times.append(time.thread_time() - started)
+    return statistics.median(times)
+
+
 def load_seconds(cache: str | None) -> tuple[float, float]:
     """(seconds importing the libraries, seconds loading the model) in a fresh process."""
     env = {"PLM_EXPLORER_CACHE": cache} if cache else {}
@@ -156,6 +170,12 @@ def main() -> None:
         f"roofline: {per_token / 1e6:.0f} MB of weights per token; this thread reads {read:.1f} GB/s "
         f"(sum of 256 MiB; one-row product {product:.1f} GB/s): at most {ceiling:.0f} tok/s; "
         f"the loop reaches {max(loop_speeds) / ceiling:.0%} of it"
+    )
+    alone = forward_cost(lm, 1)
+    costs = ", ".join(f"{rows} rows {forward_cost(lm, rows) / alone:.1f}x" for rows in (16, 32, 64))
+    print(
+        f"one forward of many rows vs one row (CPU time; a request's latency grows by about this factor "
+        f"when that many run at once): {costs}"
     )
     one, many = [], []
     for _ in range(args.repeats):

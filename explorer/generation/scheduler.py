@@ -32,7 +32,12 @@ from .sequence import Pick, Sequence
 # generator and returns only the chosen token's log-probability; each request here needs its own
 # seeded generator and the distribution after every control.
 
-MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "16"))  # sequences per forward; 1 = each alone
+# Sequences per forward; 1 = each alone. 32: a lecture hall's requests overlap by dozens, and every
+# row beyond a forward waits a whole generation in Gradio's queue (32 students: p95 ~17x one user's
+# latency at 16 rows, ~10x at 32). Past ~32 rows a forward on one thread is compute-bound (its time
+# grows with its rows), so more rows add little, and each running stream holds one of Gradio's 40
+# worker threads: 32 leaves 8 for the other tabs.
+MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "32"))
 BATCH_TOKENS = int(os.environ.get("PLM_EXPLORER_BATCH_TOKENS", "16384"))  # rows x columns of padded cache
 IDLE_SECONDS = 10.0  # a scheduler's thread ends after this long without work; the next request starts it
 
