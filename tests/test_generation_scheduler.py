@@ -133,8 +133,12 @@ def _read(batch, sequence):
             return
 
 
-def test_streams_from_many_threads_equal_their_lone_runs(lm, monkeypatch):
-    """Through the scheduler's thread, as the app runs it: eight readers at once."""
+@pytest.mark.parametrize("batch_threads", [0, 2])
+def test_streams_from_many_threads_equal_their_lone_runs(lm, monkeypatch, batch_threads):
+    """Through the scheduler's thread, as the app runs it: eight readers at once (its forwards on the
+    process's thread count, or on two: PLM_EXPLORER_BATCH_THREADS)."""
+    monkeypatch.setattr(scheduler, "BATCH_THREADS", batch_threads)
+    threads = torch.get_num_threads()
     requests = [
         g.GenerationRequest(PROMPTS[i % 5], SAMPLED if i % 2 else g.SamplingSettings(), 5 + i, seed=i) for i in range(8)
     ]
@@ -153,6 +157,7 @@ def test_streams_from_many_threads_equal_their_lone_runs(lm, monkeypatch):
         assert [s.token_id for s in b.steps] == [s.token_id for s in a.steps]
         assert [s.prob for s in b.steps] == pytest.approx([s.prob for s in a.steps], abs=1e-4)
         assert b.text == a.text and b.finish_reason == a.finish_reason
+    assert torch.get_num_threads() == threads  # the readers' own count is untouched
 
 
 def test_a_closed_stream_leaves_the_batch(lm):

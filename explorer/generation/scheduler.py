@@ -23,6 +23,8 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 
+import torch
+
 from .. import cache
 from ..models import LoadedModel
 from .batch import PaddedBatch
@@ -38,6 +40,11 @@ from .sequence import Pick, Sequence
 # grows with its rows), so more rows add little, and each running stream holds one of Gradio's 40
 # worker threads: 32 leaves 8 for the other tabs.
 MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "32"))
+# Torch threads of the scheduler's forwards (0 = the process's own count, as every request runs). Forwards of many rows are
+# compute-bound, so a machine whose cores are the app's own (a Space) serves a hall faster with 2;
+# on cores shared with other jobs, 2 threads wait on each other. While they run, MKL's thread count
+# (process-wide) is 2 for the other tabs' requests too.
+BATCH_THREADS = int(os.environ.get("PLM_EXPLORER_BATCH_THREADS", "0"))
 BATCH_TOKENS = int(os.environ.get("PLM_EXPLORER_BATCH_TOKENS", "16384"))  # rows x columns of padded cache
 IDLE_SECONDS = 10.0  # a scheduler's thread ends after this long without work; the next request starts it
 
@@ -139,13 +146,17 @@ class Scheduler:
             self._batch = None
 
     def _run(self) -> None:
+        threads = torch.get_num_threads()
         while self._has_work():
             try:
+                torch.set_num_threads(BATCH_THREADS or threads)
                 self.step()
             except Exception as error:  # noqa: BLE001 - every running sequence hears of it; the thread goes on
                 for ticket in self._rows:
                     ticket.picks.put(error)
                 self._rows, self._batch = [], None
+            finally:
+                torch.set_num_threads(threads)  # between rounds, the process's own count again
 
     def _has_work(self) -> bool:
         """Wait for work; after `IDLE_SECONDS` without any, end the thread (False)."""
