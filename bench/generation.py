@@ -4,8 +4,11 @@
 
 Everything runs on the same loaded model and prompt, interleaved, so the machine's noise hits every
 contender alike; the ratios are the figures to quote. One torch thread, as the app runs.
-1. One user, greedy: plain `model.generate`; the loop alone (`PLM_EXPLORER_MAX_BATCH=1`); the loop
-   through the batching scheduler (its thread, a batch of one): its cost must stay within 5 %.
+1. One user, greedy: plain `model.generate` on the weights as transformers loads them, and on the
+   weights as the app lays them out (`weight_layout`); the loop alone (`PLM_EXPLORER_MAX_BATCH=1`);
+   the loop through the batching scheduler (its thread, a batch of one): its cost must stay within 5 %.
+   Then the roofline: a token reads every weight once, so bytes per token / the memory bandwidth
+   this thread reaches (reading a 256 MiB tensor) is the fastest any fp32 decode can go.
 2. A lecture hall: `--users` sampled 32-token generations at once through the scheduler vs one
    after another alone (tokens per second, all users together).
 3. Loading the bundled model cold (de-quantising the GGUF into an empty cache) and warm.
@@ -14,6 +17,7 @@ contender alike; the ratios are the figures to quote. One torch thread, as the a
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import subprocess
@@ -24,11 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explorer import generation, models  # noqa: E402
 from explorer.generation import scheduler  # noqa: E402
+from explorer.generation.batch import PaddedBatch  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman who"
 PROMPTS = [PROMPT, "The capital of France is", "The best way to learn a language is", "In 1969, the first humans"]
@@ -38,12 +44,46 @@ LOAD_SNIPPET = (  # imports (torch, transformers) are timed apart: they are paid
 )
 
 
-def plain_tokens_per_second(lm, n: int) -> float:
-    ids = {"input_ids": torch.tensor([generation.encode_prompt(lm, PROMPT)[1]])}  # the same ids as the loop's
+def plain_tokens_per_second(lm, model, n: int) -> float:
+    ids = torch.tensor([generation.encode_prompt(lm, PROMPT)[1]])  # the same ids as the loop's
     started = time.perf_counter()
     with torch.inference_mode():
-        out = lm.model.generate(**ids, max_new_tokens=n, do_sample=False, pad_token_id=lm.tokenizer.eos_token_id)
-    return (out.shape[1] - ids["input_ids"].shape[1]) / (time.perf_counter() - started)
+        out = model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
+            pad_token_id=lm.tokenizer.eos_token_id,
+        )  # fmt: skip
+    return (out.shape[1] - ids.shape[1]) / (time.perf_counter() - started)
+
+
+def as_transformers_loads_it(model):
+    """A copy of the model with every weight contiguous (out, in), as `from_pretrained` gives it."""
+    plain = copy.deepcopy(model)
+    for parameter in plain.parameters():
+        parameter.data = parameter.data.contiguous()
+    return plain
+
+
+def bandwidth_gb_per_s(repeats: int) -> tuple[float, float]:
+    """Memory read bandwidth of this thread, GB/s, best of `repeats`: summing a 256 MiB tensor, and
+    a one-row product with a 256 MiB matrix stored (in, out)."""
+    big = torch.randn(64 * 2**20)  # 256 MiB
+    matrix, row = big.view(8192, 8192), torch.randn(1, 8192)
+
+    def best(work) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        return big.numel() * 4 / min(times) / 1e9
+
+    return best(big.sum), best(lambda: F.linear(row, matrix.T))
+
+
+def weight_bytes_per_token(model) -> int:
+    """Bytes of weights one decoding step reads: every parameter once (a tied embedding is read
+    whole by the LM head; its row lookup is negligible)."""
+    return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
 def loop_tokens_per_second(lm, n: int, max_batch: int) -> float:
@@ -62,6 +102,19 @@ def hall_tokens_per_second(lm, users: int, max_batch: int) -> float:
     with ThreadPoolExecutor(users if max_batch > 1 else 1) as pool:
         results = list(pool.map(lambda r: generation.generate(lm, r), requests))
     return sum(len(r.steps) for r in results) / (time.perf_counter() - started)
+
+
+def forward_cost(lm, rows: int, steps: int = 5) -> float:
+    """CPU seconds of one decoding forward feeding `rows` rows at once (median of `steps`; the
+    thread's own CPU time, so other jobs on the machine do not count)."""
+    prompt = generation.encode_prompt(lm, PROMPTS[1])[1]
+    batch, _ = PaddedBatch.prefill(lm, [prompt] * rows)
+    times = []
+    for _ in range(steps):
+        started = time.thread_time()
+        batch.step([prompt[-1]] * rows)
+        times.append(time.thread_time() - started)
+    return statistics.median(times)
 
 
 def load_seconds(cache: str | None) -> tuple[float, float]:
@@ -90,18 +143,40 @@ def main() -> None:
     torch.set_num_threads(1)
     lm = models.get()
     generation.generate(lm, generation.GenerationRequest(PROMPT, max_new_tokens=4))  # warm up kernels
-    print(f"model: {lm.name}, threads: {torch.get_num_threads()}, repeats: {args.repeats} (median)")
     print(
-        f"{'tokens':>6} | {'generate tok/s':>14} | {'loop alone':>10} | {'loop batched':>12} | alone/generate | batched/alone"
+        f"model: {lm.name}, threads: {torch.get_num_threads()}, repeats: {args.repeats} (median), load {os.getloadavg()}"
     )
+    plain_model = as_transformers_loads_it(lm.model)
+    print(
+        f"{'tokens':>6} | {'generate tok/s':>14} | {'generate, laid out':>18} | {'loop alone':>10} | "
+        f"{'loop batched':>12} | alone/generate | batched/alone"
+    )
+    loop_speeds = []
     for n in args.tokens:
-        plain, alone, batched = [], [], []
+        plain, laid_out, alone, batched = [], [], [], []
         for _ in range(args.repeats):
-            plain.append(plain_tokens_per_second(lm, n))
+            plain.append(plain_tokens_per_second(lm, plain_model, n))
+            laid_out.append(plain_tokens_per_second(lm, lm.model, n))
             alone.append(loop_tokens_per_second(lm, n, 1))
             batched.append(loop_tokens_per_second(lm, n, 16))
-        p, a, b = (statistics.median(x) for x in (plain, alone, batched))
-        print(f"{n:>6} | {p:>14.1f} | {a:>10.1f} | {b:>12.1f} | {a / p:>13.2f}x | {b / a:>12.2f}x")
+        p, o, a, b = (statistics.median(x) for x in (plain, laid_out, alone, batched))
+        loop_speeds.append(a)
+        print(f"{n:>6} | {p:>14.1f} | {o:>18.1f} | {a:>10.1f} | {b:>12.1f} | {a / p:>13.2f}x | {b / a:>12.2f}x")
+    del plain_model
+    read, product = bandwidth_gb_per_s(args.repeats)
+    per_token = weight_bytes_per_token(lm.model)
+    ceiling = read * 1e9 / per_token
+    print(
+        f"roofline: {per_token / 1e6:.0f} MB of weights per token; this thread reads {read:.1f} GB/s "
+        f"(sum of 256 MiB; one-row product {product:.1f} GB/s): at most {ceiling:.0f} tok/s; "
+        f"the loop reaches {max(loop_speeds) / ceiling:.0%} of it"
+    )
+    alone = forward_cost(lm, 1)
+    costs = ", ".join(f"{rows} rows {forward_cost(lm, rows) / alone:.1f}x" for rows in (16, 32, 64))
+    print(
+        f"one forward of many rows vs one row (CPU time; a request's latency grows by about this factor "
+        f"when that many run at once): {costs}"
+    )
     one, many = [], []
     for _ in range(args.repeats):
         one.append(hall_tokens_per_second(lm, args.users, 1))

@@ -1,8 +1,8 @@
 """A lecture hall at once: 32 students, then 100, pressing Generate within five seconds, on one app.
 
-Starts `app.py` on a free port on 127.0.0.1 twice, side by side: with batching (the default,
-`PLM_EXPLORER_MAX_BATCH=16`) and without (`PLM_EXPLORER_MAX_BATCH=1`: one sequence per forward,
-two requests at a time, as before). On each: one user alone first (the single-user latency of
+Starts `app.py` on a free port on 127.0.0.1 once per `--max-batch`, one after another: with batching
+(the default, `PLM_EXPLORER_MAX_BATCH=32`; `--max-batch 32 16 1` compares it with the former 16) and
+without (`PLM_EXPLORER_MAX_BATCH=1`: one sequence per forward, two requests at a time, as before). On each: one user alone first (the single-user latency of
 that run), then every student, each with its own gradio_client Client, sends 2 sampled 32-token
 /generate requests at random moments within 5 s. Prints per run: answered / busy / failed, p50,
 p95 and max latency, p95 over the single-user latency, tokens per second of all students together,
@@ -224,7 +224,7 @@ def starvation_check(app: App) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, nargs="+", default=[32, 100])
-    parser.add_argument("--max-batch", type=int, nargs="+", default=[16, 1], help="apps to compare, first the batched")
+    parser.add_argument("--max-batch", type=int, nargs="+", default=[32, 1], help="apps to compare, first the batched")
     parser.add_argument("--skip-checks", action="store_true", help="skip the isolation and long-work checks")
     args = parser.parse_args()
     rows, notes, failures, throughput = [], [], [], {}
@@ -249,7 +249,7 @@ def main() -> None:
             app.stop()
     students = args.students[0]
     print(
-        f"\nLoad on app.py ({os.cpu_count()} cores); each student: {PER_STUDENT} x /generate ({NEW_TOKENS} tokens,"
+        f"\nLoad on app.py ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end); each student: {PER_STUDENT} x /generate ({NEW_TOKENS} tokens,"
         f" sampled) sent within {SPREAD:.0f} s. Latencies in seconds, tokens/s of all students together.\n"
     )
     print(

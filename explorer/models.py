@@ -17,7 +17,7 @@ from typing import Literal
 
 import torch
 
-from . import bundled, cache, hub, i18n
+from . import bundled, cache, hub, i18n, weight_layout
 from .bundled import Progress
 from .checks import ExplorerError
 
@@ -224,6 +224,8 @@ def _load(spec: ModelSpec, attn: str, progress: Progress) -> LoadedModel:
             ) from error
     model.eval()
     model.requires_grad_(False)
+    if spec.kind == "causal":  # decoding feeds one row per forward: lay the weights out for it
+        weight_layout.for_decoding(model)
     progress(1.0, f"{spec.name} ready")
     return LoadedModel(spec, model, tokenizer, source)
 

@@ -1,4 +1,4 @@
-"""The scheduler: a request's tokens and probabilities are the same batched with fifteen others as alone."""
+"""The scheduler: a request's tokens and probabilities are the same batched with 15 or 31 others as alone."""
 
 from __future__ import annotations
 
@@ -58,14 +58,15 @@ def assert_same(alone, batched, tolerance=1e-4):
             assert torch.allclose(mine.softmax(-1), theirs.softmax(-1), atol=tolerance, rtol=0)
 
 
-def test_sixteen_joining_at_different_steps_equal_each_alone(lm):
-    alone = [list(scheduler.decode_alone(lm, make(lm, i))) for i in range(16)]
+@pytest.mark.parametrize("size", [16, 32])
+def test_many_joining_at_different_steps_equal_each_alone(lm, size):
+    alone = [list(scheduler.decode_alone(lm, make(lm, i))) for i in range(size)]
     # Some stop early at an end-of-text id: the token each would pick third (or first) alone.
     eos = {i: frozenset({alone[i][-1].token_id if len(alone[i]) < 3 else alone[i][2].token_id}) for i in (0, 5, 9)}
-    alone = [list(scheduler.decode_alone(lm, make(lm, i, eos.get(i, frozenset())))) for i in range(16)]
+    alone = [list(scheduler.decode_alone(lm, make(lm, i, eos.get(i, frozenset())))) for i in range(size)]
     assert {alone[i][-1].finish for i in eos} == {"eos"}
-    batch = scheduler.Scheduler(lm, max_batch=16)
-    tickets, joined_at = {}, {i: i // 3 for i in range(16)}  # three newcomers per round
+    batch = scheduler.Scheduler(lm, max_batch=size)
+    tickets, joined_at = {}, {i: i // 3 for i in range(size)}  # three newcomers per round
     rows_seen = []
     for round_ in range(40):
         for i in [i for i, r in joined_at.items() if r == round_]:
@@ -73,7 +74,7 @@ def test_sixteen_joining_at_different_steps_equal_each_alone(lm):
         batch.step()
         rows_seen.append(len(batch._rows))
     assert max(rows_seen) >= 8 and rows_seen[-1] == 0  # shared forwards, and every sequence left when done
-    for i in range(16):
+    for i in range(size):
         assert_same(alone[i], drain(tickets[i]))
 
 
@@ -132,8 +133,12 @@ def _read(batch, sequence):
             return
 
 
-def test_streams_from_many_threads_equal_their_lone_runs(lm, monkeypatch):
-    """Through the scheduler's thread, as the app runs it: eight readers at once."""
+@pytest.mark.parametrize("batch_threads", [0, 2])
+def test_streams_from_many_threads_equal_their_lone_runs(lm, monkeypatch, batch_threads):
+    """Through the scheduler's thread, as the app runs it: eight readers at once (its forwards on the
+    process's thread count, or on two: PLM_EXPLORER_BATCH_THREADS)."""
+    monkeypatch.setattr(scheduler, "BATCH_THREADS", batch_threads)
+    threads = torch.get_num_threads()
     requests = [
         g.GenerationRequest(PROMPTS[i % 5], SAMPLED if i % 2 else g.SamplingSettings(), 5 + i, seed=i) for i in range(8)
     ]
@@ -152,6 +157,7 @@ def test_streams_from_many_threads_equal_their_lone_runs(lm, monkeypatch):
         assert [s.token_id for s in b.steps] == [s.token_id for s in a.steps]
         assert [s.prob for s in b.steps] == pytest.approx([s.prob for s in a.steps], abs=1e-4)
         assert b.text == a.text and b.finish_reason == a.finish_reason
+    assert torch.get_num_threads() == threads  # the readers' own count is untouched
 
 
 def test_a_closed_stream_leaves_the_batch(lm):

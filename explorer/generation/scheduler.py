@@ -23,6 +23,8 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 
+import torch
+
 from .. import cache
 from ..models import LoadedModel
 from .batch import PaddedBatch
@@ -32,7 +34,17 @@ from .sequence import Pick, Sequence
 # generator and returns only the chosen token's log-probability; each request here needs its own
 # seeded generator and the distribution after every control.
 
-MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "16"))  # sequences per forward; 1 = each alone
+# Sequences per forward; 1 = each alone. 32: a lecture hall's requests overlap by dozens, and every
+# row beyond a forward waits a whole generation in Gradio's queue (32 students: p95 ~17x one user's
+# latency at 16 rows, ~10x at 32). Past ~32 rows a forward on one thread is compute-bound (its time
+# grows with its rows), so more rows add little, and each running stream holds one of Gradio's 40
+# worker threads: 32 leaves 8 for the other tabs.
+MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "32"))
+# Torch threads of the scheduler's forwards (0 = the process's own count, as every request runs). Forwards of many rows are
+# compute-bound, so a machine whose cores are the app's own (a Space) serves a hall faster with 2;
+# on cores shared with other jobs, 2 threads wait on each other. While they run, MKL's thread count
+# (process-wide) is 2 for the other tabs' requests too.
+BATCH_THREADS = int(os.environ.get("PLM_EXPLORER_BATCH_THREADS", "0"))
 BATCH_TOKENS = int(os.environ.get("PLM_EXPLORER_BATCH_TOKENS", "16384"))  # rows x columns of padded cache
 IDLE_SECONDS = 10.0  # a scheduler's thread ends after this long without work; the next request starts it
 
@@ -134,13 +146,17 @@ class Scheduler:
             self._batch = None
 
     def _run(self) -> None:
+        threads = torch.get_num_threads()
         while self._has_work():
             try:
+                torch.set_num_threads(BATCH_THREADS or threads)
                 self.step()
             except Exception as error:  # noqa: BLE001 - every running sequence hears of it; the thread goes on
                 for ticket in self._rows:
                     ticket.picks.put(error)
                 self._rows, self._batch = [], None
+            finally:
+                torch.set_num_threads(threads)  # between rounds, the process's own count again
 
     def _has_work(self) -> bool:
         """Wait for work; after `IDLE_SECONDS` without any, end the thread (False)."""

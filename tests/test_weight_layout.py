@@ -1,0 +1,70 @@
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from explorer import generation as g
+from explorer import weight_layout
+
+from builders import tiny_gemma, tiny_llama
+
+PROMPTS = [
+    "Once upon a time, in a small village by the sea, there lived an old fisherman who",
+    "In 1969, the first humans",
+]
+
+
+def standard_copy(model: nn.Module) -> nn.Module:
+    """The model as transformers loads it: every weight contiguous (out, in)."""
+    plain = copy.deepcopy(model)
+    for parameter in plain.parameters():
+        parameter.data = parameter.data.contiguous()
+    return plain
+
+
+def generate_probs(model: nn.Module, ids: list[int], n: int) -> tuple[list[int], torch.Tensor]:
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            max_new_tokens=n, do_sample=False, output_scores=True, return_dict_in_generate=True, pad_token_id=0,
+        )  # fmt: skip
+    return out.sequences[0, len(ids) :].tolist(), torch.cat(out.scores).softmax(-1)  # (n, vocab)
+
+
+@pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
+def test_wide_weights_change_memory_order_only(build):
+    model = build().model
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    weight_layout.for_decoding(model)
+    for name, parameter in model.named_parameters():
+        assert torch.equal(parameter, before[name]), name  # same shape, same values
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            out, inner = module.weight.shape
+            assert module.weight.stride() == ((1, out) if out >= inner else (inner, 1))
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight  # still tied
+
+
+@pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
+def test_tiny_models_decode_the_same_after_the_layout(build):
+    lm = build()
+    plain = standard_copy(lm.model)
+    weight_layout.for_decoding(lm.model)
+    ids = g.encode_prompt(lm, "The capital of")[1]
+    tokens, probs = generate_probs(lm.model, ids, 12)
+    plain_tokens, plain_probs = generate_probs(plain, ids, 12)
+    assert tokens == plain_tokens
+    assert (probs - plain_probs).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_the_loop_on_the_bundled_model_equals_plain_generate_within_1e_5(bundled, prompt):
+    """The app's loop on the laid-out weights against transformers' generate on the weights as loaded."""
+    plain = standard_copy(bundled.model)
+    tokens, probs = generate_probs(plain, g.encode_prompt(bundled, prompt)[1], 32)
+    result = g.generate(bundled, g.GenerationRequest(prompt, max_new_tokens=32))
+    assert [step.token_id for step in result.steps] == tokens
+    shown = torch.tensor([[c.raw_prob for c in [step, *step.top]] for step in result.steps])  # (32, 11)
+    ids = torch.tensor([[c.token_id for c in [step, *step.top]] for step in result.steps])
+    assert (shown - probs.gather(1, ids)).abs().max() < 1e-5
