@@ -144,7 +144,7 @@ def test_a_chinese_browser_sees_every_tab_in_chinese(chinese_page):
     chinese = i18n.labels("zh-CN")
     allowed = set(chinese.values()) | set(models.REGISTRY) | {"✕", "×"}
     assert CJK.search(chinese_page.locator("h1").first.inner_text())
-    untranslated = {}
+    untranslated, raw_keys = {}, {}
     for key, _ in app.TABS:
         title = chinese[f"app.tab.{key}"]
         chinese_page.locator("[role=tablist]").first.get_by_role("tab", name=title, exact=True).click()
@@ -154,4 +154,7 @@ def test_a_chinese_browser_sees_every_tab_in_chinese(chinese_page):
         english = [text for text in panel.evaluate(LABEL_PROBE) if not CJK.search(text) and text not in allowed]
         if english:
             untranslated[title] = english[:8]
+        if "__i18n__" in panel.inner_text():  # a component that shows a translation key raw
+            raw_keys[title] = panel.inner_text().split("__i18n__")[1][:80]
     assert not untranslated, f"untranslated labels: {untranslated}"
+    assert not raw_keys, f"translation keys shown raw: {raw_keys}"
