@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -130,7 +130,22 @@ def train_one(
     """One method's run (arguments already checked by `train`)."""
     prepared = prepare(lm, method, settings, seed, total_steps=steps)
     own_trainable_copies(prepared, lm)
-    model, after_step = prepared.model, METHODS[method].after_step
+    return fit(lm, prepared, steps, learning_rate, seed, data, report)
+
+
+def fit(
+    lm: LoadedModel,
+    prepared: Prepared,
+    steps: int,
+    learning_rate: float,
+    seed: int,
+    data: LabelledData,
+    report: Progress,
+    extra_loss: Callable[[nn.Module, int], torch.Tensor] | None = None,
+) -> Run:
+    """Measure, train and measure again a prepared model whose trained tensors are its own.
+    `extra_loss(model, step)`, if given, is added to the task's loss at every step (a remedy's term)."""
+    model, after_step = prepared.model, METHODS[prepared.method].after_step
     report(0.0, "measuring before training")
     accuracy_before, ppl_before = accuracy(model, lm, data), perplexity(model, lm)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -143,10 +158,11 @@ def train_one(
         labels = torch.tensor([data.labels.index(item.label) for item in items])  # (batch,)
         with SavedActivations(model) as saved:
             outputs = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
-        if not math.isfinite(outputs.loss.item()):
-            stopped = f"loss became {outputs.loss.item()} at step {step + 1}; run stopped (try a smaller learning rate)"
+            loss = outputs.loss + extra_loss(model, step) if extra_loss else outputs.loss
+        if not math.isfinite(loss.item()):
+            stopped = f"loss became {loss.item()} at step {step + 1}; run stopped (try a smaller learning rate)"
             break
-        outputs.loss.backward()
+        loss.backward()
         optimizer.step()
         gradients = tensor_bytes(p.grad for p in parameters if p.grad is not None)
         peak = max(peak, parameter_bytes(model) + gradients + optimizer_bytes(optimizer) + saved.bytes)
@@ -160,7 +176,7 @@ def train_one(
     model.eval()
     report(steps / (steps + 1), "measuring after training")
     return Run(
-        method=method,
+        method=prepared.method,
         trainable=prepared.trainable,
         losses=losses,
         accuracy=accuracy(model, lm, data),
@@ -169,7 +185,7 @@ def train_one(
         ppl_before=ppl_before,
         ppl_after=perplexity(model, lm),
         accuracy_before=accuracy_before,
-        name=METHODS[method].name,
+        name=METHODS[prepared.method].name,
         steps_done=len(losses),
         stopped=stopped,
         note=prepared.note,
@@ -185,13 +201,13 @@ def own_trainable_copies(prepared: Prepared, lm: LoadedModel) -> None:
             parameter.data = parameter.data.clone()
 
 
-def batches(items: Sequence, steps: int, seed: int) -> list[list]:
-    """`steps` batches drawn through seeded shuffles of the training items (the same for every method)."""
+def batches(items: Sequence, steps: int, seed: int, size: int = BATCH_SIZE) -> list[list]:
+    """`steps` batches drawn through seeded shuffles of the items (the same for every method)."""
     generator = torch.Generator().manual_seed(seed)
     order: list[int] = []
-    while len(order) < steps * BATCH_SIZE:
+    while len(order) < steps * size:
         order += torch.randperm(len(items), generator=generator).tolist()
-    return [[items[i] for i in order[s * BATCH_SIZE : (s + 1) * BATCH_SIZE]] for s in range(steps)]
+    return [[items[i] for i in order[s * size : (s + 1) * size]] for s in range(steps)]
 
 
 def encode(lm: LoadedModel, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -236,7 +252,13 @@ def perplexity(model: nn.Module, lm: LoadedModel, text: str = GENERAL_TEXT) -> f
     finally:
         hook.remove()
     hidden = captured[0][0, -input_ids.shape[1] :]  # (n, hidden); prompt tuning prepends virtual tokens
-    tied = getattr(lm.model.config, "tie_word_embeddings", False)
-    head = transformer.get_input_embeddings().weight if tied else lm.model.get_output_embeddings().weight
-    logits = hidden[:-1] @ head.T  # (n - 1, vocab): position j predicts token j + 1
+    logits = hidden[:-1] @ lm_head_weight(transformer, lm).T  # (n - 1, vocab): position j predicts token j + 1
     return math.exp(nn.functional.cross_entropy(logits.float(), input_ids[0, 1:]).item())
+
+
+def lm_head_weight(transformer: nn.Module, lm: LoadedModel) -> torch.Tensor:
+    """The LM head's matrix (vocab, hidden) for a (tuned) backbone of `lm`: with tied embeddings the
+    backbone's own, possibly tuned, embedding matrix; otherwise the cached model's head (never trained)."""
+    if getattr(lm.model.config, "tie_word_embeddings", False):
+        return transformer.get_input_embeddings().weight
+    return lm.model.get_output_embeddings().weight.detach()
