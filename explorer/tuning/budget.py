@@ -32,9 +32,9 @@ MAX_SWEEP_VALUES = 8
 
 @dataclass(frozen=True)
 class BudgetConfig:
-    ranks: tuple[int, ...] | str = (1, 2, 4, 8, 16, 64)  # LoRA ranks
-    prompt_lengths: tuple[int, ...] | str = (1, 4, 16)  # virtual tokens of prompt tuning
-    steps: int = 8  # optimiser steps per run
+    ranks: tuple[int, ...] | str = "1, 2, 4, 8, 16, 64"  # LoRA ranks
+    prompt_lengths: tuple[int, ...] | str = "1, 4, 16"  # virtual tokens of prompt tuning
+    steps: int = 6  # optimiser steps per run
     learning_rate: float = 1e-3  # the head alone and LoRA
     prompt_learning_rate: float = 3e-2  # prompt tuning wants far larger steps (Lester et al. used 0.3)
     seed: int = 0

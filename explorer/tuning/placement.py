@@ -32,6 +32,7 @@ WRAPPER_PARTS = frozenset(
         "lora_embedding_A",
         "lora_embedding_B",
         "lora_magnitude_vector",
+        "ln_tuning_layers",
         "ia3_l",
         "vera_lambda_b",
         "vera_lambda_d",

@@ -31,8 +31,10 @@ from .training import (
     GENERAL_TEXT,
     MAX_LEARNING_RATE,
     MAX_STEPS,
+    LabelledData,
     fit,
     own_trainable_copies,
+    perplexity,
     sentiment_data,
 )
 
@@ -44,12 +46,12 @@ REMEDIES = ("full", "replay", "l2sp", "lora")  # the runs, in order; "l2sp" is "
 @dataclass(frozen=True)
 class RemediesConfig:
     steps: int = 12  # optimiser steps of every run (batches of training.BATCH_SIZE sentences)
-    learning_rate: float = 1e-4  # of full fine-tuning and its two remedies
+    learning_rate: float = 3e-4  # of full fine-tuning and its two remedies (high enough to forget)
     replay_ratio: float = 0.5  # weight of the general text's LM loss against the task's (0: no replay)
-    l2sp_strength: float = 10.0  # λ in λ/2·‖θ − θ₀‖²
+    l2sp_strength: float = 0.1  # λ in λ/2·‖θ − θ₀‖² (Adam's steps are ~lr per weight: λ = 0.1 already pulls)
     ewc: bool = False  # weigh each weight's pull by a diagonal Fisher from general text (EWC)
     lora_r: int = 8  # LoRA's rank
-    lora_learning_rate: float = 1e-3  # LoRA's own: a low-rank update wants larger steps
+    lora_learning_rate: float = 2e-3  # LoRA's own: a low-rank update wants larger steps
     seed: int = 0  # head initialisation, batches, replay windows
 
     def validated(self) -> RemediesConfig:
@@ -74,6 +76,7 @@ class RemedyRun:
     accuracy: float
     ppl_before: float  # the general passage's perplexity through the model
     ppl_after: float
+    ppl_update_removed: float | None  # LoRA: with its update switched off (the pre-trained model, untouched)
     drift: list[float]  # ‖θ − θ₀‖ at each of RemediesResult.positions
     losses: list[float]  # the task's cross-entropy at each step
     steps_done: int
@@ -92,10 +95,15 @@ class RemediesResult:
 
 
 def iter_remedies(
-    lm: LoadedModel, config: RemediesConfig = RemediesConfig(), progress: Progress | None = None
+    lm: LoadedModel,
+    config: RemediesConfig = RemediesConfig(),
+    progress: Progress | None = None,
+    data: LabelledData | None = None,
 ) -> Iterator[RemediesResult]:
-    """The result so far after each run (full, replay, L2-SP or EWC, LoRA)."""
+    """The result so far (one object, grown) after each run (full, replay, L2-SP or EWC, LoRA), on `data`
+    (default: the sentiment set)."""
     config = config.validated()
+    data = data or sentiment_data()
     check_fits(lm, len(encode_document(lm.tokenizer, GENERAL_TEXT)))  # the passage whose perplexity is measured
     started = time.perf_counter()
     where = positions(len(decoder_layers(lm.model)))
@@ -103,21 +111,22 @@ def iter_remedies(
     methods = [("ewc" if config.ewc and m == "l2sp" else m) for m in REMEDIES]
     for index, method in enumerate(methods):
         report = share(progress, index, len(methods), t(f"experiments.remedy.{method}"))
-        result.runs.append(run_remedy(lm, method, config, len(where) - 2, report))
+        result.runs.append(run_remedy(lm, method, config, data, len(where) - 2, report))
         result.seconds = time.perf_counter() - started
         yield result
 
 
-def remedies(lm: LoadedModel, config: RemediesConfig = RemediesConfig(), progress: Progress | None = None):
+def remedies(lm: LoadedModel, config: RemediesConfig = RemediesConfig(), progress=None, data=None) -> RemediesResult:
     """Every run, finished."""
-    return last(iter_remedies(lm, config, progress))
+    return last(iter_remedies(lm, config, progress, data))
 
 
-def run_remedy(lm: LoadedModel, method: str, config: RemediesConfig, n_layers: int, report: Progress) -> RemedyRun:
+def run_remedy(
+    lm: LoadedModel, method: str, config: RemediesConfig, data: LabelledData, n_layers: int, report: Progress
+) -> RemedyRun:
     """One run: set up, anchor θ₀, add the method's term to the task loss, train, measure."""
     started = time.perf_counter()
     lora = method == "lora"
-    data = sentiment_data()
     settings = TuningSettings(lora_r=config.lora_r, num_labels=len(data.labels))
     prepared = prepare(lm, "lora" if lora else "full", settings, config.seed, total_steps=config.steps)
     anchored = anchors.capture(prepared, lm)  # before the clones: θ₀ stays the cached model's
@@ -125,6 +134,10 @@ def run_remedy(lm: LoadedModel, method: str, config: RemediesConfig, n_layers: i
     extra = remedy_term(lm, method, config, prepared, anchored, report)
     rate = config.lora_learning_rate if lora else config.learning_rate
     run = fit(lm, prepared, config.steps, rate, config.seed, data, report, extra)
+    removed = None
+    if lora:  # parameter isolation: switch the update off and the pre-trained model is back
+        with prepared.model.disable_adapter():
+            removed = perplexity(prepared.model, lm)
     return RemedyRun(
         method=method,
         trainable=run.trainable,
@@ -132,6 +145,7 @@ def run_remedy(lm: LoadedModel, method: str, config: RemediesConfig, n_layers: i
         accuracy=run.accuracy,
         ppl_before=run.ppl_before,
         ppl_after=run.ppl_after,
+        ppl_update_removed=removed,
         drift=anchors.drift(prepared.model, anchored, n_layers),
         losses=run.losses,
         steps_done=run.steps_done,

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from .. import datasets, models
 from .. import icl as compute
 from ..icl import IclResult, SweepResult
+from ..icl.label_modes import LABEL_MODES
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -16,6 +17,8 @@ from .common import (
     gradio_progress,
     model_dropdown,
     payload,
+    t,
+    tr,
     user_errors,
 )
 
@@ -135,7 +138,8 @@ def sweep_figure(result: SweepResult) -> go.Figure:
         )
     n = result.points[0].n_items if result.points else 0
     figure.update_layout(
-        title=f"{result.task}: accuracy on {n} items vs shots (mean ± std over draws), {result.seconds:.0f} s",
+        title=f"{result.task}: accuracy on {n} items vs shots (mean ± std over draws), {result.seconds:.0f} s"
+        + f"<br><sup>{t('experiments.label_mode.shown', mode=t(f'experiments.label_mode.{result.label_mode}'))}</sup>",
         xaxis_title="shots (demonstrations in the prompt)",
         yaxis_title="accuracy",
         yaxis_range=[0, 1.05],
@@ -189,13 +193,16 @@ def icl_sweep(
     verbalizers: str = "",
     instruction: str = "",
     custom_examples: str = "",
+    label_mode: str = "gold",
     progress=gr.Progress(),
 ):
-    """Accuracy versus shots over `repeats` random draws of demonstrations, with and without calibration."""
+    """Accuracy versus shots over `repeats` random draws of demonstrations, with and without calibration;
+    `label_mode` (gold, random, shuffled, other-task): what the demonstrations' labels show."""
     chosen = compute.resolve_task(task, template, verbalizers, instruction, custom_examples)
     report = gradio_progress(progress)
     lm = models.get(model, "causal", progress=report)
-    result = compute.sweep(lm, chosen, shots_list, repeats, max_items, seed, bool(use_chat_template), report)
+    chat = bool(use_chat_template)
+    result = compute.sweep(lm, chosen, shots_list, repeats, max_items, seed, chat, report, label_mode)
     return sweep_figure(result), payload(result)
 
 
@@ -272,6 +279,12 @@ def build() -> None:
             shots_list = gr.Textbox("0, 1, 2, 4, 8", label="Shot counts")
             repeats = Slider(1, compute.MAX_REPEATS, 3, step=1, label="Draws of demonstrations per shot count")
             max_items = Slider(4, compute.MAX_ITEMS, 40, step=1, label="Evaluation items")
+            label_mode = gr.Dropdown(
+                [(tr(f"experiments.label_mode.{mode}"), mode) for mode in LABEL_MODES],
+                value="gold",
+                label=tr("experiments.label_mode"),
+                info=tr("experiments.label_mode_info"),
+            )
             sweep_button = gr.Button("Run the sweep", variant="primary")
         sweep_plot = gr.Plot(label="Accuracy vs shots")
         with gr.Accordion("JSON (what /icl_sweep returns)", open=False):
@@ -287,7 +300,7 @@ def build() -> None:
     )
     sweep_button.click(
         icl_sweep,
-        [task, model, shots_list, repeats, max_items, seed, chat, *editable],
+        [task, model, shots_list, repeats, max_items, seed, chat, *editable, label_mode],
         [sweep_plot, sweep_json],
         api_name="icl_sweep",
         **LONG_WORK,

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from .. import models, tuning
 from ..tuning import FAMILIES, METHODS, TrainingResult, TuningSettings, TuningTable
+from . import experiments
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -246,3 +247,4 @@ def build() -> None:
         api_name="tuning_train",
         **LONG_WORK,
     )
+    experiments.build(model)
