@@ -67,7 +67,9 @@ def test_the_sweep_scores_with_the_relabelled_demonstrations(monkeypatch):
     lm = tiny_llama(context=512)
     seen = []
     original = runs._evaluate_draw
-    monkeypatch.setattr(runs, "_evaluate_draw", lambda lm, task, d, *rest: seen.append(d) or original(lm, task, d, *rest))
+    monkeypatch.setattr(
+        runs, "_evaluate_draw", lambda lm, task, d, *rest: seen.append(d) or original(lm, task, d, *rest)
+    )
     result = icl.sweep(lm, SENTIMENT, "4", repeats=2, max_items=4, seed=3, label_mode="shuffled")
     assert result.label_mode == "shuffled" and len(seen) == 2
     pool = icl.split_items(SENTIMENT, 4, 3)[1]
@@ -80,7 +82,9 @@ def test_the_sweep_scores_with_the_relabelled_demonstrations(monkeypatch):
 
 def test_the_endpoint_takes_label_mode_last_and_the_plot_shows_it(monkeypatch):
     parameters = [p for p in inspect.signature(view.icl_sweep).parameters if p not in ("progress", "request")]
-    assert parameters[-1] == "label_mode" and inspect.signature(view.icl_sweep).parameters["label_mode"].default == "gold"
+    assert (
+        parameters[-1] == "label_mode" and inspect.signature(view.icl_sweep).parameters["label_mode"].default == "gold"
+    )
     assert LABEL_MODES == ("gold", "random", "shuffled", "other-task")
     monkeypatch.setattr(view.models, "get", lambda *args, **kwargs: tiny_llama(context=512))
     figure, result = view.icl_sweep("sentiment", shots_list="1", repeats=1, max_items=4, label_mode="random")

@@ -54,7 +54,10 @@ def test_remedies_stream_a_chart_per_run_with_a_finite_payload():
     assert [run["method"] for run in data["runs"]] == ["full", "replay", "l2sp", "lora"] and finite(data)
     fields = "method trainable accuracy_before accuracy ppl_before ppl_after drift losses"
     assert set(data["runs"][0]) >= set(fields.split()) and len(data["runs"][0]["drift"]) == len(data["positions"])
-    assert len(figure.data) == 2 * 2 + 4  # before/after bars in two panels, one drift line per method
+    assert len(figure.data) == 2 * 2 + 1 + 4  # before/after bars in two panels, LoRA switched off, drift lines
+    lora = data["runs"][-1]
+    assert lora["ppl_update_removed"] == pytest.approx(lora["ppl_before"])  # isolation: the old model is back
+    assert all(run["ppl_update_removed"] is None for run in data["runs"][:-1])
 
 
 def test_prompt_vs_head_and_the_rank_sweep_serve_their_payloads():
@@ -62,7 +65,12 @@ def test_prompt_vs_head_and_the_rank_sweep_serve_their_payloads():
     assert {p["method"] for p in data["points"]} == {"head", "prompt", "zero-shot"} and finite(data)
     assert len(figure.data) == 3
     *_, (accuracy, where, data) = view.tuning_rank_sweep("", ranks="1, 2", prompt_lengths="1", steps=1)
-    assert [(p["method"], p["setting"]) for p in data["points"]] == [("head", 0), ("lora", 1), ("lora", 2), ("prompt", 1)]
+    assert [(p["method"], p["setting"]) for p in data["points"]] == [
+        ("head", 0),
+        ("lora", 1),
+        ("lora", 2),
+        ("prompt", 1),
+    ]
     assert {"max_rank", "positions", "placements"} <= set(data) and finite(data)
     assert len(accuracy.data) == 3 and len(where.data) == 2
 
@@ -94,4 +102,3 @@ def test_build_adds_the_three_endpoints():
         view.build()
     names = {fn.api_name for fn in demo.fns.values()}
     assert {"tuning_remedies", "tuning_prompt_vs_head", "tuning_rank_sweep"} <= names
-
