@@ -38,8 +38,8 @@ METHODS = ("head", "prompt", "zero-shot")
 class PromptVsHeadConfig:
     sizes: tuple[int, ...] | str = "4, 16, 48"  # training-set sizes (items drawn per seed)
     repeats: int = 2  # seeds per size: seed, seed + 1, ...
-    steps: int = 4  # optimiser steps per run (batches of training.BATCH_SIZE items, repeated if n is small)
-    learning_rate: float = 2e-4  # both runs: full fine-tuning
+    steps: int = 5  # optimiser steps per run (batches of training.BATCH_SIZE items, repeated if n is small)
+    learning_rate: float = 1e-4  # both runs: full fine-tuning
     seed: int = 0
 
 
