@@ -1,4 +1,4 @@
-# Two commands: `make run` (install what is missing, start the app) and `make test`.
+# Two commands: `make run` (install what is missing, start the app) and `make test` (lint, then test).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
@@ -24,6 +24,8 @@ test: install
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "no chromium: browser tests will skip"
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q tests
 
 bench: install

@@ -31,8 +31,14 @@ def build_app() -> gr.Blocks:
             with gr.Tab(tr(f"app.tab.{key}")):
                 view.build()
         models_panel.build()
-    # Two requests at a time keep both CPU cores busy without starving either.
-    demo.queue(default_concurrency_limit=int(os.environ.get("PLM_EXPLORER_CONCURRENCY", "2")))
+    # Two requests at a time keep both CPU cores busy without starving either (generation has its own
+    # limit: its requests share forwards, see explorer/generation/scheduler.py). Past QUEUE_SIZE waiting
+    # requests, a newcomer is told at once that the app is busy ("Queue is full! Please try again.")
+    # rather than waiting minutes.
+    demo.queue(
+        default_concurrency_limit=int(os.environ.get("PLM_EXPLORER_CONCURRENCY", "2")),
+        max_size=int(os.environ.get("PLM_EXPLORER_QUEUE_SIZE", "64")),
+    )
     return demo
 
 

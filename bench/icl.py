@@ -5,8 +5,11 @@
    side in one run, with single-token and multi-token verbalizers. Target: >= 3x.
 2. The default sweep: 5 shot counts x 3 draws x 40 items on sentiment. Target: < 2 minutes.
 3. A generation sweep (antonyms, 0 and 4 shots x 40 items): greedy answers after the demonstrations' cache.
+4. Chinese (issue 14): sentiment_zh (好评 / 差评, each word scored over all its tokens) accuracy vs
+   shots 0, 1, 4, 8 x 2 draws x 40 items against the majority baseline, on Gemma-3-270M by default.
 
     .venv/bin/python bench/icl.py [--threads N] [--queries 6] [--skip-sweep]
+    .venv/bin/python bench/icl.py --chinese-only [--chinese-model NAME]
 
 Timings on a shared machine are noisy: the ratio is measured with both methods interleaved, and the
 sweeps report this process's CPU seconds beside the wall time.
@@ -73,9 +76,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--queries", type=int, default=6, help="queries timed per verbalizer set")
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--chinese-only", action="store_true", help="only the Chinese sentiment sweep")
+    parser.add_argument("--chinese-model", default=models.GEMMA_NAME, help="the model of the Chinese sweep")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.chinese_only:
+        chinese_sweep(models.get(args.chinese_model, "causal"))
+        return
     lm = models.get()
     print(f"model {lm.name}, torch threads {torch.get_num_threads()}")
     lm.model(input_ids=torch.tensor([[1, 2, 3]]))  # warm-up
@@ -109,6 +117,21 @@ def main() -> None:
     total, cpu = time.perf_counter() - started, time.process_time() - cpu
     accuracies = ", ".join(f"{p.shots} shots {p.accuracy_mean:.3f}" for p in result.points)
     print(f"accuracy {accuracies}; wall time {total:.1f} s, CPU {cpu:.1f} s")
+    chinese_sweep(models.get(args.chinese_model, "causal"))
+
+
+def chinese_sweep(lm) -> None:
+    """Chinese sentiment ICL: accuracy vs shots against the majority baseline."""
+    print(f"\nChinese sentiment (sentiment_zh, 好评/差评) on {lm.name}: shots 0,1,4,8 x 2 draws x 40 items")
+    started, cpu = time.perf_counter(), time.process_time()
+    result = icl.sweep(lm, icl.resolve_task("sentiment_zh"), "0, 1, 4, 8", repeats=2, max_items=40)
+    total, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"{'shots':>5}{'acc mean':>10}{'acc std':>9}{'calib mean':>12}{'calib std':>11}")
+    for p in result.points:
+        print(
+            f"{p.shots:>5}{p.accuracy_mean:>10.3f}{p.accuracy_std:>9.3f}{p.calibrated_mean:>12.3f}{p.calibrated_std:>11.3f}"
+        )
+    print(f"majority baseline {result.majority_baseline:.2f}; wall time {total:.1f} s, CPU {cpu:.1f} s")
 
 
 if __name__ == "__main__":

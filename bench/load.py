@@ -1,21 +1,26 @@
-"""A lecture hall at once: 8, then 16 simulated users on one app (2 cores), plus a session-isolation check.
+"""A lecture hall at once: 32 students, then 100, pressing Generate within five seconds, on one app.
 
-Starts `app.py` on a free port on 127.0.0.1, measures one user alone first, then 8 and 16 users,
-each with its own gradio_client Client in its own thread, each running 3 generations of 16 tokens
-and one request to another tab. Prints success counts, p50/p95 latency, p95 / single-user latency
-and the app process's peak resident memory (sampled every 0.2 s with psutil). Then checks that two
-users branching at once each continue their own text, and times two short requests alone and while
-two other users run long work (a 30-step training run and an ICL sweep).
+Starts `app.py` on a free port on 127.0.0.1 twice, side by side: with batching (the default,
+`PLM_EXPLORER_MAX_BATCH=16`) and without (`PLM_EXPLORER_MAX_BATCH=1`: one sequence per forward,
+two requests at a time, as before). On each: one user alone first (the single-user latency of
+that run), then every student, each with its own gradio_client Client, sends 2 sampled 32-token
+/generate requests at random moments within 5 s. Prints per run: answered / busy / failed, p50,
+p95 and max latency, p95 over the single-user latency, tokens per second of all students together,
+and the app process's peak resident memory (sampled every 0.2 s with psutil). With 100 students
+(batching only), every request must answer or be told at once that the app is busy ("Queue is
+full! Please try again.") within 120 s. Then, on the batched app, two users branching at once
+must each continue their own text, and short requests must stay quick while long work runs.
 
-    .venv/bin/python bench/load.py [--users 8 16] [--port 0]
+    .venv/bin/python bench/load.py [--students 32 100] [--skip-checks]
 
-Bounded: a fixed number of requests, each with a timeout; the app is stopped at the end.
+Bounded: a fixed number of requests, each with a timeout; the apps are stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -31,9 +36,10 @@ from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST_TIMEOUT = 300.0
+BROWSER_TIMEOUT = 60.0  # a browser waits this long for the app to accept a request (httpx's default is 5 s)
 STARTUP_TIMEOUT = 180.0
-GENERATIONS_PER_USER = 3
-NEW_TOKENS = 16
+DEADLINE = 120.0  # with 100 students, every request answers or hears "busy" within this
+NEW_TOKENS, PER_STUDENT, SPREAD = 32, 2, 5.0
 PROMPTS = [
     "The capital of France is",
     "Once upon a time, in a small village,",
@@ -52,20 +58,24 @@ def free_port() -> int:
 class App:
     """app.py in a child process on 127.0.0.1, with its resident memory sampled in the background."""
 
-    def __init__(self, port: int):
+    def __init__(self, max_batch: int):
+        port = free_port()
         env = dict(
-            os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False"
+            os.environ,
+            GRADIO_SERVER_NAME="127.0.0.1",
+            GRADIO_SERVER_PORT=str(port),
+            GRADIO_ANALYTICS_ENABLED="False",
+            PLM_EXPLORER_MAX_BATCH=str(max_batch),
         )
         self.url = f"http://127.0.0.1:{port}/"
         (ROOT / "bench" / "out").mkdir(exist_ok=True)
-        self.log = open(ROOT / "bench" / "out" / "load-app.log", "w")
+        self.log = open(ROOT / "bench" / "out" / f"load-app-{max_batch}.log", "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
         self.peak_rss = 0
         self._stop = threading.Event()
-        self._sampler = threading.Thread(target=self._sample, daemon=True)
-        self._sampler.start()
+        threading.Thread(target=self._sample, daemon=True).start()
 
     def rss(self) -> int:
         try:
@@ -78,14 +88,11 @@ class App:
         while not self._stop.wait(0.2):
             self.peak_rss = max(self.peak_rss, self.rss())
 
-    def reset_peak(self) -> None:
-        self.peak_rss = self.rss()
-
     def wait_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"the app exited with {self.process.returncode}; see bench/out/load-app.log")
+                raise SystemExit(f"the app exited with {self.process.returncode}; see bench/out/")
             try:
                 if httpx.get(self.url, timeout=2).status_code == 200:
                     return
@@ -104,53 +111,64 @@ class App:
         self.log.close()
 
 
-def timed(client: Client, api_name: str, **kwargs) -> tuple[str, float, bool, str]:
+def generate(client: Client, seed: int, prompt: str) -> tuple[str, float, int, str]:
+    """("ok" | "busy" | "failed", seconds, tokens generated, error)."""
     started = time.perf_counter()
     try:
-        client.submit(**kwargs, api_name=api_name).result(timeout=REQUEST_TIMEOUT)
-        return api_name, time.perf_counter() - started, True, ""
-    except Exception as error:  # noqa: BLE001 - counted as a failure and shown
-        return api_name, time.perf_counter() - started, False, f"{type(error).__name__}: {str(error)[:120]}"
+        outputs = client.submit(
+            prompt=prompt, max_new_tokens=NEW_TOKENS, do_sample=True, temperature=0.8, seed=seed, api_name="/generate"
+        ).result(timeout=REQUEST_TIMEOUT)
+        return "ok", time.perf_counter() - started, len(outputs[-1]["steps"]), ""
+    except Exception as error:  # noqa: BLE001 - counted and shown
+        kind = "busy" if "Please try again" in str(error) else "failed"
+        return kind, time.perf_counter() - started, 0, f"{type(error).__name__}: {str(error)[:120]}"
 
 
-def user_session(client: Client, user: int, start: threading.Barrier | None = None) -> list[tuple]:
-    """One student: three 16-token generations (sampled, own seed), then one request to another tab."""
-    if start is not None:
-        start.wait()
-    results = []
-    for i in range(GENERATIONS_PER_USER):
-        results.append(
-            timed(
-                client,
-                "/generate",
-                prompt=PROMPTS[(user + i) % len(PROMPTS)],
-                max_new_tokens=NEW_TOKENS,
-                do_sample=True,
-                temperature=0.8,
-                seed=user * 10 + i,
-            )
-        )
-    other = (
-        ("/tokenize", {"text": PROMPTS[user % len(PROMPTS)] * 3})
-        if user % 2
-        else ("/next_token", {"prompt": PROMPTS[user % len(PROMPTS)]})
-    )
-    results.append(timed(client, other[0], **other[1]))
-    return results
+def connect(app: App) -> Client:
+    return Client(app.url, verbose=False, httpx_kwargs={"timeout": BROWSER_TIMEOUT})
+
+
+def single_user(app: App) -> float:
+    """The median latency of one user's 32-token generations, alone on the app."""
+    client = connect(app)
+    generate(client, 0, PROMPTS[0])  # the model loads in the background at start; this waits for it
+    return statistics.median(generate(client, seed, PROMPTS[seed])[1] for seed in range(3))
+
+
+def hall(app: App, students: int) -> tuple[list[tuple], float]:
+    """Every student sends PER_STUDENT requests at random moments within SPREAD seconds: the
+    results and the wall time from the first request to the last answer."""
+    with ThreadPoolExecutor(16) as pool:  # clients connect before the clock starts
+        clients = list(pool.map(lambda _: connect(app), range(students)))
+    rng = random.Random(0)
+    sends = [(rng.uniform(0, SPREAD), s, i) for s in range(students) for i in range(PER_STUDENT)]
+    app.peak_rss = app.rss()
+    started = time.perf_counter()
+
+    def send(when: float, student: int, i: int) -> tuple:
+        time.sleep(max(0.0, started + when - time.perf_counter()))
+        return generate(clients[student], student * 10 + i, PROMPTS[(student + i) % len(PROMPTS)])
+
+    with ThreadPoolExecutor(len(sends)) as pool:
+        results = list(pool.map(lambda s: send(*s), sends))
+    return results, time.perf_counter() - started
 
 
 def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
+    ordered = sorted(values) or [float("nan")]
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def run_users(app: App, users: int) -> list[tuple]:
-    clients = [Client(app.url, verbose=False) for _ in range(users)]  # connected before the clock starts
-    start = threading.Barrier(users)
-    app.reset_peak()
-    with ThreadPoolExecutor(users) as pool:
-        sessions = list(pool.map(lambda u: user_session(clients[u], u, start), range(users)))
-    return [r for s in sessions for r in s]
+def row(label: str, results: list[tuple], wall: float, single: float, peak_rss: int) -> str:
+    counts = {kind: sum(r[0] == kind for r in results) for kind in ("ok", "busy", "failed")}
+    answered = [r[1] for r in results if r[0] == "ok"]
+    p50, p95 = percentile(answered, 50), percentile(answered, 95)
+    slowest = max(r[1] for r in results)
+    tokens = sum(r[2] for r in results)
+    return (
+        f"| {label:<22} | {counts['ok']:>3} | {counts['busy']:>4} | {counts['failed']:>6} | {p50:6.1f} | {p95:6.1f} "
+        f"| {p95 / single:6.1f}x | {slowest:6.1f} | {tokens / wall:6.1f} | {peak_rss / 2**20:6.0f} |"
+    )
 
 
 def isolation_check(app: App) -> tuple[bool, str]:
@@ -161,9 +179,8 @@ def isolation_check(app: App) -> tuple[bool, str]:
         client.predict(prompt=prompt, max_new_tokens=4, api_name="/generate")
 
     def branch(client: Client) -> dict:
-        return client.submit(step=1, token_id=13, max_new_tokens=3, api_name="/branch").result(timeout=REQUEST_TIMEOUT)[
-            -1
-        ]
+        job = client.submit(step=1, token_id=13, max_new_tokens=3, api_name="/branch")
+        return job.result(timeout=REQUEST_TIMEOUT)[-1]
 
     with ThreadPoolExecutor(2) as pool:
         got_first, got_second = pool.map(branch, (first, second))
@@ -179,84 +196,74 @@ LONG_WORK = [
 SHORT = [("/tokenize", {"text": PROMPTS[0]}), ("/next_token", {"prompt": PROMPTS[0]})]
 
 
-def starvation_check(app: App) -> tuple[list[str], list[tuple]]:
+def timed(client: Client, api_name: str, **kwargs) -> tuple[float, str]:
+    started = time.perf_counter()
+    try:
+        client.submit(**kwargs, api_name=api_name).result(timeout=REQUEST_TIMEOUT)
+        return time.perf_counter() - started, "ok"
+    except Exception as error:  # noqa: BLE001 - shown
+        return time.perf_counter() - started, f"{type(error).__name__}: {str(error)[:120]}"
+
+
+def starvation_check(app: App) -> list[str]:
     """Short requests alone, then while two long jobs (a training run, an ICL sweep) run for other users."""
     short_client = Client(app.url, verbose=False)
-    idle = {name: timed(short_client, name, **kwargs)[1] for name, kwargs in SHORT}
+    idle = {name: timed(short_client, name, **kwargs)[0] for name, kwargs in SHORT}
     long_clients = [Client(app.url, verbose=False) for _ in LONG_WORK]
     with ThreadPoolExecutor(len(LONG_WORK)) as pool:
         jobs = [pool.submit(timed, c, name, **kwargs) for c, (name, kwargs) in zip(long_clients, LONG_WORK)]
         time.sleep(3.0)  # both long jobs are running
         busy = {name: timed(short_client, name, **kwargs) for name, kwargs in SHORT}
-        long_done = [job.result() for job in jobs]
-    lines = [f"{name} took {seconds:.1f} s ({'ok' if ok else error})" for name, seconds, ok, error in long_done]
-    lines += [
-        f"{name}: {idle[name]:.2f} s alone, {busy[name][1]:.2f} s during the long jobs ({'ok' if busy[name][2] else busy[name][3]})"
+        lines = [f"{name} took {job.result()[0]:.1f} s ({job.result()[1]})" for job, (name, _) in zip(jobs, LONG_WORK)]
+    return lines + [
+        f"{name}: {idle[name]:.2f} s alone, {busy[name][0]:.2f} s during the long jobs ({busy[name][1]})"
         for name, _ in SHORT
     ]
-    return lines, [r for r in [*long_done, *busy.values()] if not r[2]]
-
-
-def summary(label: str, results: list[tuple], single: float, peak_rss: int) -> str:
-    ok = [r for r in results if r[2]]
-    generate = [r[1] for r in ok if r[0] == "/generate"]
-    every = [r[1] for r in ok]
-    p50, p95 = percentile(generate, 50), percentile(generate, 95)
-    return (
-        f"| {label:<9} | {len(ok):>3}/{len(results):<3} | {p50:6.2f} | {p95:6.2f} | {p95 / single:5.1f}x "
-        f"| {percentile(every, 50):6.2f} | {percentile(every, 95):6.2f} | {peak_rss / 2**20:7.0f} |"
-    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, nargs="+", default=[8, 16])
-    parser.add_argument("--port", type=int, default=0, help="0 = a free port")
-    parser.add_argument("--skip-long-work", action="store_true", help="skip the short-requests-during-long-work check")
+    parser.add_argument("--students", type=int, nargs="+", default=[32, 100])
+    parser.add_argument("--max-batch", type=int, nargs="+", default=[16, 1], help="apps to compare, first the batched")
+    parser.add_argument("--skip-checks", action="store_true", help="skip the isolation and long-work checks")
     args = parser.parse_args()
-
-    app = App(args.port or free_port())
-    try:
-        app.wait_ready()
-        warm = Client(app.url, verbose=False)
-        for _ in range(2):  # the model loads in the background at start; the first forward warms the caches
-            timed(warm, "/generate", prompt=PROMPTS[0], max_new_tokens=NEW_TOKENS)
-        idle_rss = app.rss()
-
-        app.reset_peak()
-        alone = user_session(warm, 0)
-        failures = [r for r in alone if not r[2]]
-        single = statistics.median(r[1] for r in alone if r[0] == "/generate" and r[2])
-        rows = [summary("1 user", alone, single, app.peak_rss)]
-        for users in args.users:
-            results = run_users(app, users)
-            failures += [r for r in results if not r[2]]
-            rows.append(summary(f"{users} users", results, single, app.peak_rss))
-        isolated, detail = isolation_check(app)
-        starvation, long_failures = ([], []) if args.skip_long_work else starvation_check(app)
-        failures += long_failures
-    finally:
-        app.stop()
-
+    rows, notes, failures, throughput = [], [], [], {}
+    for max_batch in args.max_batch:
+        app = App(max_batch)
+        try:
+            app.wait_ready()
+            single = single_user(app)
+            notes.append(f"MAX_BATCH={max_batch}: single-user /generate latency {single:.2f} s")
+            for students in args.students if max_batch > 1 else args.students[:1]:
+                results, wall = hall(app, students)
+                rows.append(row(f"{students} students, batch {max_batch}", results, wall, single, app.peak_rss))
+                throughput[(students, max_batch)] = sum(r[2] for r in results) / wall
+                late = [r for r in results if r[1] > DEADLINE] if max_batch > 1 else []  # 1: the baseline
+                failures += [r for r in results if r[0] == "failed" or (students <= 32 and r[0] != "ok")] + late
+            if max_batch > 1 and not args.skip_checks:
+                isolated, detail = isolation_check(app)
+                notes.append(f"session isolation: {'OK' if isolated else 'FAILED'} ({detail})")
+                notes += starvation_check(app)
+                failures += [] if isolated else [("failed", 0.0, 0, detail)]
+        finally:
+            app.stop()
+    students = args.students[0]
     print(
-        f"\nLoad on {app.url} (app.py, concurrency {os.environ.get('PLM_EXPLORER_CONCURRENCY', '2')}, "
-        f"{os.cpu_count()} cores); each user: {GENERATIONS_PER_USER} x /generate ({NEW_TOKENS} tokens, sampled) "
-        "+ 1 x /tokenize or /next_token. Latencies in seconds."
+        f"\nLoad on app.py ({os.cpu_count()} cores); each student: {PER_STUDENT} x /generate ({NEW_TOKENS} tokens,"
+        f" sampled) sent within {SPREAD:.0f} s. Latencies in seconds, tokens/s of all students together.\n"
     )
     print(
-        f"single-user /generate latency (median of {GENERATIONS_PER_USER}): {single:.2f} s; "
-        f"app RSS after warm-up: {idle_rss / 2**20:.0f} MiB\n"
+        "| run                    |  ok | busy | failed |    p50 |    p95 | p95/single |    max |  tok/s | peak RSS MiB |"
     )
-    print("| run       | ok      | gen p50 | gen p95 | p95/single | all p50 | all p95 | peak RSS MiB |")
-    print("|-----------|---------|--------|--------|--------|--------|--------|---------|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
-    print(f"\nsession isolation: {'OK' if isolated else 'FAILED'} ({detail})")
-    if starvation:
-        print("short requests while long work runs (" + " and ".join(n for n, _ in LONG_WORK) + "):")
-        print("\n".join(f"  {line}" for line in starvation))
-    for name, seconds, _, error in failures[:10]:
-        print(f"failure: {name} after {seconds:.1f} s: {error}")
-    if failures or not isolated:
+    if (students, 1) in throughput:
+        gain = throughput[(students, args.max_batch[0])] / throughput[(students, 1)]
+        print(f"\n{students} students: batching serves {gain:.1f}x the tokens per second of one sequence per forward")
+    print("\n".join(notes))
+    for kind, seconds, _, error in failures[:10]:
+        print(f"{kind} after {seconds:.1f} s: {error}")
+    if failures:
         sys.exit(1)
 
 

@@ -59,22 +59,25 @@ def encode_document(tokenizer, text: str) -> list[int]:
     return document_start_ids(tokenizer) + tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def check_fits(lm: LoadedModel, n_tokens: int, n_new: int = 0, *, limit: int | None = None, why: str = "") -> None:
-    """Refuse a text of `n_tokens` (plus `n_new` to generate) longer than the model's context or
-    than `limit` (a tab's own cap, explained by `why`)."""
+def check_fits(
+    lm: LoadedModel, n_tokens: int, n_new: int = 0, *, limit: int | None = None, why: str = "", what: str = "text"
+) -> None:
+    """Refuse a `what` ("text", "prompt", …) of `n_tokens` (plus `n_new` to generate) longer than the
+    model's context or than `limit` (a tab's own cap, explained by `why`)."""
     cap = min(limit, lm.context_length) if limit else lm.context_length
     if n_tokens + n_new <= cap:
         return
     reason = why if limit and limit < lm.context_length else i18n.message("{model}'s context", {"model": lm.name})
     if n_new:
         raise ExplorerError(
-            "The text is {n:,} tokens plus {new:,} new tokens; the limit is {cap:,} ({reason}). "
+            "The {what} is {n:,} tokens plus {new:,} new tokens; the limit is {cap:,} ({reason}). "
             "Shorten it or ask for fewer new tokens.",
-            n=n_tokens, new=n_new, cap=cap, reason=reason,
+            what=what, n=n_tokens, new=n_new, cap=cap, reason=reason,
         )  # fmt: skip
     raise ExplorerError(
-        "The text is {n:,} tokens; the limit is {cap:,} ({reason}). Shorten it.", n=n_tokens, cap=cap, reason=reason
-    )
+        "The {what} is {n:,} tokens; the limit is {cap:,} ({reason}). Shorten it.",
+        what=what, n=n_tokens, cap=cap, reason=reason,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- architecture look-ups

@@ -9,17 +9,15 @@ thread-safe LRU so that memory stays bounded and eight users asking at once load
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlparse
 
 import torch
 
-from . import bundled, cache, i18n
+from . import bundled, cache, hub, i18n
 from .bundled import Progress
 from .checks import ExplorerError
 
@@ -30,7 +28,6 @@ GEMMA_NAME = "Gemma-3-270M"  # the multilingual pre-trained base model, also bun
 # The default causal model by interface language: a Chinese lecture gets the model that reads Chinese.
 PREFERRED = {"zh-CN": GEMMA_NAME}
 MAX_LOADED = int(os.environ.get("PLM_EXPLORER_MAX_MODELS", "3"))
-HUB_RECHECK_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -161,46 +158,14 @@ def default_model(kind: Kind) -> str | None:
     return candidates[0].name if kind == "causal" else None
 
 
-def is_cached_on_disk(hub_id: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(hub_id, "config.json"), str)
-
-
-def _probe_hub(timeout: float = 2.0) -> bool:
-    """Can we open a connection to the hub? (Never true offline.)"""
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    host = urlparse(constants.ENDPOINT).hostname
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection((host, 443), timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    # DNS look-ups ignore socket timeouts, so the probe runs in a thread we stop waiting for.
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
-
-
-hub_reachable = cache.Expiring(HUB_RECHECK_SECONDS, _probe_hub)  # a network can come and go
-
-
 def source_of(spec: ModelSpec) -> Literal["bundled", "cache", "hub"] | None:
     """Where this model would load from now, or None if it cannot be had. A bundled model comes
     from its packages only (the hub's copy of it is another model: not quantised)."""
     if spec.bundled:
         return "bundled" if bundled.problem(spec.name) is None else None
-    if is_cached_on_disk(spec.hub_id):
+    if hub.is_cached_on_disk(spec.hub_id):
         return "cache"
-    if hub_reachable():
+    if hub.reachable():
         return "hub"
     return None
 
@@ -244,25 +209,6 @@ def list_models() -> list[ModelInfo]:
 # ---------------------------------------------------------------- loading
 
 
-def _auto_class(kind: Kind):
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
-
-    return AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
-
-
-def _load_from_hub(spec: ModelSpec, attn: str, progress: Progress):
-    from transformers import AutoTokenizer
-
-    offline = not hub_reachable()
-    progress(0.2, f"Loading {spec.hub_id} from the {'local cache' if offline else 'hub'}")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.hub_id, local_files_only=offline)
-        model = _auto_class(spec.kind).from_pretrained(spec.hub_id, local_files_only=offline, attn_implementation=attn)
-    except OSError as error:
-        raise ExplorerError("{reason} ({kind})", reason=unavailable_reason(spec), kind=type(error).__name__) from error
-    return model, tokenizer
-
-
 def _load(spec: ModelSpec, attn: str, progress: Progress) -> LoadedModel:
     source = source_of(spec)
     if source is None:
@@ -270,7 +216,12 @@ def _load(spec: ModelSpec, attn: str, progress: Progress) -> LoadedModel:
     if source == "bundled":
         model, tokenizer = bundled.load(spec.name, attn, progress)
     else:
-        model, tokenizer = _load_from_hub(spec, attn, progress)
+        try:
+            model, tokenizer = hub.load(spec.hub_id, spec.kind, attn, progress)
+        except OSError as error:
+            raise ExplorerError(
+                "{reason} ({kind})", reason=unavailable_reason(spec), kind=type(error).__name__
+            ) from error
     model.eval()
     model.requires_grad_(False)
     progress(1.0, f"{spec.name} ready")

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from explorer import models
+from explorer import models, segments
 from explorer.attention import logit_lens
 from explorer.attention.logit_lens import LensPrediction, LogitLens
 from explorer.checks import ExplorerError
@@ -79,12 +79,15 @@ def test_hits_compare_token_ids_not_the_text_they_show():
     gemma = tiny_gemma(attn="eager", window=8)
     ids = gemma.tokenizer("🙂")["input_ids"]  # <bos>, then 4 byte-fallback tokens that each show as "�"
     assert len(set(ids[1:])) == 4 and set(gemma.tokenizer.batch_decode([[i] for i in ids[1:]])) == {"�"}
-    guess = [LensPrediction("�", 0.9, ids[2]), LensPrediction("�", 0.9, ids[3]), LensPrediction("x", 0.9, 7)]
-    lens = LogitLens("tiny-gemma", ["<bos>", "�", "�"], [], [], token_ids=ids[:3])
+    labels = segments.token_labels(gemma.tokenizer, ids)  # ⟨f0⟩, ⟨9f⟩, …: each byte token on its own
+    guess = [LensPrediction("�", 0.9, ids[2], labels[2]), LensPrediction("�", 0.9, ids[3], labels[3])]
+    guess.append(LensPrediction("x", 0.9, 7, "x"))
+    lens = LogitLens("tiny-gemma", ["<bos>", "�", "�"], [], [], token_ids=ids[:3], labels=["<bos>", "🙂", "·"])
     # position 0 guesses the right byte token, position 1 a different byte token that looks the same,
     # and the last position has no next token in the text
     assert logit_lens.hits(lens, [[g] for g in guess]) == [False, False, False]
-    assert logit_lens.hits(lens, [[LensPrediction("�", 0.9, ids[1])], [guess[0]], [guess[2]]]) == [True, True, False]
+    right = LensPrediction("�", 0.9, ids[1], labels[1])
+    assert logit_lens.hits(lens, [[right], [guess[0]], [guess[2]]]) == [True, True, False]
 
 
 def test_the_bundled_models_last_layer_is_its_real_prediction(bundled):

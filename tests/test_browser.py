@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import i18n
+from explorer import i18n, models
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -62,7 +62,8 @@ def top_level_tabs() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
+    """One headless Chromium for the module (Playwright's sync API allows one instance per thread)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does where it can)")
@@ -71,12 +72,29 @@ def page(app_url):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         except sync_api.Error as error:
             pytest.skip(f"Chromium at {CHROMIUM} did not start: {str(error)[:300]}")
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url, wait_until="load")
-        page.get_by_role("tab").first.wait_for(timeout=60_000)
         SCREENSHOTS.mkdir(exist_ok=True)
-        yield page
+        yield browser
         browser.close()
+
+
+def open_page(browser, app_url: str, locale: str):
+    """The app in a browser context whose language is `locale`."""
+    context = browser.new_context(locale=locale, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(app_url, wait_until="load")
+    page.get_by_role("tab").first.wait_for(timeout=60_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    yield from open_page(browser, app_url, "en-US")
+
+
+@pytest.fixture(scope="module")
+def chinese_page(browser, app_url):
+    yield from open_page(browser, app_url, "zh-CN")
 
 
 def wait_until_done(panel) -> None:
@@ -110,3 +128,30 @@ def test_tab_runs_its_main_action_with_the_defaults(page, tab):
     assert not errors, f"{tab} / {action!r}: error toast {errors}"
     found = panel.evaluate(RESULT_PROBE)
     assert any(found.values()), f"{tab} / {action!r}: no plot, table or HTML result appeared ({found})"
+
+
+# Visible texts of a tab that must be translated: component labels, info lines, buttons, tab titles.
+LABEL_PROBE = """panel => [...panel.querySelectorAll('[data-testid="block-info"], [data-testid="block-label"], button, .label-wrap span')]
+  .filter(e => e.offsetParent !== null).map(e => e.innerText.trim()).filter(t => t.length > 1)"""
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_a_chinese_browser_sees_every_tab_in_chinese(chinese_page):
+    """A zh-CN browser: every tab's title, labels and buttons are in Chinese (or are a Chinese label
+    without Han characters, such as 'Top-k（0 = 关闭）' or a model name in a menu)."""
+    import app
+
+    chinese = i18n.labels("zh-CN")
+    allowed = set(chinese.values()) | set(models.REGISTRY) | {"✕", "×"}
+    assert CJK.search(chinese_page.locator("h1").first.inner_text())
+    untranslated = {}
+    for key, _ in app.TABS:
+        title = chinese[f"app.tab.{key}"]
+        chinese_page.locator("[role=tablist]").first.get_by_role("tab", name=title, exact=True).click()
+        time.sleep(0.5)
+        panel = chinese_page.locator("[role=tabpanel]:visible").first
+        chinese_page.screenshot(path=SCREENSHOTS / f"zh-{key}.png", full_page=True)
+        english = [text for text in panel.evaluate(LABEL_PROBE) if not CJK.search(text) and text not in allowed]
+        if english:
+            untranslated[title] = english[:8]
+    assert not untranslated, f"untranslated labels: {untranslated}"

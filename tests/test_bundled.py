@@ -219,5 +219,5 @@ def test_generation_loop_equals_transformers_generate_on_gemma(gemma):
     ids = gemma.tokenizer(prompt, return_tensors="pt")
     with torch.inference_mode():
         reference = gemma.model.generate(**ids, max_new_tokens=12, do_sample=False)[0, ids["input_ids"].shape[1] :]
-    result = generation.generate(gemma, prompt, max_new_tokens=12)
+    result = generation.generate(gemma, generation.GenerationRequest(prompt, max_new_tokens=12))
     assert [step.token_id for step in result.steps] == reference.tolist()

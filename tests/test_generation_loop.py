@@ -184,3 +184,13 @@ def test_segments_of_a_generation_are_whole_characters_that_make_its_text(bundle
     assert result.segments[-1].end == len(result.steps)
     closed = result.segments if result.text[-1:] != "\ufffd" else result.segments[:-1]
     assert all("\ufffd" not in s.text for s in closed)
+
+
+def test_the_last_result_names_every_candidate_of_every_step(tiny):
+    """Candidates' texts are decoded once, at the end of the stream, for every step together."""
+    *_, last = g.stream_generation(tiny, g.GenerationRequest("Once upon", SAMPLED, max_new_tokens=5))
+    for step in last.steps:
+        ids = [c.token_id for c in step.top]
+        assert [c.token for c in step.top] == tiny.tokenizer.batch_decode([[i] for i in ids])
+        assert [c.piece for c in step.top] == tiny.tokenizer.convert_ids_to_tokens(ids)
+        assert all(c.label for c in step.top)

@@ -89,7 +89,7 @@ BOOL = {"list": [True]}
 
 # The message must name the range or the allowed values (or the limit, or what to type instead).
 ALLOWED_WORDS = re.compile(
-    r"allowed|limit|at most|at least|must be|pick|one of|between|range|shorten|type some|choices",
+    r"allowed|limit|at most|at least|must|pick|one of|between|range|shorten|type|put|choices|e\.g\.|like '",
     re.IGNORECASE,
 )
 TRACEBACK_SIGNS = ("Traceback", 'File "', "Something went wrong", "upstream Gradio app has raised")
@@ -216,6 +216,8 @@ def mentions(message: str, parameter: dict, value) -> bool:
     lowered = message.lower()
     words = f"{parameter['parameter_name'].replace('_', ' ')} {parameter.get('label') or ''}".lower().split()
     if any(w.rstrip("s") in lowered for w in words if len(w) > 3):
+        return True
+    if any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", message, re.I) for w in words if len(w) <= 3):  # W, v, W1
         return True
     if "not in the list of choices" in lowered:  # Gradio's own check of a fixed choice: names value and choices
         return True

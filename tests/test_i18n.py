@@ -29,7 +29,6 @@ def test_every_label_and_explanation_is_translated_with_the_same_placeholders(la
         assert placeholders(translated[key]) == placeholders(text), key
 
 
-@pytest.mark.xfail(strict=True, reason="TEMPORARY while the compute modules move to message templates")
 @pytest.mark.parametrize("language", [lang for lang in i18n.languages() if lang != i18n.DEFAULT])
 def test_every_message_template_is_translated_with_the_same_placeholders(language):
     translated = i18n.messages(language)

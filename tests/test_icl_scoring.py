@@ -146,3 +146,32 @@ def test_greedy_answer_from_a_prefix_is_transformers_greedy_decoding(model, requ
     expected = text.split("\n")[0].strip()
     assert icl.greedy_answer(lm, prompt) == expected
     assert icl.greedy_answer(lm, prompt, icl.shared_prefix(lm, task, demos, False)) == expected
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_a_chinese_label_word_is_scored_over_all_its_tokens(lm, gemma, chat):
+    """好评 and 差评 are several tokens each (tiny Gemma: byte fallback, 3 bytes a character; tiny Llama:
+    byte-level BPE): a label's log-prob is the sum over all of them, and each token is shown readably."""
+    model = lm if chat else gemma
+    task = icl.resolve_task("sentiment_zh")
+    query = "配乐很动人，可惜剧情拖沓。"
+    result = icl.run_icl(model, task, query, shots=2, seed=1, chat=chat)
+    prompt = icl.build_prompt(task, result.demonstrations, query, model.tokenizer, chat)
+    for entry, continuation in zip(result.labels, prompt.continuations):
+        assert len(entry.tokens) > 1 and "\ufffd" not in "".join(entry.tokens)
+        assert entry.logprob == pytest.approx(independent_logprob(model, prompt, continuation), abs=1e-3)
+    assert "\ufffd" not in "".join(result.prompt_tokens) and result.n_prompt_tokens == len(result.prompt_tokens)
+
+
+def test_chinese_label_words_on_the_bundled_gemma_equal_a_full_forward():
+    """Gemma-3-270M (the Chinese page's model): 好评 / 差评 scored as a whole equal the plain definition."""
+    from explorer import models
+
+    gemma_270m = models.get(models.GEMMA_NAME, "causal")
+    task = icl.resolve_task("sentiment_zh")
+    query = "配乐很动人，可惜剧情拖沓。"
+    result = icl.run_icl(gemma_270m, task, query, shots=2, seed=1)
+    prompt = icl.build_prompt(task, result.demonstrations, query, gemma_270m.tokenizer)
+    for entry, continuation in zip(result.labels, prompt.continuations):
+        assert "".join(entry.tokens).strip() == entry.verbalizer
+        assert entry.logprob == pytest.approx(independent_logprob(gemma_270m, prompt, continuation), abs=1e-2)

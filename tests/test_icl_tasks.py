@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import datasets, icl
+from explorer import datasets, i18n, icl
 from explorer.checks import ExplorerError
 
 
@@ -58,3 +58,27 @@ def test_split_items_interleaves_labels_and_keeps_the_rest_as_the_pool():
 def test_bad_task_input_is_explained(call, message):
     with pytest.raises(ExplorerError, match=message):
         call()
+
+
+def test_a_task_pasted_with_full_width_punctuation_is_parsed():
+    """A Chinese keyboard types ：，；＝＞ and full-width spaces; they separate like their ASCII twins,
+    while the punctuation inside a demonstration's text stays as typed."""
+    assert icl.parse_verbalizers("positive：好评，negative：差评") == [("positive", "好评"), ("negative", "差评")]
+    assert icl.parse_verbalizers("yes：是；no：否") == [("yes", "是"), ("no", "否")]
+    examples = "这家店，很好吃！\u3000＝＞\u3000yes\n太难吃了 => no\n服务热情 ＝> 是\n环境很差 =＞ 否"
+    task = icl.custom_task("yes：是\nno：否", examples)
+    assert task.labels == ("yes", "no") and task.verbalizers == ("是", "否")
+    assert [(item.text, item.label) for item in task.items] == [
+        ("这家店，很好吃！", "yes"),
+        ("太难吃了", "no"),
+        ("服务热情", "yes"),  # a label may be given by its word
+        ("环境很差", "no"),
+    ]
+
+
+def test_a_chinese_task_takes_full_width_verbalizer_edits_and_says_what_is_wrong_in_chinese():
+    task = icl.resolve_task("sentiment_zh", verbalizers="positive：推荐，negative：不推荐")
+    assert task.verbalizers == ("推荐", "不推荐") and task.language == "zh"
+    with i18n.speaking("zh-CN"), pytest.raises(ExplorerError, match="演示样例") as error:
+        icl.custom_task("yes：是\nno：否", "没有箭头的一行")
+    assert "text => label" not in str(error.value) and "文本 => 标签" in str(error.value)

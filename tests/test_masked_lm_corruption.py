@@ -6,10 +6,10 @@ import collections
 
 import pytest
 
-from explorer import masked_lm
+from explorer import i18n, masked_lm
 from explorer.checks import ExplorerError
 
-from builders import BERT_CORPUS, tiny_bert, tiny_gemma
+from builders import BERT_CORPUS, tiny_bert, tiny_gemma, tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,12 @@ def test_a_causal_models_unused_mask_token_is_not_shown_as_berts():
     result = masked_lm.corrupt(gemma, "The capital of France is Paris. The capital of Italy is Rome.", seed=1)
     assert result.mask_token == "[MASK]" and "causal model" in result.note
     assert "<mask>" not in result.corrupted
+
+
+def test_chinese_is_corrupted_with_readable_tokens():
+    """A byte-level BPE cuts a Chinese character into several tokens: each shows its bytes (⟨e5 8f⟩), never �."""
+    with i18n.speaking("zh-CN"):
+        result = masked_lm.corrupt(tiny_llama(), "台湾大学是一所位于台北的大学。", seed=3)
+    assert "\ufffd" not in "".join(result.tokens + result.corrupted)
+    assert any(token.startswith("⟨") for token in result.tokens)
+    assert "BERT" in result.note and "因果语言模型" in result.note

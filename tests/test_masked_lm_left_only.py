@@ -8,7 +8,9 @@ import torch
 
 from explorer import masked_lm
 from explorer.lm import encode_document
-from explorer.masked_lm.left_only import WORD_PIECES, continues_word, next_words, starts_word
+from explorer.masked_lm.blanks import is_cjk
+from explorer.masked_lm.left_only import CJK_WORD_CHARS, _WordInProgress, next_words, starts_cjk, starts_word
+from explorer.segments import token_bytes
 
 from builders import tiny_gemma, tiny_llama
 
@@ -23,19 +25,26 @@ def reference_next_words(lm, prefix_ids: list[int], n: int, after_space: bool) -
     tokenizer, special = lm.tokenizer, set(lm.tokenizer.all_special_ids)
     probs = next_probs(prefix_ids)
     order = [int(i) for i in probs.argsort(descending=True)]
-    firsts = [i for i in order if i not in special and starts_word(tokenizer.decode([i]), after_space)][:n]
+
+    def piece(token_id: int) -> tuple[bytes, str]:
+        return token_bytes(tokenizer, [token_id])[0], tokenizer.decode([token_id])
+
+    firsts = [
+        i
+        for i in order
+        if i not in special and (starts_word(piece(i)[1], after_space) or (not after_space and starts_cjk(piece(i)[0])))
+    ][:n]
     words: dict[str, float] = {}
     for first in firsts:
-        word, prob = [first], float(probs[first])
-        for _ in range(WORD_PIECES):
-            step = next_probs(prefix_ids + word)
+        word = _WordInProgress(first, piece(first)[0], float(probs[first]))
+        while True:
+            step = next_probs(prefix_ids + word.ids)
             best = int(step.argmax())
-            if not continues_word(tokenizer.decode([best])):
+            if not word.takes(*piece(best)):
                 break
-            word.append(best)
-            prob *= float(step[best])
-        text = tokenizer.decode(word).strip()
-        words[text] = max(prob, words.get(text, 0.0))
+            word.add(best, piece(best)[0], float(step[best]))
+        if word.text:
+            words[word.text] = max(word.prob, words.get(word.text, 0.0))
     return words
 
 
@@ -57,3 +66,28 @@ def test_a_blank_at_the_start_is_predicted_after_the_document_start():
     result = masked_lm.fill_mask(gemma, gemma, "[MASK] is the capital of France.", top_k=5)
     assert result.masks[0].left_context == "" and len(result.masks[0].left_only) == 5
     assert len(result.masks[0].candidates) == 5
+
+
+def test_a_chinese_word_is_one_to_four_whole_characters():
+    """No spaces in Chinese: a word that starts with a CJK character takes the CJK characters after it,
+    up to CJK_WORD_CHARS; a character cut by a byte-level BPE is finished first, never shown as �."""
+    word = _WordInProgress(1, "北".encode()[:2], 0.5)  # a byte-level BPE's first token: two of 北's three bytes
+    assert word.cjk and word.text == "" and word.takes("北".encode()[2:], "")
+    word.add(2, "北".encode()[2:], 0.5)
+    assert word.text == "北" and word.prob == 0.25
+    assert word.takes("京".encode(), "京") and not word.takes("。".encode(), "。") and not word.takes(b" a", " a")
+    for char in "京市中心":
+        if word.takes(char.encode(), char):
+            word.add(3, char.encode(), 1.0)
+    assert word.text == "北京市中" and len(word.text) == CJK_WORD_CHARS
+    english = _WordInProgress(4, b" Par", 1.0)
+    assert not english.cjk and english.takes(b"is", "is") and not english.takes(b" is", " is")
+
+
+@pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
+def test_next_words_after_chinese_text_are_whole_characters(build):
+    lm = build()
+    words = next_words(lm, encode_document(lm.tokenizer, "中国的首都是"), 8, after_space=False)
+    assert words and all("\ufffd" not in word and word for word, _ in words)
+    cjk = [word for word, _ in words if all(is_cjk(c) for c in word)]
+    assert all(1 <= len(word) <= CJK_WORD_CHARS for word in cjk)

@@ -125,3 +125,14 @@ def test_causal_rescoring_finds_the_right_word_in_the_top_5(bundled):
     sample = CLOZE[::3]  # 10 sentences, every category, masks at the start, middle and end
     hits = sum(hit(masked_lm.fill_mask(bundled, bundled, row["text"], top_k=5), row["answers"]) for row in sample)
     assert hits >= 7, f"{hits}/10"
+
+
+def test_a_chinese_blank_is_filled_with_whole_words_of_every_length():
+    """A Chinese word proposed as 北京市 also competes as 北 and 北京; every word is whole characters."""
+    assert rescoring.cjk_prefixes("北京市") == ["北", "北京", "北京市"]
+    assert rescoring.cjk_prefixes("Paris") == ["Paris"] and rescoring.cjk_prefixes("7月") == ["7月"]
+    lm = tiny_gemma()
+    result = masked_lm.fill_mask(lm, lm, "中国的首都是[MASK]。", top_k=5)
+    words = [f.token for f in result.masks[0].candidates + result.masks[0].left_only]
+    assert words and all(word and "\ufffd" not in word for word in words)
+    assert "[MASK]" not in result.filled and "\ufffd" not in result.filled

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import cache, i18n, models
+from explorer import cache, hub, i18n, models
 from explorer.bundled import SOURCES
 from explorer.checks import ExplorerError
 
@@ -61,10 +61,10 @@ def test_warm_up_loads_every_available_bundled_model_in_turn_smollm2_first(monke
     assert asked == [models.BUNDLED_NAME, "Gemma-3-270M"]
 
 
-@pytest.mark.skipif(models.hub_reachable(), reason="the hub is reachable here")
+@pytest.mark.skipif(hub.reachable(), reason="the hub is reachable here")
 def test_offline_hub_models_are_unavailable_with_advice():
     spec = models.REGISTRY["gpt2"]
-    if models.is_cached_on_disk(spec.hub_id):
+    if hub.is_cached_on_disk(spec.hub_id):
         pytest.skip("gpt2 is in the local cache")
     info = next(i for i in models.list_models() if i.name == "gpt2")
     assert not info.available and "bundled model" in info.why_unavailable

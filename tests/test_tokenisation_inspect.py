@@ -78,3 +78,14 @@ def test_empty_text_and_text_over_the_cap(smol):
     assert T.tokenize(smol, "").n_tokens == 0
     with pytest.raises(ExplorerError, match="20,000"):
         T.tokenize(smol, "x" * (checks.MAX_TEXT_CHARS + 1))
+
+
+@pytest.mark.parametrize(
+    "text", [CHINESE, "臺灣大學", "👩‍💻 👨‍👩‍👧‍👦 🏳️‍🌈", "Ｈｅｌｌｏ，世界！ Hello 世界", "English 中文 русский 😀"]
+)
+def test_segments_are_whole_characters_on_both_bundled_tokenizers(smol, text):
+    for name, tokenizer in (("SmolLM2", smol), (GEMMA, registered_tokenizer(GEMMA))):
+        result = T.tokenize(tokenizer, text, name)
+        texts = [s.text for s in result.segments]
+        assert "".join(texts) == tokenizer.decode(result.ids) == text and "\ufffd" not in "".join(texts), name
+        assert [s.start for s in result.segments] == [0] + [s.end for s in result.segments[:-1]]

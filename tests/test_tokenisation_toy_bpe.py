@@ -124,3 +124,20 @@ def test_bad_training_input_is_explained(corpus, num_merges, message):
 def test_zero_width_and_control_characters_in_a_corpus_are_plain_symbols():
     result = T.train_bpe("a\u200db a\u200db x\x07y", 3)
     assert result.merges[0].pair == ["a", "\u200d"]
+
+
+def test_chinese_characters_are_symbols_and_full_width_counts_work():
+    result = T.train_bpe("台湾大学×5 大学×6 大学生×4 学生×3 台湾×2 中学生×2", 3, end_of_word="")
+    assert [m.pair for m in result.merges] == [["大", "学"], ["台", "湾"], ["台湾", "大学"]]
+    assert result.merges[0].count == 15 and result.merges[2].tied_with == [["学", "生"]]
+    assert set(result.alphabet) == set("台湾大学生中")
+    assert T.segment("台湾学生", result.merges, "") == ["台湾", "学", "生"]
+    # full-width ＊ and digits, and the ideographic space between words, as a Chinese keyboard types them
+    assert parse_corpus("大学＊５\u3000大学生×３ 学生*2") == {"大学": 5, "大学生": 3, "学生": 2}
+
+
+def test_text_of_punctuation_or_emoji_trains_or_is_refused_clearly():
+    assert T.train_bpe("。，！？ ！？ ……", 2).merges[0].pair == ["！", "？"]
+    assert T.train_bpe("👩‍💻 👩‍👩‍👧", 2).merges[0].pair == ["👩", "\u200d"]  # ZWJ sequences are code points
+    with pytest.raises(ExplorerError, match="1 distinct word"):
+        T.train_bpe("。，！？", 2)

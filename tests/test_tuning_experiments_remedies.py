@@ -8,9 +8,10 @@ import math
 import pytest
 import torch
 
-from explorer import tuning
+from explorer import datasets, tuning
 from explorer.checks import ExplorerError
 from explorer.datasets import Example
+from explorer.lm import encode_document
 from explorer.tuning import anchors, placement, remedies, replay, training
 from explorer.tuning.remedies import RemediesConfig
 
@@ -37,16 +38,26 @@ def full_model(tiny):
 
 
 def test_replay_batches_are_windows_of_the_general_corpus_and_never_the_task_or_the_measured_passage(tiny):
-    corpus = "".join(replay.REPLAY_TEXTS)
+    corpus = "".join(replay.replay_texts("en"))
     batches = replay.replay_batches(tiny, steps=5, seed=3)
     assert len(batches) == 5 and all(batch.shape == (replay.WINDOWS_PER_STEP, replay.WINDOW) for batch in batches)
     for batch in batches:
         for row in batch.tolist():
-            text = tiny.tokenizer.decode(row, skip_special_tokens=True)
-            assert text.strip() and text.strip() in corpus.replace("<eos>", "")
-            assert text.strip() not in training.GENERAL_TEXT
-            assert not any(text.strip() in item.text for item in tiny_data().train)
+            text = tiny.tokenizer.decode(row, skip_special_tokens=True).strip()
+            assert text and text in corpus and text not in training.GENERAL_TEXT
+            assert not any(text in item.text for item in tiny_data().train)
     assert [b.tolist() for b in batches] == [b.tolist() for b in replay.replay_batches(tiny, steps=5, seed=3)]
+
+
+def test_a_chinese_page_replays_chinese_general_text(tiny):
+    """Windows are slices of the encoded corpus in the data's language (compared as ids: a byte-level
+    window may start inside a character), and that corpus is not the measured Chinese passage."""
+    encoded = [t for text in replay.replay_texts("zh") for t in encode_document(tiny.tokenizer, text)]
+    for row in (row for batch in replay.replay_batches(tiny, 4, 0, "zh") for row in batch.tolist()):
+        assert any(encoded[i : i + len(row)] == row for i in range(len(encoded)))
+    passages = replay.replay_texts("zh")
+    assert len(passages) >= 5 and all("造纸" not in p for p in passages)
+    assert datasets.general_passage("zh") not in "".join(passages)
 
 
 def test_the_replay_run_trains_on_general_text_with_the_lm_loss(tiny, monkeypatch):
@@ -70,7 +81,7 @@ def test_the_replay_run_trains_on_general_text_with_the_lm_loss(tiny, monkeypatc
 def test_the_lm_loss_is_the_perplexity_probe_s(tiny):
     """Through the untouched backbone, the LM loss of the whole general passage is log(its perplexity)."""
     prepared, _ = full_model(tiny)
-    ids = torch.tensor([training.encode_document(tiny.tokenizer, training.GENERAL_TEXT)])
+    ids = torch.tensor([encode_document(tiny.tokenizer, training.GENERAL_TEXT)])
     loss = replay.language_modelling_loss(prepared.model, tiny, ids).item()
     assert math.exp(loss) == pytest.approx(training.perplexity(prepared.model, tiny), rel=1e-4)
 

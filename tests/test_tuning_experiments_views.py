@@ -29,7 +29,7 @@ def small(tiny, monkeypatch):
     data = tuning.LabelledData(full.train[:8], full.held_out[:4], full.labels)
     monkeypatch.setattr(view.models, "get", lambda *args, **kwargs: tiny)
     for module in (remedies, few_shot, budget):
-        monkeypatch.setattr(module, "sentiment_data", lambda: data)
+        monkeypatch.setattr(module, "sentiment_data", lambda language="en": data)
 
 
 def finite(value) -> bool:

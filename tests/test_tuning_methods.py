@@ -6,7 +6,7 @@ import peft
 import pytest
 import torch
 
-from explorer import tuning
+from explorer import i18n, tuning
 from explorer.tuning import METHODS, TuningSettings
 from explorer.tuning.methods import SEQ_CLS, Method
 
@@ -81,6 +81,14 @@ def test_bitfit_without_biases_trains_the_norms_and_says_so(tiny):
     expected = sum(p.numel() for m in norms for p in m.parameters()) + prepared.model.score.weight.numel()
     assert prepared.trainable == expected
     assert "no bias" in prepared.note
+
+
+def test_notes_are_written_in_the_language_being_served(tiny):
+    with i18n.speaking("zh-CN"):
+        assert "偏置" in tuning.prepare(tiny, "bitfit", SETTINGS).note
+        assert "初始秩 4" in tuning.prepare(tiny, "adalora", SETTINGS).note  # the setting fills the template
+    assert tuning.prepare(tiny, "adalora", SETTINGS).note.startswith("Counted at the initial rank 4")
+    assert all(m.note in i18n.messages("zh-CN") for m in METHODS.values() if m.note)
 
 
 def test_bitfit_trains_exactly_the_biases_where_there_are_some():

@@ -101,3 +101,13 @@ def test_bad_training_requests_are_explained(tiny, monkeypatch, kwargs, message)
     monkeypatch.setattr(training, "train_one", lambda *args: pytest.fail("checked only after training"))
     with pytest.raises(ExplorerError, match=message):
         tuning.train(tiny, **{"methods": ["head"], **kwargs})
+
+
+def test_a_chinese_page_trains_on_chinese_reviews_and_measures_a_chinese_passage():
+    from explorer import datasets, i18n
+
+    with i18n.speaking("zh-CN"):
+        data = tuning.sentiment_data(i18n.current())
+    assert data.task == "sentiment_zh_train" and data.passage == datasets.general_passage("zh")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in data.train[0].text)
+    assert tuning.sentiment_data().passage == tuning.GENERAL_TEXT

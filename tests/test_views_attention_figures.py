@@ -76,8 +76,15 @@ def test_logit_lens_table_and_payload(llama):
 
 def test_the_table_underlines_a_hit_by_token_id_not_by_how_it_looks():
     # two different byte tokens (ids 163 and 157) both show as "�": only the right id is a hit
-    right, lookalike = LensPrediction("�", 0.5, 163), LensPrediction("�", 0.5, 157)
-    lens = LogitLens("m", ["<bos>", "�", "�"], [LensLayer(0, [[right], [lookalike], [right]])], [], [2, 244, 163])
+    right, lookalike = LensPrediction("�", 0.5, 163, "⟨a3⟩"), LensPrediction("�", 0.5, 157, "⟨9d⟩")
+    lens = LogitLens(
+        "m",
+        ["<bos>", "�", "�"],
+        [LensLayer(0, [[right], [lookalike], [right]])],
+        [],
+        [2, 244, 163],
+        ["<bos>", "台", "·"],
+    )
     lens.embeddings = [[lookalike], [right], [lookalike]]
     rows = figures.lens_html(lens).split("<tr>")[2:]  # the embeddings, then layer 0
     assert [row.count("text-decoration:underline") for row in rows] == [1, 0]

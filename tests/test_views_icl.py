@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import datasets, icl
+from explorer import datasets, i18n, icl
 from explorer.views import icl as view
 
 from builders import tiny_llama
@@ -41,3 +41,17 @@ def test_the_custom_template_shown_is_the_one_compute_uses_when_none_is_given():
     shown = view.task_defaults(icl.CUSTOM)[0]
     blank = icl.resolve_task(icl.CUSTOM, "", view.CUSTOM_VERBALIZERS, "", view.CUSTOM_EXAMPLES)
     assert shown == blank.template == icl.CUSTOM_TEMPLATE
+
+
+def test_a_chinese_page_gets_chinese_tasks_examples_and_figures(lm, monkeypatch):
+    monkeypatch.setattr(view.models, "get", lambda *args, **kwargs: lm)
+    with i18n.speaking("zh-CN"):
+        assert view.page_task.__wrapped__() == "sentiment_zh"
+        task, shots, query, *_ = view.EXAMPLES["few_shot"]()
+        assert (task, shots) == ("sentiment_zh", 4) and query == view.DEFAULT_QUERIES["sentiment_zh"]
+        template, verbalizers, instruction, custom_query = view.task_defaults(icl.CUSTOM)
+        custom = icl.resolve_task(icl.CUSTOM, template, verbalizers, instruction, i18n.t("icl.custom_examples"))
+        assert custom.verbalizers == ("是", "否") and len(custom.items) == 6
+        figure, summary, prompt, result = view.icl.__wrapped__(task, shots, query)
+        assert "评论：" in prompt and "词元" in summary and "预测" in figure.layout.title.text
+    assert view.EXAMPLES["few_shot"]()[0] == "sentiment"  # an English page: the English task

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
+from explorer import i18n
 from explorer.views import masked_lm as view
 
 
@@ -27,3 +28,17 @@ def test_the_tab_registers_its_endpoints():
     with gr.Blocks() as demo:
         view.build()
     assert {"fill_mask", "mask_demo"} <= {fn.api_name for fn in demo.fns.values()}
+
+
+def test_a_chinese_page_draws_in_chinese(monkeypatch):
+    from builders import tiny_gemma
+
+    lm = tiny_gemma()
+    monkeypatch.setattr(view.models, "get", lambda *args, **kwargs: lm)
+    with i18n.speaking("zh-CN"):
+        text, model, top_k, method = view.FILL_EXAMPLES["contrast"]()
+        banner, contrast, figure, payload = view.fill_mask.__wrapped__(text, model, top_k, method)
+        corrupted, demo = view.mask_demo.__wrapped__(*view.CORRUPTION_EXAMPLES["corrupt"]())
+    assert text.startswith("[MASK]是") and "因果重打分" in banner and "只看左侧上下文" in contrast
+    assert "空白 1" in figure.layout.annotations[0].text and "替换为掩码词元" in corrupted
+    assert "\ufffd" not in contrast + corrupted

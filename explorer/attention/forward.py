@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import cache, checks, lm, models
+from .. import cache, checks, i18n, lm, models
 from ..checks import ExplorerError
 from ..models import LoadedModel, Progress
+from ..segments import Segment, readable_tokens, segments
 
 MAX_TOKENS = 256  # every view draws n² weights per head: 256 tokens is already 65,536 per head
 CACHED_TEXTS = 4  # forwards kept: each holds layers × heads × n² floats (≤ 71 MB for SmolLM2 at the cap)
@@ -33,7 +34,9 @@ class Forward:
 
     model: str
     causal: bool
-    tokens: list[str]  # what each token decodes to
+    tokens: list[str]  # what each token decodes to (a piece of a character decodes to "�")
+    labels: list[str]  # what the views draw per token: never "�" (segments.readable_tokens)
+    segments: list[Segment]  # runs of tokens that make whole characters
     ids: list[int]
     attentions: torch.Tensor  # (layers, query heads, n, n): row = query position, column = key position
     hidden_states: torch.Tensor  # (layers + 1, n, d): embeddings, then each block's output (see logit_lens)
@@ -75,13 +78,14 @@ def forward(loaded: LoadedModel, text: str, progress: Progress | None = None) ->
 
 
 def _run(loaded: LoadedModel, ids: list[int], progress: Progress) -> Forward:
-    progress(0.5, f"One forward pass of {loaded.name} over {len(ids)} tokens")
+    progress(0.5, i18n.message("One forward pass of {model} over {n} tokens", dict(model=loaded.name, n=len(ids))))
     # lm.forward keeps only the last position's logits: the logit lens gets its own from the hidden states.
     out = lm.forward(loaded, torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
     if not out.attentions or any(a is None for a in out.attentions):
         raise ExplorerError(
-            f"{loaded.name} did not return attention weights: it must be loaded with eager attention "
-            '(models.get(name, attn="eager")).'
+            "{model} did not return attention weights: it must be loaded with eager attention "
+            '(models.get(name, attn="eager")).',
+            model=loaded.name,
         )
     config = loaded.model.config
     num_layers, num_heads = len(out.attentions), out.attentions[0].shape[1]
@@ -90,6 +94,8 @@ def _run(loaded: LoadedModel, ids: list[int], progress: Progress) -> Forward:
         model=loaded.name,
         causal=bool(getattr(config, "is_decoder", False) or loaded.spec.kind == "causal"),
         tokens=lm.token_texts(loaded.tokenizer, ids),
+        labels=readable_tokens(loaded.tokenizer, ids),
+        segments=segments(loaded.tokenizer, ids),
         ids=list(ids),
         attentions=torch.stack(out.attentions)[:, 0].float(),  # (layers, heads, n, n)
         hidden_states=torch.stack(out.hidden_states)[:, 0],  # (layers + 1, n, d)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import cache, checks, lm
+from .. import cache, checks, i18n, lm
 from ..checks import ExplorerError
 from ..models import LoadedModel, Progress
+from ..segments import token_labels
 from .forward import CACHED_TEXTS, Forward, attn_implementation, forward
 
 MAX_TOP_K = 20  # the cache keeps this many guesses per cell, so any top_k up to it is a cache read
@@ -25,9 +26,10 @@ _LENSES = cache.named("logit-lens", CACHED_TEXTS)
 
 @dataclass
 class LensPrediction:
-    token: str
+    token: str  # what the token decodes to on its own ("�" for a piece of a character)
     prob: float
     token_id: int
+    label: str  # what the table shows: its text, or its bytes ⟨e5 8f⟩ for a piece of a character (an addition)
 
 
 @dataclass
@@ -38,20 +40,23 @@ class LensLayer:
 
 @dataclass
 class LogitLens:
-    """The /logit_lens payload (API.md); `embeddings` (the input embeddings read the same way) and
-    `token_ids` are additions."""
+    """The /logit_lens payload (API.md); `embeddings` (the input embeddings read the same way),
+    `token_ids` and `labels` are additions."""
 
     model: str
     tokens: list[str]
     layers: list[LensLayer]
     embeddings: list[list[LensPrediction]]
     token_ids: list[int]  # the text's tokens, to tell a hit by id (two byte tokens can both show as "�")
+    labels: list[str]  # the text's tokens as the table's header shows them (segments.readable_tokens)
 
 
 def logit_lens(loaded: LoadedModel, text: str, top_k=5, progress: Progress | None = None) -> LogitLens:
     """Each layer's top-k next-token guesses at each position."""
     if loaded.spec.kind != "causal":
-        raise ExplorerError(f"The logit lens reads next-token predictions: pick a causal model, not {loaded.name}.")
+        raise ExplorerError(
+            "The logit lens reads next-token predictions: pick a causal model, not {model}.", model=loaded.name
+        )
     top_k = checks.number(top_k, "top_k", 1, MAX_TOP_K, integer=True)
     progress = progress or (lambda fraction, message: None)
     run = forward(loaded, text, progress)
@@ -64,6 +69,7 @@ def logit_lens(loaded: LoadedModel, text: str, top_k=5, progress: Progress | Non
         layers=[LensLayer(layer, top) for layer, top in enumerate(rows[1:])],
         embeddings=rows[0],
         token_ids=run.ids,
+        labels=run.labels,
     )
 
 
@@ -82,7 +88,10 @@ def _read_layers(loaded: LoadedModel, run: Forward, progress: Progress) -> tuple
     top_probs, top_ids = [], []
     with torch.inference_mode():
         for index, state in enumerate(states):
-            progress(index / len(states), f"Logit lens: reading layer {index}/{last}")
+            progress(
+                index / len(states),
+                i18n.message("Logit lens: reading layer {index}/{last}", dict(index=index, last=last)),
+            )
             logits = lm.head_logits(loaded.model, state if index == last else norm(state)).float()  # (n, vocab)
             best, ids = logits.topk(MAX_TOP_K, dim=-1)  # (n, MAX_TOP_K) each
             top_probs.append((best - logits.logsumexp(-1, keepdim=True)).exp())  # softmax of the best only
@@ -94,9 +103,10 @@ def _predictions(loaded: LoadedModel, probs: torch.Tensor, ids: torch.Tensor) ->
     """(states, n, k) probabilities and ids as predictions, each distinct token decoded once."""
     unique = sorted(set(ids.flatten().tolist()))
     text = dict(zip(unique, lm.token_texts(loaded.tokenizer, unique)))
+    label = dict(zip(unique, token_labels(loaded.tokenizer, unique)))
     return [
         [
-            [LensPrediction(text[i], p, i) for p, i in zip(cell_probs, cell_ids)]
+            [LensPrediction(text[i], p, i, label[i]) for p, i in zip(cell_probs, cell_ids)]
             for cell_probs, cell_ids in zip(state_probs, state_ids)
         ]
         for state_probs, state_ids in zip(probs.tolist(), ids.tolist())

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import checks
+from .. import checks, i18n
 from ..models import LoadedModel, Progress
+from ..segments import Segment
 from .forward import SLIDING, Forward, counterpart_forward, forward
 
 
@@ -28,6 +29,7 @@ class AttentionMatrix:
     kv_group: int | None  # which key/value head this query head reads (None for the mean)
     layer_type: str  # "full_attention" or "sliding_attention" (transformers' names)
     sliding_window: int | None  # a sliding layer's window in tokens (None for a full layer)
+    segments: list[Segment]  # runs of tokens that make whole characters: {text, start, end}, end excluded
 
 
 @dataclass
@@ -58,7 +60,10 @@ def check_layer_head(run: Forward, layer, head) -> tuple[int, int]:
         -1,
         run.num_heads - 1,
         integer=True,
-        allowed=f"-1 (the mean over the {run.num_heads} heads) or a whole number in [0, {run.num_heads - 1}]",
+        allowed=i18n.message(
+            "-1 (the mean over the {heads} heads) or a whole number in [0, {last}]",
+            dict(heads=run.num_heads, last=run.num_heads - 1),
+        ),
     )
     return layer, head
 
@@ -101,6 +106,7 @@ def attention(loaded: LoadedModel, text: str, layer=0, head=-1, progress: Progre
         kv_group=kv_group(run, head),
         layer_type=run.layer_types[layer],
         sliding_window=window(run, layer),
+        segments=run.segments,
     )
 
 

@@ -6,8 +6,9 @@ them (repetition penalty, then temperature, top-k, top-p), so greedy decoding he
 `model.generate` and the same seed samples the same tokens. What `generate()` does not
 give is the distribution *after each control*: we keep it for every step.
 
-The pipeline is `transformers`' own: preprocess (`encode_prompt`), forward (`stream_generation`),
-postprocess (`_step`: the candidates shown for a step).
+The pipeline is `transformers`' own: preprocess (`encode_prompt`), forward (`scheduler.decode`:
+the request's forwards, shared with other requests'; `Sequence` picks its tokens), postprocess
+(`_step`: the probabilities and candidates shown for a step, made in the request's own thread).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from .. import checks
 from .. import lm as lm_ops
 from ..models import LoadedModel
 from ..segments import Segment, Segmenter, token_bytes, token_labels
-from .sampling import SamplingSettings, entropies, stage_distributions
+from . import scheduler
+from .sampling import SamplingSettings, entropies
+from .sequence import Pick, Sequence
 
 MAX_NEW_TOKENS = 1024
 
@@ -69,7 +72,7 @@ class Step:
     entropy_raw: float  # nats, of the raw distribution
     entropy: float  # nats, of the distribution sampled from
     forced: bool  # chosen by the user (a branch), not sampled
-    top: list[Candidate]
+    top: list[Candidate]  # the most likely next tokens (their texts are set on a stream's last result)
 
 
 @dataclass
@@ -118,16 +121,22 @@ def encode_prompt(lm: LoadedModel, prompt: str, use_chat_template: bool = False)
 # ---------------------------------------------------------------- postprocess
 
 
-def _candidates(lm: LoadedModel, token_ids: list[int], distributions: list[torch.Tensor]) -> list[Candidate]:
-    """Candidates for several ids at once: one gather per stage, one tokenizer call each."""
+def _candidates(token_ids: list[int], distributions: list[torch.Tensor]) -> list[Candidate]:
+    """Candidates for several ids at once, one gather per stage; their texts come from `_name`."""
     probs = torch.stack([d[0, token_ids] for d in distributions]).T.tolist()  # [id][stage]
-    texts = lm_ops.token_texts(lm.tokenizer, token_ids)
-    pieces = lm.tokenizer.convert_ids_to_tokens(token_ids)
-    labels = token_labels(lm.tokenizer, token_ids)
     return [
-        Candidate(token=text, token_id=i, prob=p[-1], raw_prob=p[0], piece=piece, label=label, stage_probs=p)
-        for i, text, piece, label, p in zip(token_ids, texts, pieces, labels, probs)
+        Candidate(token="", token_id=i, prob=p[-1], raw_prob=p[0], piece="", label="", stage_probs=p)
+        for i, p in zip(token_ids, probs)
     ]
+
+
+def _name(lm: LoadedModel, candidates: list[Candidate]) -> list[Candidate]:
+    """Give candidates their texts: one tokenizer call of each kind for all of them."""
+    ids = [c.token_id for c in candidates]
+    texts, pieces = lm_ops.token_texts(lm.tokenizer, ids), lm.tokenizer.convert_ids_to_tokens(ids)
+    for candidate, text, piece, label in zip(candidates, texts, pieces, token_labels(lm.tokenizer, ids)):
+        candidate.token, candidate.piece, candidate.label = text, piece, label
+    return candidates
 
 
 def _top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) -> list[int]:
@@ -143,29 +152,32 @@ def _top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) ->
     return kept + raw.masked_fill(final > 0, -1.0).topk(n - len(kept)).indices.tolist()
 
 
-def _step(lm: LoadedModel, token_id: int, distributions, forced: bool, top_n: int) -> Step:
-    candidates = _candidates(lm, [token_id] + _top_ids(distributions, top_n), distributions)
-    chosen = candidates[0]
+def _step(lm: LoadedModel, pick: Pick, top_n: int) -> Step:
+    """A pick's numbers, and the chosen token's texts (the stream shows it); the top candidates'
+    texts wait for the end of the generation, when every step's are named in one go."""
+    distributions = [scores.softmax(-1) for scores in pick.scores]  # (1, vocab) each
+    chosen, *top = _candidates([pick.token_id] + _top_ids(distributions, top_n), distributions)
+    _name(lm, [chosen])
     entropy_raw, entropy = entropies(distributions)
     return Step(
         token=chosen.token,
-        token_id=token_id,
+        token_id=pick.token_id,
         prob=chosen.prob,
         raw_prob=chosen.raw_prob,
         piece=chosen.piece,
         label=chosen.label,
         entropy_raw=entropy_raw,
         entropy=entropy,
-        forced=forced,
-        top=candidates[1:],
+        forced=pick.forced,
+        top=top,
     )
 
 
-def _eos_ids(lm: LoadedModel) -> set[int]:
+def _eos_ids(lm: LoadedModel) -> frozenset[int]:
     ids = {lm.tokenizer.eos_token_id}
     configured = getattr(lm.model.generation_config, "eos_token_id", None)
     ids.update(configured if isinstance(configured, list) else [configured])
-    return {i for i in ids if i is not None}
+    return frozenset(i for i in ids if i is not None)
 
 
 def _stage_names(stages) -> list[str]:
@@ -176,16 +188,16 @@ def _stage_names(stages) -> list[str]:
 
 
 def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int = 10) -> Iterator[GenerationResult]:
-    """Generate token by token, yielding the growing result after every step.
+    """Generate token by token, yielding the growing result after every step (the steps' top
+    candidates get their texts on the last one).
 
     A request's `forced_ids` (a branch) are fed in one forward pass with the prompt, their
     distributions recorded like any other step; sampling continues after them for up to
-    `max_new_tokens` tokens.
+    `max_new_tokens` tokens. The forwards are shared with other requests' (`scheduler`).
     """
     request = request.validated()
-    forced = list(request.forced_ids)
     text, prompt_ids = encode_prompt(lm, request.prompt, request.use_chat_template)
-    lm_ops.check_fits(lm, len(prompt_ids), len(forced) + request.max_new_tokens)
+    lm_ops.check_fits(lm, len(prompt_ids), len(request.forced_ids) + request.max_new_tokens, what="prompt")
     stages = request.settings.controls()
     result = GenerationResult(
         model=lm.name,
@@ -194,35 +206,28 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
         prompt_token_ids=list(prompt_ids),
         stages=_stage_names(stages),
     )
-    generator = torch.Generator().manual_seed(request.seed)
+    sequence = Sequence(
+        prompt_ids,
+        stages,
+        forced_ids=request.forced_ids,
+        max_new_tokens=request.max_new_tokens,
+        do_sample=request.settings.do_sample,
+        seed=request.seed,
+        eos_ids=_eos_ids(lm),
+    )
     segmenter = Segmenter()
-    eos = _eos_ids(lm)
-    ids = torch.tensor([prompt_ids + forced])  # (1, n)
     started = time.perf_counter()
-    out = lm_ops.forward(lm, ids, keep=len(forced) + 1)
-    for offset, token_id in enumerate(forced):
-        context = ids[:, : len(prompt_ids) + offset]
-        distributions, _ = stage_distributions(stages, context, out.logits[:, offset])
-        result.steps.append(_step(lm, int(token_id), distributions, forced=True, top_n=top_n))
-        segmenter.add(token_bytes(lm.tokenizer, [int(token_id)], skip_special=True)[0])
-    for n in range(request.max_new_tokens):
-        if n:  # feed the token just chosen; the prompt (and forced tokens) went in above
-            ids = torch.cat([ids, torch.tensor([[token_id]])], dim=1)
-            out = lm_ops.forward(lm, ids[:, -1:], past=out.past_key_values)
-        distributions, scores = stage_distributions(stages, ids, out.logits[:, -1])
-        if request.settings.do_sample:
-            token_id = int(torch.multinomial(distributions[-1], 1, generator=generator))
-        else:
-            token_id = int(scores.argmax(-1))
-        result.steps.append(_step(lm, token_id, distributions, forced=False, top_n=top_n))
-        segmenter.add(token_bytes(lm.tokenizer, [token_id], skip_special=True)[0])
+    for pick in scheduler.decode(lm, sequence):
+        result.steps.append(_step(lm, pick, top_n))
+        segmenter.add(token_bytes(lm.tokenizer, [pick.token_id], skip_special=True)[0])
+        if pick.forced:
+            continue
         result.segments = segmenter.segments
-        finished = token_id in eos or n == request.max_new_tokens - 1
-        result.finish_reason = "eos" if token_id in eos else "length"
-        _update_timing_and_text(lm, result, started, decode=finished)
+        result.finish_reason = pick.finish or "length"
+        if pick.finish:
+            _name(lm, [candidate for step in result.steps for candidate in step.top])
+        _update_timing_and_text(lm, result, started, decode=pick.finish is not None)
         yield result
-        if finished:
-            return
 
 
 def _update_timing_and_text(lm: LoadedModel, result: GenerationResult, started: float, decode: bool) -> None:
@@ -250,17 +255,17 @@ def next_token(
     """One forward pass: the full candidate table before and after the controls."""
     settings = settings.validated()
     text, prompt_ids = encode_prompt(lm, prompt, use_chat_template)
-    lm_ops.check_fits(lm, len(prompt_ids), 1)
+    lm_ops.check_fits(lm, len(prompt_ids), 1, what="prompt")
     stages = settings.controls(sampling=True)
-    ids = torch.tensor([prompt_ids])  # (1, n)
-    distributions, _ = stage_distributions(stages, ids, lm_ops.forward(lm, ids).logits[:, -1])
+    (pick,) = scheduler.decode(lm, Sequence(prompt_ids, stages))  # a peek: no token picked
+    distributions = [scores.softmax(-1) for scores in pick.scores]  # (1, vocab) each
     entropy_raw, entropy = entropies(distributions)
     return NextTokenResult(
         model=lm.name,
         prompt=text,
         prompt_tokens=lm_ops.token_texts(lm.tokenizer, prompt_ids),
         stages=_stage_names(stages),
-        candidates=_candidates(lm, _top_ids(distributions, top_n, by_raw=True), distributions),
+        candidates=_name(lm, _candidates(_top_ids(distributions, top_n, by_raw=True), distributions)),
         entropy_raw=entropy_raw,
         entropy=entropy,
     )

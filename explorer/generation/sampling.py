@@ -83,19 +83,29 @@ class SamplingSettings:
         ]
 
 
+def stage_scores(
+    stages: Sequence[tuple[str, LogitsProcessor]], input_ids: torch.Tensor, logits: torch.Tensor
+) -> list[torch.Tensor]:
+    """The scores after each stage (raw first), each (batch, vocab). transformers' processors return
+    new tensors, so every stage's scores stay as they were; the last are the ones to pick from."""
+    scores = [logits.float()]
+    for _, processor in stages:
+        scores.append(processor(input_ids, scores[-1]))
+    return scores
+
+
 def stage_distributions(
     stages: Sequence[tuple[str, LogitsProcessor]], input_ids: torch.Tensor, logits: torch.Tensor
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Probabilities after each stage (raw first), each (batch, vocab), and the final scores to pick from."""
-    scores = logits.float().clone()  # (batch, vocab)
-    distributions = [scores.softmax(-1)]
-    for _, processor in stages:
-        scores = processor(input_ids, scores)
-        distributions.append(scores.softmax(-1))
-    return distributions, scores
+    scores = stage_scores(stages, input_ids, logits)
+    return [s.softmax(-1) for s in scores], scores[-1]
 
 
 def entropies(distributions: list[torch.Tensor]) -> tuple[float, float]:
-    """Entropy (nats) of the raw and of the final distribution, in one pass."""
+    """Entropy (nats) of the raw and of the final distribution (one pass when they are the same)."""
+    if len(distributions) == 1:
+        (raw,) = torch.special.entr(distributions[0]).sum(-1).tolist()
+        return raw, raw
     raw, final = torch.special.entr(torch.cat([distributions[0], distributions[-1]])).sum(-1).tolist()
     return raw, final

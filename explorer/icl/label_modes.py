@@ -23,7 +23,9 @@ from ..checks import ExplorerError
 from ..datasets import Example, Task, load_task
 
 LABEL_MODES = ("gold", "random", "shuffled", "other-task")
-OTHER_TASK = {"sentiment": "topic"}  # where other-task inputs come from; any other task: sentiment
+# Where other-task inputs come from (in the task's language); any other task: the sentiment set.
+OTHER_TASK = {"sentiment": "topic", "sentiment_zh": "topic_zh"}
+SENTIMENT = {"en": "sentiment", "zh": "sentiment_zh"}
 
 
 def check_label_mode(mode) -> str:
@@ -42,7 +44,7 @@ def relabel(task: Task, demos: Sequence[Example], mode: str, seed: int) -> list[
     if mode == "gold":
         return list(demos)
     if mode == "other-task":
-        other = load_task(OTHER_TASK.get(task.name, "sentiment"))
+        other = load_task(OTHER_TASK.get(task.name, SENTIMENT.get(task.language, "sentiment")))
         demos = [Example(item.text, demo.label) for item, demo in zip(rng.sample(other.items, len(demos)), demos)]
     if mode in ("random", "other-task"):
         answers = task.labels if task.kind == "classification" else [item.label for item in task.items]

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .. import checks
+from .. import checks, i18n
 from ..checks import ExplorerError
 from ..datasets import Example, Task
-from ..lm import check_fits, token_texts
+from ..lm import check_fits
 from ..models import LoadedModel, Progress
+from ..segments import token_labels
 from .label_modes import check_label_mode, relabel
 from .prompts import Prompt, build_prompt, encode
 from .scoring import BATCH_SIZE, MAX_NEW_TOKENS, Prefix, greedy_answer, score_many, shared_prefix
@@ -88,7 +89,7 @@ def run_icl(
         task.name,
         shots,
         prompt.text,
-        token_texts(lm.tokenizer, ids),
+        token_labels(lm.tokenizer, ids),  # a cut character shows its bytes (⟨e5 a5⟩), never �
         [],
         "",
         len(ids),
@@ -122,17 +123,30 @@ def fitting_prompt(lm: LoadedModel, task: Task, demos: Sequence[Example], query:
     prompt = build_prompt(task, demos, query, lm.tokenizer, chat)
     reserve = max([MAX_NEW_TOKENS] + [len(c) for c in prompt.continuations])  # at most a token per character
     limit = lm.context_length - reserve
-    why = f"{lm.name}'s context of {lm.context_length:,} tokens less {reserve} for the answer"
+    why = i18n.message(
+        "{model}'s context of {n:,} tokens less {reserve} for the answer",
+        {"model": lm.name, "n": lm.context_length, "reserve": reserve},
+    )
 
     def length(k: int) -> int:
         return len(encode(lm.tokenizer, build_prompt(task, demos[:k], query, lm.tokenizer, chat).text, chat))
 
     try:
-        check_fits(lm, length(len(demos)), limit=limit, why=why)
+        check_fits(
+            lm,
+            length(len(demos)),
+            limit=limit,
+            why=why,
+            what="prompt (instruction, template, demonstrations and query)",
+        )
     except ExplorerError as error:
         fitting = next((k for k in range(len(demos) - 1, -1, -1) if length(k) <= limit), None)
-        advice = f"At most {fitting} shots fit" if fitting is not None else "Not even 0 shots fit: shorten the query"
-        raise ExplorerError(f"{error} {advice}.") from None
+        advice = (
+            i18n.message("At most {k} shots fit.", {"k": fitting})
+            if fitting is not None
+            else i18n.message("Not even 0 shots fit: shorten the query.", {})
+        )
+        raise ExplorerError("{error} {advice}", error=str(error), advice=advice) from None
     return prompt
 
 
@@ -201,7 +215,9 @@ def parse_shots(shots_list) -> list[int]:
     if not parts:
         raise ExplorerError("shots_list is empty; give shot counts like '0, 1, 2, 4, 8'.")
     if len(parts) > MAX_SHOT_COUNTS:
-        raise ExplorerError(f"shots_list has {len(parts)} shot counts; the limit is {MAX_SHOT_COUNTS}.")
+        raise ExplorerError(
+            "shots_list has {n} shot counts; the limit is {limit}.", n=len(parts), limit=MAX_SHOT_COUNTS
+        )
     return sorted({checks.number(p, "each shot count", 0, MAX_SHOTS, integer=True) for p in parts})
 
 
@@ -229,15 +245,19 @@ def sweep(
         1,
         most,
         integer=True,
-        allowed=f"1 to {most} (the task has {len(task.items)} items and the largest shot count "
-        f"takes {max(shot_counts)} of them as demonstrations)",
+        allowed=i18n.message(
+            "1 to {most} (the task has {n} items and the largest shot count takes {k} of them as demonstrations)",
+            {"most": most, "n": len(task.items), "k": max(shot_counts)},
+        ),
     )
     draws = {k: 1 if k == 0 else repeats for k in shot_counts}  # 0 shots: every draw is the same prompt
     total = sum(draws.values()) * max_items
     if total > MAX_SWEEP_QUERIES:
         raise ExplorerError(
-            f"This sweep scores {total:,} prompts (shot counts x repeats x items); the limit is {MAX_SWEEP_QUERIES:,}. "
-            "Use fewer shot counts, repeats or items."
+            "This sweep scores {total:,} prompts (shot counts x repeats x items); the limit is {limit:,}. "
+            "Use fewer shot counts, repeats or items.",
+            total=total,
+            limit=MAX_SWEEP_QUERIES,
         )
     seed = checks.seed(seed)
     evaluation, pool = split_items(task, max_items, seed)
@@ -246,8 +266,9 @@ def sweep(
     for k in shot_counts:
         plain, fixed = [], []
         for draw in range(draws[k]):
+            step = {"k": k, "draw": draw + 1, "draws": draws[k]}
 
-            def tick(message: str = f"{k} shots, draw {draw + 1}/{draws[k]}") -> None:
+            def tick(message: str = i18n.message("{k} shots, draw {draw}/{draws}", step)) -> None:
                 nonlocal done
                 done += 1
                 if progress:

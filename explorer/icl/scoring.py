@@ -22,8 +22,9 @@ from transformers import DynamicCache
 
 from ..checks import ExplorerError
 from ..datasets import Example, Task
-from ..lm import forward, greedy_continuation, pad_id, token_texts
+from ..lm import forward, greedy_continuation, pad_id
 from ..models import LoadedModel
+from ..segments import token_labels
 from .prompts import Prompt, encode, shared_text
 
 BATCH_SIZE = 16  # queries run per forward; bounds the copies of the prefix's cache in memory
@@ -115,7 +116,8 @@ def _tokenise(tokenizer, prompt: Prompt) -> _Tokenised:
     for start, full, continuation in zip(starts, fulls, prompt.continuations):
         if start == 0 or start >= len(full):
             raise ExplorerError(
-                f"The continuation {continuation!r} adds no token after the prompt; change the verbalizer or template."
+                "The continuation {continuation!r} adds no token after the prompt; change the verbalizer or template.",
+                continuation=continuation,
             )
     return _Tokenised(fulls, starts, (fulls[0] if fulls else prompt_ids)[: min(starts, default=len(prompt_ids))])
 
@@ -133,7 +135,7 @@ def _score(lm: LoadedModel, tokenised: _Tokenised, head: Prefix) -> list[Continu
         picked = [
             float((head.next_logprobs if j == 0 else logprobs[row, j - 1])[tail[j]]) for j in range(first, len(tail))
         ]
-        scores.append(ContinuationScore(sum(picked), tuple(token_texts(lm.tokenizer, tail[first:])), tuple(picked)))
+        scores.append(ContinuationScore(sum(picked), tuple(token_labels(lm.tokenizer, tail[first:])), tuple(picked)))
     return scores
 
 

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from collections.abc import Sequence
 
+from .. import i18n
 from ..checks import ExplorerError
 from ..datasets import Example, Task, load_task
 
 CUSTOM = "custom"  # the task name for a task pasted by the user
 CUSTOM_TEMPLATE = "Input: {text}\nLabel: {label}"  # a custom task's template when none is given
 MAX_CUSTOM_EXAMPLES = 200
+# Pasted tasks may be typed with a Chinese keyboard: full-width punctuation works like its ASCII twin
+# (str.strip() already drops the full-width space U+3000).
+ARROW = re.compile(r"(?:=|＝)(?:>|＞)")  # "text => label", also "text ＝＞ label"
+ENTRY_SEPARATOR = re.compile(r"[,，;；]")  # between 'label: word' entries on one line
+COLON = re.compile(r"[:：]")  # between a label and its word
 
 
 def resolve_task(
@@ -52,10 +59,11 @@ def configure(task: Task, template: str = "", verbalizers: str = "", instruction
         missing = [label for label in task.labels if label not in words]
         if unknown or missing:
             raise ExplorerError(
-                f"Verbalizers must give one word for each label of {task.name!r}: {', '.join(task.labels)}"
-                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-                + (f"; missing: {', '.join(missing)}" if missing else "")
-                + "."
+                "Verbalizers must give one word for each label of {task!r}: {labels}{unknown}{missing}.",
+                task=task.name,
+                labels=", ".join(task.labels),
+                unknown=i18n.message("; unknown: {labels}", {"labels": ", ".join(unknown)}) if unknown else "",
+                missing=i18n.message("; missing: {labels}", {"labels": ", ".join(missing)}) if missing else "",
             )
         changes["verbalizers"] = tuple(words[label] for label in task.labels)
     configured = dataclasses.replace(task, **changes)
@@ -76,30 +84,41 @@ def custom_task(verbalizers: str, examples: str, template: str = "", instruction
         verbalizers=tuple(word for _, word in pairs),
     )
     validate(task)  # the labels first: the demonstrations are checked against them
+    by_word = dict(zip(task.verbalizers, task.labels))
     items = []
     for number, line in enumerate(examples.splitlines(), 1):
         if not line.strip():
             continue
-        text, arrow, label = line.rpartition("=>")
-        if not arrow or not text.strip():
-            raise ExplorerError(f"Demonstration line {number} ({line.strip()[:40]!r}) must read 'text => label'.")
-        if label.strip() not in task.labels:
+        arrows = list(ARROW.finditer(line))
+        text, label = (line[: arrows[-1].start()], line[arrows[-1].end() :].strip()) if arrows else ("", "")
+        if not text.strip():
             raise ExplorerError(
-                f"Demonstration line {number} has label {label.strip()!r}; the labels are {', '.join(task.labels)}."
+                "Demonstration line {number} ({line!r}) must read 'text => label'.",
+                number=number,
+                line=line.strip()[:40],
             )
-        items.append(Example(text.strip(), label.strip()))
+        label = label if label in task.labels else by_word.get(label, label)  # a label may be given by its word
+        if label not in task.labels:
+            raise ExplorerError(
+                "Demonstration line {number} has label {label!r}; the labels are {labels}.",
+                number=number,
+                label=label,
+                labels=", ".join(task.labels),
+            )
+        items.append(Example(text.strip(), label))
     if len(items) > MAX_CUSTOM_EXAMPLES:
-        raise ExplorerError(f"{len(items)} demonstrations given; the limit is {MAX_CUSTOM_EXAMPLES}.")
+        raise ExplorerError("{n} demonstrations given; the limit is {limit}.", n=len(items), limit=MAX_CUSTOM_EXAMPLES)
     return dataclasses.replace(task, items=tuple(items))
 
 
 def parse_verbalizers(spec: str) -> list[tuple[str, str]]:
-    """'positive: great, negative: terrible' -> [('positive', 'great'), ('negative', 'terrible')]."""
-    entries = [part for line in spec.splitlines() for part in line.split(",") if part.strip()]
+    """'positive: great, negative: terrible' -> [('positive', 'great'), ('negative', 'terrible')];
+    full-width punctuation too: 'positive：好评，negative：差评'."""
+    entries = [part for line in spec.splitlines() for part in ENTRY_SEPARATOR.split(line) if part.strip()]
     pairs = []
     for entry in entries:
-        label, colon, word = entry.partition(":")
-        pairs.append((label.strip(), (word if colon else label).strip()))  # a bare word is its own label
+        label, *word = COLON.split(entry, maxsplit=1)
+        pairs.append((label.strip(), (word[0] if word else label).strip()))  # a bare word is its own label
     return pairs
 
 
@@ -108,7 +127,9 @@ def validate(task: Task) -> None:
     for slot in ("{text}", "{label}"):
         if task.template.count(slot) != 1:
             raise ExplorerError(
-                f"The template must contain {slot} exactly once, e.g. 'Review: {{text}}\\nSentiment: {{label}}'."
+                "The template must contain {slot} exactly once, e.g. {example!r}.",
+                slot=slot,
+                example="Review: {text}\nSentiment: {label}",
             )
     if task.template.index("{text}") > task.template.index("{label}"):
         raise ExplorerError(
@@ -118,16 +139,23 @@ def validate(task: Task) -> None:
         return
     if len(task.labels) < 2:
         raise ExplorerError(
-            f"A classification task needs at least 2 labels; got {len(task.labels)}: {', '.join(task.labels) or 'none'}."
+            "A classification task needs at least 2 labels; got {n}: {labels}.",
+            n=len(task.labels),
+            labels=", ".join(task.labels) or "-",
         )
     if any(not label for label in task.labels) or len(set(task.labels)) != len(task.labels):
-        raise ExplorerError(f"Labels must be distinct and non-empty; got {', '.join(map(repr, task.labels))}.")
+        raise ExplorerError(
+            "Labels must be distinct and non-empty; got {labels}.", labels=", ".join(map(repr, task.labels))
+        )
     empty = [label for label, word in zip(task.labels, task.verbalizers) if not word]
     if empty:
-        raise ExplorerError(f"The verbalizer word for {', '.join(empty)} is empty; give each label a word.")
+        raise ExplorerError(
+            "The verbalizer word for {labels} is empty; give each label a word.", labels=", ".join(empty)
+        )
     if len(set(task.verbalizers)) != len(task.verbalizers):
         raise ExplorerError(
-            f"Verbalizer words must differ, or the model cannot tell the labels apart; got {', '.join(task.verbalizers)}."
+            "Verbalizer words must differ, or the model cannot tell the labels apart; got {words}.",
+            words=", ".join(task.verbalizers),
         )
 
 
@@ -145,7 +173,7 @@ def draw_demonstrations(pool: Sequence[Example], k: int, seed: int) -> list[Exam
     """k demonstrations in random order, the same for the same seed."""
     if k > len(pool):
         raise ExplorerError(
-            f"shots = {k} but only {len(pool)} demonstrations are available; allowed: 0 to {len(pool)}."
+            "shots = {k} but only {n} demonstrations are available; allowed: 0 to {n}.", k=k, n=len(pool)
         )
     return random.Random(seed).sample(list(pool), k)
 

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .. import checks
+from .. import checks, i18n
 from ..checks import ExplorerError
 from ..lm import decoder_layers
 from ..models import LoadedModel
 
+# A message: written in the request's language where it is shown.
 SUPPORTED = (
     "Llama-style models (SmolLM2, Qwen2), Gemma 3, GPT-2 (gpt2, distilgpt2) and BERT-style encoders (BERT, RoBERTa)"
 )
@@ -115,7 +116,11 @@ def attention_module(layer: nn.Module) -> tuple[str, nn.Module, nn.Module]:
     attention = getattr(layer, "attention", None)
     if attention is not None and hasattr(getattr(attention, "self", None), "query"):
         return "bert", attention.self, attention.output.dense
-    raise ExplorerError(f"{type(layer).__name__} layers are not supported here; this tab reads {SUPPORTED}.")
+    raise ExplorerError(
+        "{kind} layers are not supported here; this tab reads {supported}.",
+        kind=type(layer).__name__,
+        supported=i18n.message(SUPPORTED, {}),
+    )
 
 
 def num_layers(lm: LoadedModel) -> int:
@@ -123,7 +128,10 @@ def num_layers(lm: LoadedModel) -> int:
         return len(decoder_layers(lm.model))
     except ExplorerError:
         raise ExplorerError(
-            f"{lm.name} ({type(lm.model).__name__}) is not supported here; this tab reads {SUPPORTED}."
+            "{model} ({kind}) is not supported here; this tab reads {supported}.",
+            model=lm.name,
+            kind=type(lm.model).__name__,
+            supported=i18n.message(SUPPORTED, {}),
         ) from None
 
 
@@ -160,12 +168,20 @@ def check_head(attn: LayerAttention, head) -> int:
 def scale_rule(lm: LoadedModel, attn: LayerAttention) -> str:
     """Where the scale comes from, in the notes' terms."""
     scalar = getattr(lm.model.config, "query_pre_attn_scalar", None)
+    d_k = attn.head_dim
     if scalar and abs(attn.scale - scalar**-0.5) < 1e-9:  # Gemma sets it in its config
-        same = "equal to 1/√d_k here" if scalar == attn.head_dim else f"not 1/√d_k: d_k = {attn.head_dim}"
-        return f"1/√query_pre_attn_scalar = 1/√{scalar:g} (Gemma's own setting, {same})"
-    if abs(attn.scale - attn.head_dim**-0.5) < 1e-9:
-        return f"1/√d_k = 1/√{attn.head_dim}"
-    return f"the model's own scaling, {attn.scale:.4g} (d_k = {attn.head_dim})"
+        if scalar == d_k:
+            return i18n.message(
+                "1/√query_pre_attn_scalar = 1/√{scalar:g} (Gemma's own setting, equal to 1/√d_k here)",
+                dict(scalar=scalar),
+            )
+        return i18n.message(
+            "1/√query_pre_attn_scalar = 1/√{scalar:g} (Gemma's own setting, not 1/√d_k: d_k = {d_k})",
+            dict(scalar=scalar, d_k=d_k),
+        )
+    if abs(attn.scale - d_k**-0.5) < 1e-9:
+        return f"1/√d_k = 1/√{d_k}"
+    return i18n.message("the model's own scaling, {scale:.4g} (d_k = {d_k})", dict(scale=attn.scale, d_k=d_k))
 
 
 # ---------------------------------------------------------------- the per-head operations, by hand

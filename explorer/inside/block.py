@@ -53,6 +53,7 @@ class Block:
     num_parameters: int  # model.num_parameters(): equal to `total`
     tied: bool  # the LM head reuses the embedding matrix
     tokens: list[str]
+    labels: list[str]  # the tokens as the figures draw them, never "�" (segments.readable_tokens; an addition)
     residual_norms: list[list[float]]  # (layers + 1, n): ‖x‖ entering layer 0, then after each block
     residual_mean: list[float]  # (layers + 1,): mean over positions
 
@@ -77,6 +78,7 @@ def block(lm: LoadedModel, text: str) -> Block:
         num_parameters=lm.model.num_parameters(),
         tied=output is not None and output.weight is embedding.weight,
         tokens=run.tokens,
+        labels=run.labels,
         residual_norms=norms.tolist(),
         residual_mean=norms.mean(-1).tolist(),
     )

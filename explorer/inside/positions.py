@@ -17,20 +17,23 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import checks
+from .. import checks, i18n
+from ..checks import ExplorerError
 from ..models import LoadedModel
 from .anatomy import rotate
 
 SINUSOID_BASE = 10_000.0  # the original Transformer's, and RoFormer's default rope_theta
 MAX_POSITIONS = 256
 MAX_DIM = 512
+SCHEMES = ("rotary", "learned absolute", "sinusoidal")  # what `scheme` names (English in the payload)
+ALL_LAYERS = "all layers"  # Rotary.layers when one base serves every layer (a message, as is the illustration's)
 
 
 @dataclass
 class Rotary:
     """RoPE at one base (Gemma 3 has two: its local, sliding layers turn faster than its global ones)."""
 
-    layers: str  # which layers use it: "all layers", or a layer type such as "sliding_attention"
+    layers: str  # which layers use it: "all layers" (translated), or a layer type such as "sliding_attention"
     theta: float  # the base, from the config
     angles: list[list[float]]  # (positions, d_k/2): p θᵢ in radians, pair i = dimensions (i, i + d_k/2)
     wavelengths: list[float]  # (d_k/2,): positions per full turn of each pair, 2π/θᵢ
@@ -44,8 +47,8 @@ class Positions:
     """The /positions payload."""
 
     model: str
-    scheme: str  # what the model uses: "rotary", "learned absolute" or "sinusoidal"
-    evidence: str  # the config fields that say so
+    scheme: str  # what the model uses: one of SCHEMES
+    evidence: str  # the config fields that say so (in the request's language)
     positions: int
     dim: int  # the sinusoidal encoding's width
     sinusoidal: list[list[float]]  # (positions, dim)
@@ -68,12 +71,17 @@ def rope_thetas(config) -> dict[str, float]:
     """The config's RoPE base(s): one for every layer, or one per layer type (Gemma 3); {} if none."""
     params = getattr(config, "rope_parameters", None) or {}
     if "rope_theta" in params:
-        return {"all layers": float(params["rope_theta"])}
+        return {i18n.message(ALL_LAYERS, {}): float(params["rope_theta"])}
     nested = {kind: float(p["rope_theta"]) for kind, p in params.items() if isinstance(p, dict) and "rope_theta" in p}
     if nested:
         return nested
     theta = getattr(config, "rope_theta", None)
-    return {"all layers": float(theta)} if theta else {}
+    return {i18n.message(ALL_LAYERS, {}): float(theta)} if theta else {}
+
+
+def scheme_name(kind: str) -> str:
+    """One of SCHEMES in the request's language."""
+    return i18n.message(kind, {})
 
 
 def scheme(lm: LoadedModel) -> tuple[str, str]:
@@ -82,16 +90,18 @@ def scheme(lm: LoadedModel) -> tuple[str, str]:
     thetas = rope_thetas(config)
     if thetas:
         bases = ", ".join(f"{theta:,.0f} ({layers})" for layers, theta in thetas.items())
-        return "rotary", f"config rope_theta = {bases}; no position table is added to the embeddings."
+        return "rotary", i18n.message(
+            "config rope_theta = {bases}; no position table is added to the embeddings.", dict(bases=bases)
+        )
     table = getattr(base, "wpe", None) or getattr(getattr(base, "embeddings", None), "position_embeddings", None)
     if table is not None:
         kind = getattr(config, "position_embedding_type", "absolute")
-        return (
-            "learned absolute",
-            f"a learned table of {table.num_embeddings:,} positions × {table.embedding_dim} (position_embedding_type "
-            f"{kind!r}) is added to the token embeddings; no rope_theta in the config.",
+        return "learned absolute", i18n.message(
+            "a learned table of {rows:,} positions × {width} (position_embedding_type {kind!r}) is added to the "
+            "token embeddings; no rope_theta in the config.",
+            dict(rows=table.num_embeddings, width=table.embedding_dim, kind=kind),
         )
-    return "sinusoidal", "no rope_theta and no learned position table: fixed sinusoids."
+    return "sinusoidal", i18n.message("no rope_theta and no learned position table: fixed sinusoids.", {})
 
 
 def rotary(theta: float, layers: str, positions: int, head_dim: int, seed: int) -> Rotary:
@@ -122,14 +132,17 @@ def positions(lm: LoadedModel, count=64, dim=128, seed=0) -> Positions:
     count = checks.number(count, "positions", 2, MAX_POSITIONS, integer=True)
     dim = checks.number(dim, "dim", 2, MAX_DIM, integer=True)
     if dim % 2:
-        raise checks.ExplorerError(
-            f"dim = {dim} must be even (sin and cos come in pairs); allowed: 2, 4, …, {MAX_DIM}."
+        raise ExplorerError(
+            "dim = {dim} must be even (sin and cos come in pairs); allowed: 2, 4, …, {max_dim}.",
+            dim=dim,
+            max_dim=MAX_DIM,
         )
     seed = checks.seed(seed)
     kind, evidence = scheme(lm)
     config = lm.model.config
     head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
-    thetas = rope_thetas(config) or {f"illustration ({lm.name} does not rotate)": SINUSOID_BASE}
+    illustration = i18n.message("illustration ({model} does not rotate)", dict(model=lm.name))
+    thetas = rope_thetas(config) or {illustration: SINUSOID_BASE}
     encoding = sinusoidal(count, dim)
     return Positions(
         model=lm.name,

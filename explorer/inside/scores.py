@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import checks
+from .. import checks, i18n
 from ..checks import ExplorerError
 
 MAX_SIZE = 16  # entries per vector
@@ -30,12 +30,12 @@ DEFAULT_H = "1, 0, 1\n0, 1, 0\n2, 0, 0\n-1, 1, 1"
 
 @dataclass
 class Variant:
-    name: str
+    name: str  # "dot product", "scaled dot product", "multiplicative" or "additive" (the views translate it)
     formula: str
     scores: list[float] | None  # one per encoder state; None when the variant does not apply
     weights: list[float] | None  # softmax of the scores
     context: list[float] | None  # Σᵢ weightᵢ hᵢ
-    note: str
+    note: str  # in the language of the request being served
 
 
 @dataclass
@@ -62,22 +62,29 @@ def parse(text, name: str) -> torch.Tensor | None:
     try:
         values = [[float(x) for x in re.split(r"[,\s]+", row.strip().strip("[]()")) if x] for row in rows]
     except ValueError:
-        raise ExplorerError(f"{name} must be numbers, rows on lines or split by ';', e.g. '1, 0; 0, 1'.") from None
+        raise ExplorerError(
+            "{name} must be numbers, rows on lines or split by ';', e.g. '1, 0; 0, 1'.", name=name
+        ) from None
     sizes = {len(row) for row in values}
     if len(sizes) != 1 or len(values) > MAX_STATES or max(sizes) > MAX_SIZE:
         raise ExplorerError(
-            f"{name}: every row must have the same number of entries, at most {MAX_SIZE} per row and "
-            f"{MAX_STATES} rows (got rows of {sorted(sizes)} entries, {len(values)} rows)."
+            "{name}: every row must have the same number of entries, at most {max_size} per row and "
+            "{max_rows} rows (got rows of {sizes} entries, {rows} rows).",
+            name=name,
+            max_size=MAX_SIZE,
+            max_rows=MAX_STATES,
+            sizes=sorted(sizes),
+            rows=len(values),
         )
     tensor = torch.tensor(values, dtype=torch.float64)
     if not torch.isfinite(tensor).all():
-        raise ExplorerError(f"{name} must hold finite numbers.")
+        raise ExplorerError("{name} must hold finite numbers.", name=name)
     return tensor
 
 
 def _vector(tensor: torch.Tensor | None, name: str) -> torch.Tensor | None:
     if tensor is not None and tensor.shape[0] != 1:
-        raise ExplorerError(f"{name} is one vector (one row), got {tensor.shape[0]} rows.")
+        raise ExplorerError("{name} is one vector (one row), got {rows} rows.", name=name, rows=tensor.shape[0])
     return None if tensor is None else tensor[0]
 
 
@@ -87,7 +94,14 @@ def _matrix(given: torch.Tensor | None, name: str, shape: tuple[int, int], gener
         drawn = torch.randn(shape, generator=generator, dtype=torch.float64) / math.sqrt(shape[-1])
         return drawn.round(decimals=2)
     if tuple(given.shape) != shape:
-        raise ExplorerError(f"{name} must be {shape[0]} × {shape[1]} here, got {given.shape[0]} × {given.shape[1]}.")
+        raise ExplorerError(
+            "{name} must be {rows} × {cols} here, got {given_rows} × {given_cols}.",
+            name=name,
+            rows=shape[0],
+            cols=shape[1],
+            given_rows=given.shape[0],
+            given_cols=given.shape[1],
+        )
     return given
 
 
@@ -119,7 +133,9 @@ def score_variants(decoder_state=DEFAULT_S, encoder_states=DEFAULT_H, W="", W1="
     v_ = _matrix(given["v"], "v", (1, d_a), generator)[0]
 
     same_size = d_s == d_h
-    why = f"needs s and h of the same size (here {d_s} and {d_h}): use W or the additive score"
+    why = i18n.message(
+        "needs s and h of the same size (here {d_s} and {d_h}): use W or the additive score", dict(d_s=d_s, d_h=d_h)
+    )
     dot = h @ s if same_size else None  # (n,)
     variants = [
         _variant("dot product", "sᵀhᵢ", dot, h, "" if same_size else why),
@@ -130,13 +146,15 @@ def score_variants(decoder_state=DEFAULT_S, encoder_states=DEFAULT_H, W="", W1="
             h,
             f"÷ √{d_s}" if same_size else why,
         ),
-        _variant("multiplicative", "sᵀ W hᵢ", h @ (s @ w), h, f"W is {d_s} × {d_h}"),
+        _variant(
+            "multiplicative", "sᵀ W hᵢ", h @ (s @ w), h, i18n.message("W is {d_s} × {d_h}", dict(d_s=d_s, d_h=d_h))
+        ),
         _variant(
             "additive",
             "vᵀ tanh(W₁ s + W₂ hᵢ)",
             torch.tanh(w1 @ s + h @ w2.T) @ v_,  # (n, d_a): the hidden layer for each hᵢ, then · v
             h,
-            f"W₁ is {d_a} × {d_s}, W₂ {d_a} × {d_h}, v has {d_a} entries",
+            i18n.message("W₁ is {d_a} × {d_s}, W₂ {d_a} × {d_h}, v has {d_a} entries", dict(d_a=d_a, d_s=d_s, d_h=d_h)),
         ),
     ]
     return ScoreVariants(

@@ -31,6 +31,7 @@ class AttentionSteps:
 
     model: str
     tokens: list[str]
+    labels: list[str]  # the tokens as the figures draw them, never "�" (segments.readable_tokens; an addition)
     layer: int
     head: int
     num_layers: int
@@ -112,6 +113,7 @@ def attention_steps(lm: LoadedModel, text: str, layer=0, head=0) -> AttentionSte
     return AttentionSteps(
         model=lm.name,
         tokens=run.tokens,
+        labels=run.labels,
         layer=layer,
         head=head,
         num_layers=len(run.attentions),

@@ -22,6 +22,7 @@ from .. import cache, checks
 from ..checks import ExplorerError
 from ..lm import check_fits, decoder_layers, token_texts
 from ..models import LoadedModel
+from ..segments import readable_tokens
 from .anatomy import attention_module, num_layers
 
 MAX_TOKENS = 128  # the step view draws n × n and n × d matrices at every step
@@ -34,7 +35,8 @@ class Trace:
 
     model: str
     ids: list[int]
-    tokens: list[str]  # what each token decodes to
+    tokens: list[str]  # what each token decodes to (a piece of a character decodes to "�")
+    labels: list[str]  # what the figures draw per token: never "�" (segments.readable_tokens)
     attention_inputs: list[torch.Tensor]  # per layer, (n, d): hidden states entering attention (after the input norm)
     rotations: list[tuple[torch.Tensor, torch.Tensor] | None]  # per layer, RoPE's (cos, sin), each (n, d_k)
     attentions: list[torch.Tensor]  # per layer, (heads, n, n): the model's own softmax weights
@@ -70,14 +72,16 @@ def _record(lm: LoadedModel, ids: list[int]) -> Trace:
         out = lm.model.base_model(input_ids=torch.tensor([ids]), output_attentions=True)
     if not out.attentions or any(a is None for a in out.attentions):
         raise ExplorerError(
-            f"{lm.name} did not return its attention weights: load it with eager attention "
-            '(models.get(name, attn="eager")).'
+            "{model} did not return its attention weights: load it with eager attention "
+            '(models.get(name, attn="eager")).',
+            model=lm.name,
         )
     stream = [inputs["stream"]] + [outputs[i] for i in range(len(layers))]  # each (n, d)
     return Trace(
         model=lm.name,
         ids=list(ids),
         tokens=token_texts(lm.tokenizer, ids),
+        labels=readable_tokens(lm.tokenizer, ids),
         attention_inputs=[inputs[i][0] for i in range(len(layers))],
         rotations=[inputs[i][1] for i in range(len(layers))],
         attentions=[a[0].float() for a in out.attentions],

@@ -26,16 +26,19 @@ def check_fill_text(text) -> tuple[str, list[re.Match]]:
     """The text and its [MASK]s: one to MAX_MASKS of them, with some words around them."""
     text = checks.text(text, "text", MAX_FILL_CHARS)
     masks = list(MASK_PATTERN.finditer(text))
-    if not masks:
-        hint = (
-            " (write [MASK], not <mask>: the app uses each model's own mask token for you)" if "<mask>" in text else ""
-        )
+    if not masks and "<mask>" in text:
         raise ExplorerError(
-            f"The text has no [MASK]{hint}. Put [MASK] where the missing word goes, "
-            "e.g. 'The capital of France is [MASK].'"
+            "The text has no [MASK] (write [MASK], not <mask>: the app uses each model's own mask token for you). "
+            "Put [MASK] where the missing word goes, e.g. 'The capital of France is [MASK].'"
+        )
+    if not masks:
+        raise ExplorerError(
+            "The text has no [MASK]. Put [MASK] where the missing word goes, e.g. 'The capital of France is [MASK].'"
         )
     if len(masks) > MAX_MASKS:
-        raise ExplorerError(f"The text has {len(masks)} [MASK]s; the limit is {MAX_MASKS}. Remove some.")
+        raise ExplorerError(
+            "The text has {n} [MASK]s; the limit is {limit}. Remove some.", n=len(masks), limit=MAX_MASKS
+        )
     if not any(ch.isalnum() for ch in MASK_PATTERN.sub("", text)):
         raise ExplorerError("The text is only [MASK]s: write some words around the blank so there is context to use.")
     return text, masks
@@ -50,6 +53,15 @@ def fill_text(text: str, words: list[str]) -> str:
 def left_context(text: str, masks: list[re.Match], index: int, earlier: list[str]) -> str:
     """What stands before blank `index`, the blanks before it holding the words `earlier`."""
     return fill_text(text[: masks[index].start()], earlier[:index])
+
+
+def is_cjk(char: str) -> bool:
+    """A CJK ideograph or kana: a script written without spaces between words."""
+    return "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf" or "\u3040" <= char <= "\u30ff"
+
+
+def writes_cjk(text: str) -> bool:
+    return any(is_cjk(char) for char in text)
 
 
 def prefix_and_space(left: str) -> tuple[str, bool]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from .. import checks
+from .. import checks, i18n
 from ..checks import ExplorerError
-from ..lm import token_texts
 from ..models import LoadedModel
+from ..segments import token_labels
 
 MAX_DEMO_CHARS = 5_000
 PICKED = 0.15  # the share of positions BERT picks
@@ -46,7 +46,7 @@ def corrupt(lm: LoadedModel, text: str, seed: int = 0) -> CorruptionResult:
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if not ids:
         raise ExplorerError("The text gives no tokens; type a sentence.")
-    tokens = token_texts(tokenizer, ids)
+    tokens = token_labels(tokenizer, ids)  # a cut character shows its bytes (⟨e5 8f⟩), never �
     masked_lm = lm.spec.kind == "masked"  # a causal vocabulary may hold an unused <mask> (Gemma 3's does)
     mask_token = tokenizer.mask_token if masked_lm else PLACEHOLDER
     # Pick the positions: a seeded shuffle, its first 15%.
@@ -63,16 +63,20 @@ def corrupt(lm: LoadedModel, text: str, seed: int = 0) -> CorruptionResult:
         elif rng.random() < 0.5:
             action, shown = "keep", tokens[position]
         else:
-            action, shown = "random", tokenizer.decode([random_token(rng, len(tokenizer), special)])
+            action, shown = "random", token_labels(tokenizer, [random_token(rng, len(tokenizer), special)])[0]
         corrupted[position] = shown
         actions.append(action)
         replaced.append(shown)
     if masked_lm:
-        note = f"Split by {lm.name}'s own tokenizer; masked positions get its mask token {mask_token}."
+        note = i18n.message(
+            "Split by {model}'s own tokenizer; masked positions get its mask token {mask}.",
+            {"model": lm.name, "mask": mask_token},
+        )
     else:
-        note = (
-            f"Split by {lm.name}'s tokenizer; {lm.name} is a causal model, trained with no mask token, so "
-            f"{PLACEHOLDER} marks where BERT would put its own. The 80/10/10 rule is the same."
+        note = i18n.message(
+            "Split by {model}'s tokenizer; {model} is a causal model, trained with no mask token, so "
+            "{mask} marks where BERT would put its own. The 80/10/10 rule is the same.",
+            {"model": lm.name, "mask": PLACEHOLDER},
         )
     return CorruptionResult(tokens, corrupted, chosen, actions, lm.name, mask_token, note, seed, replaced)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .. import checks
+from .. import checks, i18n
 from ..models import LoadedModel, Progress
 from .blanks import Filler, check_fill_text, fill_text
 from .left_only import left_only_predictions
@@ -52,33 +52,39 @@ def fill_mask(
     text, masks = check_fill_text(text)
     top_k = checks.number(top_k, "top_k", 1, MAX_TOP_K, integer=True)
     n = max(MIN_CANDIDATES_PER_SOURCE, top_k)
-    progress(0.1, "Left-to-right prediction from the left context only")
+    progress(0.1, i18n.message("Left-to-right prediction from the left context only", {}))
     left_only, contexts = left_only_predictions(causal, text, masks, n)
     if lm.spec.kind == "masked":  # not "has a mask token": Gemma 3's causal vocabulary has an unused <mask>
         method = "masked-lm"
-        progress(0.5, f"{lm.name}: one forward pass for all {len(masks)} blank(s)")
+        progress(
+            0.5, i18n.message("{model}: one forward pass for all {n} blank(s)", {"model": lm.name, "n": len(masks)})
+        )
         candidates, scored = masked_lm_predictions(lm, text, top_k), 0
-        note = (
-            f"masked-lm: {lm.name} read the whole sentence with its mask token {lm.tokenizer.mask_token} in each blank "
-            "and predicted every blank in one forward pass, each blank independently of the others."
+        note = i18n.message(
+            "masked-lm: {model} read the whole sentence with its mask token {mask} in each blank "
+            "and predicted every blank in one forward pass, each blank independently of the others.",
+            {"model": lm.name, "mask": lm.tokenizer.mask_token},
         )
     else:
         method = "causal-rescoring"
         proposed, provisional = proposals(lm, text, masks, left_only, n, progress)
-        progress(0.75, f"Scoring {sum(len(words) for words in proposed)} complete sentences in one batch")
+        n_sentences = sum(len(words) for words in proposed)
+        progress(0.75, i18n.message("Scoring {n} complete sentences in one batch", {"n": n_sentences}))
         candidates, scored = rescore(lm, text, proposed, provisional)
-        note = (
-            f"causal-rescoring: no masked LM is used, so {lm.name} (a left-to-right model) proposed words "
+        note = i18n.message(
+            "causal-rescoring: no masked LM is used, so {model} (a left-to-right model) proposed words "
             "from the left context and when asked to fill the blank, then ranked the complete sentences by their "
-            f"likelihood ({scored} sentences scored in one batch), so the words after the blank count too. "
-            "Probabilities are renormalised over the words scored."
+            "likelihood ({n} sentences scored in one batch), so the words after the blank count too. "
+            "Probabilities are renormalised over the words scored.",
+            {"model": lm.name, "n": scored},
         )
         if len(masks) > 1:
-            note += (
+            note += i18n.message(
                 " With several blanks, each blank was scored on its own while the others held the asked "
-                f"model's first guess ({', '.join(provisional)}), as BERT predicts each blank independently."
+                "model's first guess ({guesses}), as BERT predicts each blank independently.",
+                {"guesses": ", ".join(provisional)},
             )
-    progress(1.0, "Done")
+    progress(1.0, i18n.message("Done", {}))
     predictions = [
         MaskPrediction(index, candidates[index][:top_k], left_only[index][:top_k], contexts[index])
         for index in range(len(masks))

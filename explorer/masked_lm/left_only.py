@@ -3,6 +3,8 @@
 A causal LM predicts tokens, not words, and the word in a blank is often several tokens
 (" Jup" + "iter"). So a *word* here is a first token that starts a word, completed greedily by
 the tokens that continue it; its probability is the product of the probabilities along the way.
+Chinese is written without spaces, so a blank holds a word of one or more characters (北京): a
+word that starts with a CJK character takes the following CJK characters, up to four.
 Causal rescoring proposes its candidates with the same function.
 """
 
@@ -15,15 +17,19 @@ import torch
 
 from ..lm import check_fits, encode_document, forward, greedy_steps, token_texts
 from ..models import LoadedModel
-from .blanks import Filler, left_context, prefix_and_space
+from ..segments import token_bytes
+from .blanks import Filler, is_cjk, left_context, prefix_and_space
 
 WORD_PIECES = 3  # a proposed word is completed greedily with at most this many more tokens
+CJK_WORD_CHARS = 4  # Chinese has no spaces: a "word" is 1 to 4 characters (北, 北京, 珠穆朗玛 …)
+CJK_WORD_PIECES = 8  # ... completed with at most this many more tokens (a byte-level BPE cuts a character in 2-3)
 FIRST_TOKENS_SEEN = 40  # per word wanted, the likeliest first tokens looked at for ones that start a word
 
 
 def starts_word(piece_text: str, after_space: bool) -> bool:
     """Whether a token's text can begin the blank's word: after a space, a space then a letter or
-    digit (" Paris"); straight after other text, a letter or digit ("(Paris")."""
+    digit (" Paris"); straight after other text, a letter or digit ("(Paris"; a Chinese character
+    is a letter too)."""
     if after_space:
         return piece_text[:1] == " " and piece_text[1:2].isalnum()
     return piece_text[:1].isalnum()
@@ -33,6 +39,48 @@ def continues_word(piece_text: str) -> bool:
     return piece_text[:1].isalnum()
 
 
+def starts_cjk(data: bytes) -> bool:
+    """Whether a token's bytes begin with a CJK character, whole (北) or cut after its first byte or
+    two (a byte-level BPE's ⟨e5 8c⟩: lead bytes e4-e9 are U+4000-U+9FFF, the common ideographs)."""
+    text = data.decode("utf-8", errors="ignore")
+    if text:
+        return data.startswith(text[0].encode()) and is_cjk(text[0])
+    return len(data) < 3 and 0xE4 <= data[0] <= 0xE9 if data else False
+
+
+class _WordInProgress:
+    """A proposed word as its tokens arrive: its bytes, and whether the next token may join it.
+
+    A word of spaced text ends at the first token that does not continue it with a letter or digit,
+    after at most WORD_PIECES more tokens. A CJK word (its first character is CJK) takes tokens of
+    CJK characters up to CJK_WORD_CHARS characters; a token that ends inside a character always
+    joins (its character is finished first)."""
+
+    def __init__(self, first: int, data: bytes, prob: float):
+        self.ids, self.data, self.prob = [first], data, prob
+        self.cjk = starts_cjk(data)
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="ignore").strip()  # a character left cut is dropped
+
+    def takes(self, data: bytes, piece_text: str) -> bool:
+        if not self.cjk:
+            return len(self.ids) <= WORD_PIECES and continues_word(piece_text)
+        if len(self.ids) > CJK_WORD_PIECES:
+            return False
+        cut = self.data.decode("utf-8", errors="ignore").encode() != self.data
+        if cut:
+            return True  # the rest of a character
+        joined = (self.data + data).decode("utf-8", errors="ignore")
+        return starts_cjk(data) and all(is_cjk(c) for c in joined) and len(joined) <= CJK_WORD_CHARS
+
+    def add(self, token_id: int, data: bytes, prob: float) -> None:
+        self.ids.append(token_id)
+        self.data += data
+        self.prob *= prob
+
+
 def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool) -> list[tuple[str, float]]:
     """The n most likely next *words* after `prefix_ids`, each with its probability, most likely first.
 
@@ -40,40 +88,40 @@ def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool
     from copies of its KV cache, completed greedily, one batched step per piece.
     """
     tokenizer = lm.tokenizer
-    check_fits(lm, len(prefix_ids) + 1 + WORD_PIECES)  # the prefix, the first token, the pieces after it
+    check_fits(lm, len(prefix_ids) + 1 + CJK_WORD_PIECES)  # the prefix, the first token, the pieces after it
     # The fan-out: one forward over the prefix, and the n likeliest tokens that start a word.
     out = forward(lm, torch.tensor([prefix_ids]))
     probs = out.logits[0, -1].float().softmax(-1)  # (vocab,)
     likeliest = probs.topk(min(FIRST_TOKENS_SEEN * n, len(probs))).indices.tolist()
     special = set(tokenizer.all_special_ids)
     firsts = [
-        token_id
-        for token_id, text in zip(likeliest, token_texts(tokenizer, likeliest))
-        if token_id not in special and starts_word(text, after_space)
+        _WordInProgress(token_id, data, float(probs[token_id]))
+        for token_id, text, data in zip(likeliest, token_texts(tokenizer, likeliest), token_bytes(tokenizer, likeliest))
+        if token_id not in special and (starts_word(text, after_space) or (not after_space and starts_cjk(data)))
     ][:n]
     if not firsts:
         return []
     past = out.past_key_values
     past.batch_repeat_interleave(len(firsts))  # one copy of the prefix's cache per word
-    pieces = [[token_id] for token_id in firsts]
-    word_probs = [float(probs[token_id]) for token_id in firsts]
     open_rows = set(range(len(firsts)))
     # The completion: each row's greedy next token joins its word while it continues the word.
-    steps = greedy_steps(lm, torch.tensor(firsts)[:, None], past)  # feeds (n, 1), yields (n,) per step
-    for _, (best, best_probs) in zip(range(WORD_PIECES), steps):
-        for row, (token_id, text) in enumerate(zip(best.tolist(), token_texts(tokenizer, best))):
-            if row in open_rows and continues_word(text):
-                pieces[row].append(token_id)
-                word_probs[row] *= float(best_probs[row])
+    steps = greedy_steps(lm, torch.tensor([w.ids[0] for w in firsts])[:, None], past)  # feeds (n, 1), yields (n,)
+    for best, best_probs in steps:
+        ids = best.tolist()
+        for row, (token_id, text, data) in enumerate(
+            zip(ids, token_texts(tokenizer, ids), token_bytes(tokenizer, ids))
+        ):
+            if row in open_rows and firsts[row].takes(data, text):
+                firsts[row].add(token_id, data, float(best_probs[row]))
             else:
                 open_rows.discard(row)
         if not open_rows:
             break
     # Two first tokens can make the same word (" Paris" and " Par"+"is"): keep the likelier.
     words: dict[str, float] = {}
-    for ids, prob in zip(pieces, word_probs):
-        word = tokenizer.decode(ids).strip()
-        words[word] = max(prob, words.get(word, 0.0))
+    for word in firsts:
+        if word.text:
+            words[word.text] = max(word.prob, words.get(word.text, 0.0))
     return sorted(words.items(), key=lambda item: -item[1])
 
 

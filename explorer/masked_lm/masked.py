@@ -9,8 +9,9 @@ import math
 import torch
 
 from ..checks import ExplorerError
-from ..lm import check_fits, token_texts
+from ..lm import check_fits
 from ..models import LoadedModel
+from ..segments import token_labels
 from .blanks import MASK_PATTERN, Filler
 
 
@@ -24,8 +25,9 @@ def masked_lm_predictions(lm: LoadedModel, text: str, top_k: int) -> list[list[F
     positions = (ids == tokenizer.mask_token_id).nonzero().flatten()  # (n_blanks,)
     if len(positions) != len(MASK_PATTERN.findall(text)):
         raise ExplorerError(
-            f"The text already contains {lm.name}'s own mask token {tokenizer.mask_token!r}; "
-            "write [MASK] for every blank and nothing else."
+            "The text already contains {model}'s own mask token {token!r}; write [MASK] for every blank and nothing else.",
+            model=lm.name,
+            token=tokenizer.mask_token,
         )
     with torch.inference_mode():
         logits = lm.model(**encoded).logits[0, positions]  # (n_blanks, vocab)
@@ -33,7 +35,7 @@ def masked_lm_predictions(lm: LoadedModel, text: str, top_k: int) -> list[list[F
     return [
         [
             Filler(word.strip(), math.exp(float(logprob)), float(logprob), "masked-lm")
-            for logprob, word in zip(logprobs, token_texts(tokenizer, indices))
+            for logprob, word in zip(logprobs, token_labels(tokenizer, indices.tolist()))
         ]
         for logprobs, indices in zip(top.values, top.indices)
     ]

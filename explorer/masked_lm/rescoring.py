@@ -20,9 +20,10 @@ import re
 
 import torch
 
+from .. import i18n
 from ..lm import encode_document, sentence_logprobs
 from ..models import LoadedModel, Progress
-from .blanks import Filler, fill_text, left_context, prefix_and_space
+from .blanks import Filler, fill_text, is_cjk, left_context, prefix_and_space, writes_cjk
 from .left_only import next_words
 
 FILL_INSTRUCTION = (
@@ -30,6 +31,10 @@ FILL_INSTRUCTION = (
 )
 FILL_SYSTEM = "You fill in blanks in sentences with one word."
 ANSWER_START = "Filled in:"  # the answer is written up to the blank for the model, which then names the word
+# A Chinese sentence is asked about in Chinese, and its answer is written with no space after the colon.
+FILL_INSTRUCTION_ZH = "在这句话的空白处（___）填入一个词，并写出整句话。\n句子：“{sentence}”"
+FILL_SYSTEM_ZH = "你负责用一个词填写句子中的空白。"
+ANSWER_START_ZH = "填好后："
 
 
 def asked_words(lm: LoadedModel, text: str, masks: list[re.Match], index: int, n: int) -> tuple[str, list[str]]:
@@ -38,13 +43,17 @@ def asked_words(lm: LoadedModel, text: str, masks: list[re.Match], index: int, n
     it up to the blank, so its next word is its filler."""
     tokenizer = lm.tokenizer
     others = ["___" if i == index else "…" for i in range(len(masks))]
-    question = FILL_INSTRUCTION.format(sentence=fill_text(text, others))
+    chinese = writes_cjk(text)
+    instruction, system = (FILL_INSTRUCTION_ZH, FILL_SYSTEM_ZH) if chinese else (FILL_INSTRUCTION, FILL_SYSTEM)
+    question = instruction.format(sentence=fill_text(text, others))
     prefix, after_space = prefix_and_space(left_context(text, masks, index, ["…"] * index))
-    answer = ANSWER_START + (" " + prefix if prefix else "")
-    after_space = after_space or not prefix  # "Filled in: Jupiter": a word after a space is mostly one token
+    if chinese:  # "填好后：中国的首都是" and the word straight after
+        answer = ANSWER_START_ZH + prefix
+    else:  # "Filled in: Jupiter": a word after a space is mostly one token
+        answer, after_space = ANSWER_START + (" " + prefix if prefix else ""), after_space or not prefix
     chat = bool(getattr(tokenizer, "chat_template", None))
     if chat:  # an instruct model: the question as a chat turn
-        messages = [{"role": "system", "content": FILL_SYSTEM}, {"role": "user", "content": question}]
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
         prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     else:  # a base model: the question as a plain document
@@ -60,16 +69,24 @@ def proposals(
     and the word each blank holds while the others are scored (the asked model's first guess)."""
     words_per_blank, provisional = [], []
     for index in range(len(masks)):
-        progress(0.3 + 0.4 * index / len(masks), f"Asking {lm.name} to fill blank {index + 1}")
+        asking = i18n.message("Asking {model} to fill blank {n}", {"model": lm.name, "n": index + 1})
+        progress(0.3 + 0.4 * index / len(masks), asking)
         how, asked = asked_words(lm, text, masks, index, n)
         words: dict[str, set[str]] = {}
-        for filler in left_only[index]:
-            words.setdefault(filler.token, set()).add("left context")
-        for word in asked:
-            words.setdefault(word, set()).add(how)
+        for word, source in [*((f.token, "left context") for f in left_only[index]), *((w, how) for w in asked)]:
+            for shorter in cjk_prefixes(word):  # 北京市 is proposed as 北, 北京 and 北京市: the sentence picks
+                words.setdefault(shorter, set()).add(source)
         words_per_blank.append(words)
         provisional.append(asked[0] if asked else (left_only[index][0].token if left_only[index] else "…"))
     return words_per_blank, provisional
+
+
+def cjk_prefixes(word: str) -> list[str]:
+    """A word of Chinese characters ends where the sentence says: each of its starts is a candidate
+    (the greedy completion does not know where the word stops); any other word is itself."""
+    if len(word) > 1 and all(is_cjk(char) for char in word):
+        return [word[:end] for end in range(1, len(word) + 1)]
+    return [word]
 
 
 def rescore(

@@ -68,6 +68,7 @@ class Replay:
     merges_in_model: int
     algorithm: str
     matches_tokenizer: bool  # the replayed ids equal the tokenizer's own encoding
+    byte_level: bool = False  # pieces write each byte as one character ('Ġ' = a space): how to read them
 
 
 # ---------------------------------------------------------------- steps 1-3: the words and their first pieces
@@ -247,4 +248,5 @@ def replay(tokenizer, text: str, model_name: str = "") -> Replay:
         merges_in_model=len(rules.ranks),
         algorithm=rules.algorithm,
         matches_tokenizer=ids == tokenizer(text, add_special_tokens=False)["input_ids"],
+        byte_level=rules.byte_level,
     )

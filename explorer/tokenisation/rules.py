@@ -95,7 +95,8 @@ def bpe_rules(tokenizer, model_name: str = "") -> BpeRules:
     kind = type(backend.model).__name__ if backend is not None else type(tokenizer).__name__
     if kind != "BPE":
         raise ExplorerError(
-            f"This tokenizer uses {kind}, not BPE: it has no merge list to replay. "
-            "Pick a BPE model (the bundled SmolLM2 or Gemma, gpt2, Qwen...)."
+            "This tokenizer uses {kind}, not BPE: it has no merge list to replay. "
+            "Pick a BPE model (the bundled SmolLM2 or Gemma, gpt2, Qwen...).",
+            kind=kind,
         )
     return _RULES.get((model_name, backend), lambda: _read_rules(tokenizer))

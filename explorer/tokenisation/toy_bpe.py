@@ -17,13 +17,14 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from .. import checks
+from .. import checks, i18n
 from ..checks import ExplorerError
 from ..models import Progress
 
 MAX_MERGES = 5_000
 MAX_WORD_COUNT = 1_000_000
 MAX_TIES_SHOWN = 10
+MAX_MARKER_CHARS = 10  # the end-of-word marker's length
 LECTURE_CORPUS = "low×5 lower×2 newest×6 widest×3"
 END_OF_WORD = "</w>"
 
@@ -51,20 +52,22 @@ class ToyBpe:
 
 
 def parse_corpus(corpus: str) -> dict[str, int]:
-    """Words split on whitespace and counted; `word×5` (or `word*5`) means the word 5 times."""
+    """Words split on whitespace (the ideographic space too) and counted; `word×5` (or `word*5`, or
+    full-width `word＊５`) means the word 5 times. Any character is a symbol: 大学×5 works as low×5."""
     corpus = checks.text(corpus, "corpus")
     counts: Counter[str] = Counter()
     for token in corpus.split():
-        match = re.fullmatch(r"(.+?)[×*](\d+)", token)
+        match = re.fullmatch(r"(.+?)[×*＊](\d+)", token)
         word, count = (match.group(1), int(match.group(2))) if match else (token, 1)
         if count > MAX_WORD_COUNT:
-            raise ExplorerError(f"{token!r}: a word count must be at most {MAX_WORD_COUNT:,}.")
+            raise ExplorerError("{token!r}: a word count must be at most {limit:,}.", token=token, limit=MAX_WORD_COUNT)
         if count > 0:
             counts[word] += count
     if len(counts) < 2:
         raise ExplorerError(
-            f"The corpus has {len(counts)} distinct word{'s' if len(counts) != 1 else ''}; BPE learns from pairs "
-            "shared across words, so give at least two different words (e.g. `low×5 lower×2 newest×6 widest×3`)."
+            "The corpus has {n} distinct word(s); BPE learns from pairs shared across words, so give at least "
+            "two different words (e.g. `low×5 lower×2 newest×6 widest×3`).",
+            n=len(counts),
         )
     return dict(counts)
 
@@ -150,8 +153,11 @@ def train_bpe(
     characters to about a second."""
     num_merges = checks.number(num_merges, "num_merges", 1, MAX_MERGES, integer=True)
     end_of_word = checks.text(end_of_word, "end_of_word", allow_blank=True).strip()
-    if len(end_of_word) > 10:
-        raise ExplorerError("end_of_word must be a short marker (at most 10 characters), e.g. </w>, or empty for none.")
+    if len(end_of_word) > MAX_MARKER_CHARS:
+        raise ExplorerError(
+            "end_of_word must be a short marker (at most {limit} characters), e.g. </w>, or empty for none.",
+            limit=MAX_MARKER_CHARS,
+        )
     word_counts = parse_corpus(corpus)
     words: Words = [(split_into_symbols(w, end_of_word), c) for w, c in word_counts.items()]
     stats = count_pairs(words)
@@ -191,7 +197,9 @@ def train_bpe(
             )
         )
         if progress and step % 100 == 0:
-            progress(step / num_merges, f"merge {step + 1} of {num_merges}")
+            progress(
+                step / num_merges, i18n.message("merge {step} of {total}", {"step": step + 1, "total": num_merges})
+            )
     return ToyBpe(
         merges=merges,
         vocab=vocab,

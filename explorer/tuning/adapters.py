@@ -53,4 +53,8 @@ def _block(layer: nn.Module, names: tuple[str, ...]) -> nn.Module:
     for name in names:
         if isinstance(getattr(layer, name, None), nn.Module):
             return getattr(layer, name)
-    raise ExplorerError(f"Cannot find where to put adapters in {type(layer).__name__} (looked for {', '.join(names)}).")
+    raise ExplorerError(
+        "Cannot find where to put adapters in {layer} (looked for {names}).",
+        layer=type(layer).__name__,
+        names=", ".join(names),
+    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from peft.tuners.lora import LoraLayer
 
-from .. import checks
+from .. import checks, i18n
 from ..checks import ExplorerError
 from ..i18n import t
 from ..lm import decoder_layers
@@ -118,7 +118,7 @@ def iter_budget(
     """The placement first, then the result so far after each run (head, each rank, each prompt length)."""
     started = time.perf_counter()
     config, most = checked(config, lm)
-    data = data or sentiment_data()
+    data = data or sentiment_data(i18n.current())
     if progress:
         progress(0.0, t("experiments.budget.placement"))
     result = BudgetResult(

@@ -52,8 +52,9 @@ def _initialise_head(model: nn.Module, std: float) -> None:
                 continue
             if not f"{module_name}.{name}".startswith(prefix):
                 raise ExplorerError(
-                    f"Cannot build a classifier from this model: its parameter {module_name}.{name} "
-                    "has no counterpart in the loaded language model."
+                    "Cannot build a classifier from this model: its parameter {name} "
+                    "has no counterpart in the loaded language model.",
+                    name=f"{module_name}.{name}",
                 )
             fresh = torch.empty_like(parameter, device="cpu")
             nn.init.zeros_(fresh) if name == "bias" else nn.init.normal_(fresh, std=std)
@@ -64,7 +65,9 @@ def head_name(model: nn.Module) -> str:
     for name in HEAD_NAMES:
         if isinstance(getattr(model, name, None), nn.Module):
             return name
-    raise ExplorerError(f"{type(model).__name__} has no classifier head called {' or '.join(HEAD_NAMES)}.")
+    raise ExplorerError(
+        "{model} has no classifier head called {names}.", model=type(model).__name__, names=" or ".join(HEAD_NAMES)
+    )
 
 
 def head(model: nn.Module) -> nn.Module:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .. import checks, datasets
+from .. import checks, datasets, i18n
 from ..checks import ExplorerError
 from ..i18n import t
 from ..icl import build_prompt, split_items
@@ -91,9 +91,9 @@ def iter_prompt_vs_head(
 ) -> Iterator[PromptVsHeadResult]:
     """The result so far after each run; sizes in turn, each over every seed."""
     started = time.perf_counter()
-    data = data or sentiment_data()
+    data = data or sentiment_data(i18n.current())  # a Chinese page: Chinese reviews and label words
     config = checked(config, len(data.train))
-    task = datasets.load_task("sentiment")  # its template and label words; `data` holds its items
+    task = datasets.load_task(data.task)  # its template and label words; `data` holds its items
     accuracies = {(method, size): [] for method in METHODS for size in config.sizes}
     result = PromptVsHeadResult(
         lm.name,

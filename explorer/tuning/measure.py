@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from .. import i18n
 from ..models import LoadedModel, Progress
 from .methods import METHODS, Prepared, TuningSettings, prepare
 
@@ -180,8 +181,8 @@ def table(
     started = time.perf_counter()
     rows: list[Row] = []
     for index, method in enumerate(METHODS.values()):  # full fine-tuning is the first entry
-        progress(index / len(METHODS), f"Setting up {method.name}")
+        progress(index / len(METHODS), i18n.message("Setting up {method}", {"method": method.name}))
         prepared = prepare(lm, method.id, settings)
         rows.append(measure(prepared, rows[0].checkpoint_bytes if rows else None))
-    progress(1.0, "Table ready")
+    progress(1.0, i18n.message("Table ready", {}))
     return TuningTable(lm.name, prepared.base_params, rows, vars(settings), time.perf_counter() - started)

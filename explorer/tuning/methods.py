@@ -4,7 +4,8 @@ Every method starts from the same frozen classifier (`classifier.shared_classifi
 trains its new head. A method is either hand-written (`set_up` unfreezes or adds what it
 trains) or `peft`'s (`peft_config` builds the config; peft adds the modules and trains the
 head through `modules_to_save`); `after_step` runs after each optimiser step if the method
-needs one. A new delta-tuning method is one more `Method` in `METHODS`.
+needs one. A new delta-tuning method is one more `Method` in `METHODS` (plus its name, label
+"tuning.method.<id>", and its note's translation in `explorer/locales/`, for the tab).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import peft
 import torch
 from torch import nn
 
-from .. import checks
+from .. import checks, i18n
 from ..checks import ExplorerError
 from ..models import LoadedModel
 from .adapters import add_bottleneck_adapters
@@ -60,7 +61,7 @@ class Method:
     # peft's methods: the config from the settings and the run's length in steps (peft picks its
     # default target modules for the architecture).
     peft_config: Callable[[TuningSettings, int], peft.PeftConfig] | None = None
-    note: str = ""  # shown in the table; may name a setting, e.g. {lora_r}
+    note: str = ""  # shown in the table, an English template translated in locales/*/messages; may name a setting, e.g. {lora_r}
     after_step: Callable[[nn.Module, int], None] | None = None  # (model, steps done) after each update
 
 
@@ -80,13 +81,14 @@ def bitfit(model: nn.Module, settings: TuningSettings) -> str:
     if biases:
         for bias in biases:
             bias.requires_grad_(True)
-        return f"{len(biases)} bias vectors trained, plus the head."
+        return i18n.message("{n} bias vectors trained, plus the head.", {"n": len(biases)})
     norms = [m for m in model.modules() if "norm" in type(m).__name__.lower()]
     for norm in norms:
         norm.requires_grad_(True)
-    return (
+    return i18n.message(
         "This model has no bias terms at all, so BitFit has nothing to train; it trains what there is "
-        f"instead: the weights of its {len(norms)} normalisation layers, plus the head."
+        "instead: the weights of its {n} normalisation layers, plus the head.",
+        {"n": len(norms)},
     )
 
 
@@ -205,12 +207,14 @@ def check_methods(methods: Iterable[str] | str) -> list[str]:
     if isinstance(methods, str):
         methods = [m for m in methods.replace(" ", "").split(",") if m]
     if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
-        raise ExplorerError(f"methods must be a list of method ids from: {', '.join(METHODS)}.")
+        raise ExplorerError("methods must be a list of method ids from: {allowed}.", allowed=", ".join(METHODS))
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise ExplorerError(f"Unknown method {unknown[0][:40]!r}; pick from: {', '.join(METHODS)}.")
+        raise ExplorerError(
+            "Unknown method {method!r}; pick from: {allowed}.", method=unknown[0][:40], allowed=", ".join(METHODS)
+        )
     if not methods:
-        raise ExplorerError(f"Pick at least one method from: {', '.join(METHODS)}.")
+        raise ExplorerError("Pick at least one method from: {allowed}.", allowed=", ".join(METHODS))
     return list(dict.fromkeys(methods))
 
 
@@ -251,5 +255,5 @@ def prepare(
         else:
             head(model).requires_grad_(True)
             said = entry.set_up(model, settings)
-    note = " ".join(part for part in (said, entry.note.format(**vars(settings))) if part)
+    note = " ".join(part for part in (said, i18n.message(entry.note, vars(settings))) if part)
     return Prepared(method, model, base_params, note)

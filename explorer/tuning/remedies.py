@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .. import checks
+from .. import checks, datasets, i18n
 from ..i18n import t
 from ..lm import check_fits, decoder_layers, encode_document
 from ..models import LoadedModel, Progress
@@ -28,7 +28,6 @@ from .experiment import last, share
 from .methods import MAX_RANK, Prepared, TuningSettings, prepare
 from .placement import positions
 from .training import (
-    GENERAL_TEXT,
     MAX_LEARNING_RATE,
     MAX_STEPS,
     LabelledData,
@@ -91,7 +90,7 @@ class RemediesResult:
     runs: list[RemedyRun]
     config: dict
     seconds: float
-    general_text: str = GENERAL_TEXT
+    general_text: str  # the passage whose perplexity is measured, in the data's language
 
 
 def iter_remedies(
@@ -103,11 +102,11 @@ def iter_remedies(
     """The result so far (one object, grown) after each run (full, replay, L2-SP or EWC, LoRA), on `data`
     (default: the sentiment set)."""
     config = config.validated()
-    data = data or sentiment_data()
-    check_fits(lm, len(encode_document(lm.tokenizer, GENERAL_TEXT)))  # the passage whose perplexity is measured
+    data = data or sentiment_data(i18n.current())  # a Chinese page: Chinese reviews, a Chinese passage
+    check_fits(lm, len(encode_document(lm.tokenizer, data.passage)))  # the passage whose perplexity is measured
     started = time.perf_counter()
     where = positions(len(decoder_layers(lm.model)))
-    result = RemediesResult(lm.name, where, [], vars(config), 0.0)
+    result = RemediesResult(lm.name, where, [], vars(config), 0.0, data.passage)
     methods = [("ewc" if config.ewc and m == "l2sp" else m) for m in REMEDIES]
     for index, method in enumerate(methods):
         report = share(progress, index, len(methods), t(f"experiments.remedy.{method}"))
@@ -131,13 +130,14 @@ def run_remedy(
     prepared = prepare(lm, "lora" if lora else "full", settings, config.seed, total_steps=config.steps)
     anchored = anchors.capture(prepared, lm)  # before the clones: θ₀ stays the cached model's
     own_trainable_copies(prepared, lm)
-    extra = remedy_term(lm, method, config, prepared, anchored, report)
+    language = datasets.load_task(data.task).language  # of the general text to replay
+    extra = remedy_term(lm, method, config, prepared, anchored, report, language)
     rate = config.lora_learning_rate if lora else config.learning_rate
     run = fit(lm, prepared, config.steps, rate, config.seed, data, report, extra)
     removed = None
     if lora:  # parameter isolation: switch the update off and the pre-trained model is back
         with prepared.model.disable_adapter():
-            removed = perplexity(prepared.model, lm)
+            removed = perplexity(prepared.model, lm, data.passage)
     return RemedyRun(
         method=method,
         trainable=run.trainable,
@@ -161,17 +161,18 @@ def remedy_term(
     prepared: Prepared,
     anchored: dict[str, anchors.Anchor],
     report: Progress,
+    language: str = "en",
 ) -> Callable[[nn.Module, int], torch.Tensor] | None:
     """What the method adds to the task's loss at each step: replay's weighted LM loss on general
-    text, or the pull towards θ₀ (L2-SP, EWC); nothing for plain full fine-tuning and LoRA."""
+    text in `language`, or the pull towards θ₀ (L2-SP, EWC); nothing for plain full fine-tuning and LoRA."""
     if method == "replay" and config.replay_ratio > 0:
-        general = replay.replay_batches(lm, config.steps, config.seed)
+        general = replay.replay_batches(lm, config.steps, config.seed, language)
         return lambda model, step: config.replay_ratio * replay.language_modelling_loss(model, lm, general[step])
     if method in ("l2sp", "ewc") and config.l2sp_strength > 0:
         fisher = None
         if method == "ewc":
             report(0.0, t("experiments.progress.fisher"))
-            windows = replay.replay_batches(lm, FISHER_WINDOWS, config.seed + 1)
+            windows = replay.replay_batches(lm, FISHER_WINDOWS, config.seed + 1, language)
             fisher = anchors.diagonal_fisher(prepared.model, lm, anchored, [batch[0] for batch in windows])
         return lambda model, step: anchors.penalty(anchored, config.l2sp_strength, fisher)
     return None

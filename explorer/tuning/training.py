@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .. import checks, datasets
+from .. import checks, datasets, i18n
 from ..lm import check_fits, encode_document, pad_id
 from ..models import LoadedModel, Progress
 from .classifier import backbone
@@ -27,12 +27,7 @@ MAX_STEPS = 200
 MAX_LEARNING_RATE = 1.0
 ACCURACY_BATCH = 16  # held-out sentences per forward when measuring accuracy
 # A fixed general-text passage: its perplexity before and after tuning shows forgetting.
-GENERAL_TEXT = (
-    "The history of the printing press begins in the fifteenth century, when Johannes Gutenberg "
-    "combined movable metal type, oil-based ink and a wooden press adapted from those used for wine. "
-    "Books became cheaper and more common, literacy spread across Europe, and scholars in different "
-    "cities could read the same text and argue about it in letters."
-)
+GENERAL_TEXT = datasets.general_passage("en")
 
 
 @dataclass
@@ -72,17 +67,20 @@ class LabelledData:
     train: tuple[datasets.Example, ...]
     held_out: tuple[datasets.Example, ...]
     labels: tuple[str, ...]
+    task: str = "sentiment"  # the data set's name
+    passage: str = GENERAL_TEXT  # the general text whose perplexity shows forgetting, in the data's language
 
 
-def sentiment_data() -> LabelledData:
-    """The shared sentiment set: every 4th item of each label is held out (a stratified split)."""
-    task = datasets.load_task("sentiment")
+def sentiment_data(language: str = "en") -> LabelledData:
+    """The sentiment set in `language` (a Chinese page trains on Chinese reviews and measures a Chinese
+    passage): every 4th item of each label is held out (a stratified split)."""
+    task = datasets.training_task(language)
     train, held_out = [], []
     for label in task.labels:
         items = [item for item in task.items if item.label == label]
         for index, item in enumerate(items):
             (held_out if index % 4 == 3 else train).append(item)
-    return LabelledData(tuple(train), tuple(held_out), task.labels)
+    return LabelledData(tuple(train), tuple(held_out), task.labels, task.name, datasets.general_passage(language))
 
 
 def train(
@@ -100,8 +98,8 @@ def train(
     steps = checks.number(steps, "steps", 1, MAX_STEPS, integer=True)
     learning_rate = checks.number(learning_rate, "learning_rate", 0, MAX_LEARNING_RATE, low_open=True)
     seed = checks.seed(seed)
-    check_fits(lm, len(encode_document(lm.tokenizer, GENERAL_TEXT)))  # the passage whose perplexity is measured
-    data = data or sentiment_data()
+    data = data or sentiment_data(i18n.current())
+    check_fits(lm, len(encode_document(lm.tokenizer, data.passage)))  # the passage whose perplexity is measured
     settings = TuningSettings(**{**vars(settings.validated()), "num_labels": len(data.labels)})
     progress = progress or (lambda fraction, message: None)
     runs = []
@@ -111,9 +109,18 @@ def train(
             progress((index + fraction) / len(methods), f"{METHODS[method].name}: {message}")
 
         runs.append(train_one(lm, method, steps, learning_rate, seed, settings, data, report))
-    progress(1.0, "Training done")
+    progress(1.0, i18n.message("Training done", {}))
     return TrainingResult(
-        lm.name, runs, steps, learning_rate, seed, BATCH_SIZE, len(data.train), len(data.held_out), "sentiment"
+        lm.name,
+        runs,
+        steps,
+        learning_rate,
+        seed,
+        BATCH_SIZE,
+        len(data.train),
+        len(data.held_out),
+        data.task,
+        data.passage,
     )
 
 
@@ -146,8 +153,8 @@ def fit(
     """Measure, train and measure again a prepared model whose trained tensors are its own.
     `extra_loss(model, step)`, if given, is added to the task's loss at every step (a remedy's term)."""
     model, after_step = prepared.model, METHODS[prepared.method].after_step
-    report(0.0, "measuring before training")
-    accuracy_before, ppl_before = accuracy(model, lm, data), perplexity(model, lm)
+    report(0.0, i18n.message("measuring before training", {}))
+    accuracy_before, ppl_before = accuracy(model, lm, data), perplexity(model, lm, data.passage)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=learning_rate)
     losses, seconds, peak, stopped = [], [], 0, None
@@ -160,7 +167,10 @@ def fit(
             outputs = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
             loss = outputs.loss + extra_loss(model, step) if extra_loss else outputs.loss
         if not math.isfinite(loss.item()):
-            stopped = f"loss became {loss.item()} at step {step + 1}; run stopped (try a smaller learning rate)"
+            stopped = i18n.message(
+                "loss became {loss} at step {step}; run stopped (try a smaller learning rate)",
+                {"loss": loss.item(), "step": step + 1},
+            )
             break
         loss.backward()
         optimizer.step()
@@ -172,9 +182,14 @@ def fit(
         seconds.append(time.perf_counter() - started)
         # The curve shows the task's cross-entropy; AdaLoRA's training loss adds a regulariser.
         losses.append(nn.functional.cross_entropy(outputs.logits.detach(), labels).item())
-        report((step + 1) / (steps + 1), f"step {step + 1}/{steps}, loss {losses[-1]:.3f}")
+        report(
+            (step + 1) / (steps + 1),
+            i18n.message(
+                "step {step}/{steps}, loss {loss:.3f}", {"step": step + 1, "steps": steps, "loss": losses[-1]}
+            ),
+        )
     model.eval()
-    report(steps / (steps + 1), "measuring after training")
+    report(steps / (steps + 1), i18n.message("measuring after training", {}))
     return Run(
         method=prepared.method,
         trainable=prepared.trainable,
@@ -183,7 +198,7 @@ def fit(
         seconds_per_step=sum(seconds) / len(seconds) if seconds else math.nan,
         peak_mem_mb=peak / 2**20 if peak else math.nan,
         ppl_before=ppl_before,
-        ppl_after=perplexity(model, lm),
+        ppl_after=perplexity(model, lm, data.passage),
         accuracy_before=accuracy_before,
         name=METHODS[prepared.method].name,
         steps_done=len(losses),

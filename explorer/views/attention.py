@@ -15,31 +15,25 @@ from .. import models
 from ..attention import forward, patterns
 from ..attention.logit_lens import MAX_TOP_K
 from ..attention.logit_lens import logit_lens as read_lens
+from ..models import GEMMA_NAME
 from . import attention_figures as figures
 from . import bertviz_frame
-from .common import SHORT_WORK, Slider, gradio_progress, model_dropdown, payload, user_errors
+from .common import (
+    SHORT_WORK,
+    Slider,
+    examples_menu,
+    gradio_progress,
+    json_panel,
+    localized_defaults,
+    model_dropdown,
+    payload,
+    t,
+    tr,
+    user_errors,
+)
 
-DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"
-EXPLAINER = """Each layer's attention mixes information between positions: the row of **query** token *i* says
-how much of each **key** token *j* it reads (the weights of a row sum to 1). These are the model's own weights
-(eager attention, `output_attentions=True`), from one forward pass per text: switching layer or head re-reads it.
-**Head −1** is the mean over the layer's heads. The repeated phrase in the default text shows *induction heads*
-(the second "quick brown fox" attends to the token after the first one), *previous-token heads* (the diagonal just
-below the main one) and the *attention sink* (many heads park their weight on the first token). In SmolLM2 try
-layer 17, head 4 (induction), layer 16, head 0 (previous token) and the *All layers × heads* tab. Gemma 3 shares one
-key/value head between its 4 query heads, and most of its layers read only a sliding window of recent tokens."""
-CAUSAL_EXPLAINER = """**Causal vs bidirectional.** A causal (GPT-style) model predicts the next token, so position *i*
-may only read positions ≤ *i*: its attention matrices are **lower-triangular** (everything above the diagonal is
-exactly 0, masked before the softmax). A masked (BERT-style) model fills in blanks, so every position reads the
-whole text, left *and* right: its matrices are **full**. Compare the triangle on the left with the square on the right."""
-NO_MASKED = """*No masked (BERT-style) model is available here: offline only the bundled causal models are.
-Run once with a network (bert-base-uncased is then cached) and its full, bidirectional attention appears here
-beside the causal triangle.*"""
-LENS_EXPLAINER = """**Logit lens:** read every layer's hidden state through the model's final norm and LM head, as if
-the model stopped there. Rows are layers (embeddings at the top, the last layer — the model's real prediction — at the
-bottom), columns are positions; each cell is that layer's most likely **next** token, coloured by its probability.
-Hover a cell for the top-k; a cell is underlined when it predicts the actual next token of the text (the same token
-id, not merely the same-looking text)."""
+DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"  # the API's default (English)
+INDUCTION_HEADS = {"SmolLM2-135M-Instruct": (18, 6), "Gemma-3-270M": (5, 1)}  # measured on the example's text
 
 
 class Shown(NamedTuple):
@@ -71,11 +65,11 @@ def comparison(view: patterns.AttentionView) -> tuple[go.Figure | None, str]:
     """The other kind of model's mean attention on the same text, and a line saying which it is."""
     other = view.other
     if other is None:
-        return None, NO_MASKED
-    kind = "causal" if other.causal else "bidirectional"
-    title = f"{other.model} — layer {view.other_layer}, mean of its {other.num_heads} heads ({kind})"
+        return None, t("attention.no_masked")
+    kind = t("attention.kind.causal_short") if other.causal else t("attention.kind.bidirectional_short")
+    title = t("attention.other_title", model=other.model, layer=view.other_layer, heads=other.num_heads, kind=kind)
     figure = figures.heatmap_figure(other, view.other_layer, -1, title, height=480)
-    return figure, f"Beside it: **{other.model}** on the same text."
+    return figure, t("attention.beside", model=other.model)
 
 
 def draw(view: patterns.AttentionView, text: str, model: str) -> Shown:
@@ -114,8 +108,10 @@ def show_attention(text: str = DEFAULT_TEXT, model: str = "", layer: int = 0, he
 
 @user_errors
 def switch(state: dict | None, layer: int = 0, head: int = -1):
-    """Another layer or head of the text already shown: re-read from the cached forward."""
-    if not state:
+    """Another layer or head of the text already shown: re-read from the cached forward. A value its
+    model lacks (a lecture example set the sliders for another model) waits for *Show attention*."""
+    fits = state and 0 <= int(layer) < state["num_layers"] and -1 <= int(head) < state["num_heads"]
+    if not fits:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     loaded = models.get(state["model"], attn="eager")
     result = patterns.attention(loaded, state["text"], layer, head)
@@ -145,51 +141,86 @@ def logit_lens(text: str = DEFAULT_TEXT, model: str = "", top_k: int = 5, progre
     return figures.lens_html(lens), payload(lens)
 
 
+# ---------------------------------------------------------------- lecture examples
+
+
+def _example(text_key: str, model: str, layer: int, head: int) -> tuple:
+    """A text, a model and a layer and head (the sliders sized for that model: loading it is needed anyway)."""
+    config = models.get(model, attn="eager").model.config
+    return (
+        t(text_key),
+        model,
+        Slider(maximum=config.num_hidden_layers - 1, value=layer),
+        Slider(maximum=config.num_attention_heads - 1, value=head),
+    )
+
+
+def causal_example() -> tuple:
+    """The causal mask: a short text, the mean over the first layer's heads (and the *Causal vs bidirectional* tab)."""
+    return _example("attention.example_text.causal", "", 0, -1)
+
+
+def induction_example() -> tuple:
+    """A repeated random sequence: the second copy reads the token after its first occurrence."""
+    layer, head = INDUCTION_HEADS.get(models.default_model("causal"), (0, -1))
+    return _example("attention.example_text.induction", "", layer, head)
+
+
+def gemma_example() -> tuple:
+    """Gemma 3's single key/value head: its 4 query heads read the same keys through different queries."""
+    return _example("attention.example_text.gemma", GEMMA_NAME, 0, 0)
+
+
+EXAMPLES = {"causal": causal_example, "induction": induction_example, "gemma": gemma_example}
+
+
 # ---------------------------------------------------------------- layout
 
 
 def build() -> None:
-    gr.Markdown(EXPLAINER)
+    gr.Markdown(tr("attention.explainer"))
     state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=2):
-            text = gr.Textbox(DEFAULT_TEXT, label="Text", lines=3, info=f"At most {forward.MAX_TOKENS} tokens.")
+            text = gr.Textbox(
+                t("attention.default_text"), label=tr("attention.text"), lines=3, info=tr("attention.text_info")
+            )
+            localized_defaults([(text, "attention.default_text")])
             model = model_dropdown("causal")
-            run = gr.Button("Show attention", variant="primary")
-            layer = Slider(0, 29, 0, step=1, label="Layer")
-            head = Slider(-1, 8, -1, step=1, label="Head (−1 = mean over the layer's heads)")
+            run = gr.Button(tr("attention.run"), variant="primary")
+            layer = Slider(0, 29, 0, step=1, label=tr("attention.layer_slider"))
+            head = Slider(-1, 8, -1, step=1, label=tr("attention.head_slider"))
+            examples_menu("attention", EXAMPLES, [text, model, layer, head])
             note = gr.Markdown()
         with gr.Column(scale=3):
-            heatmap = gr.Plot(label="Attention weights")
-            with gr.Accordion("JSON (what the API returns)", open=False):
-                result_json = gr.JSON()
-    with gr.Tab("This layer's heads"):
-        heads = gr.Plot(label="Every head of the chosen layer")
-    with gr.Tab("All layers × heads"):
-        gr.Markdown("Every head of every layer (colour = √weight). **Click a tile** to show that layer and head above.")
+            heatmap = gr.Plot(label=tr("attention.heatmap"))
+            result_json = json_panel()
+    with gr.Tab(tr("attention.tab.heads")):
+        heads = gr.Plot(label=tr("attention.heads"))
+    with gr.Tab(tr("attention.tab.mosaic")):
+        gr.Markdown(tr("attention.mosaic_hint"))
         with gr.Row():
-            mosaic = gr.Image(label="Layers (rows) × heads (columns)", type="pil", interactive=False, scale=1)
-            head_patterns = gr.Plot(label="Head patterns", scale=2)
-    with gr.Tab("BertViz"):
+            mosaic = gr.Image(label=tr("attention.mosaic"), type="pil", interactive=False, scale=1)
+            head_patterns = gr.Plot(label=tr("attention.patterns"), scale=2)
+    with gr.Tab(tr("attention.tab.bertviz")):
         bertviz_info = gr.Markdown()
-        with gr.Tab("Head view"):
+        with gr.Tab(tr("attention.bertviz.head_view")):
             head_view = gr.HTML()
-        with gr.Tab("Model view"):
+        with gr.Tab(tr("attention.bertviz.model_view")):
             model_view = gr.HTML()
-    with gr.Tab("Causal vs bidirectional"):
-        gr.Markdown(CAUSAL_EXPLAINER)
+    with gr.Tab(tr("attention.tab.causal")):
+        gr.Markdown(tr("attention_causal.explainer"))
         compare_note = gr.Markdown()
         with gr.Row():
-            causal_plot = gr.Plot(label="This model (mean over heads)")
-            compare_plot = gr.Plot(label="The other kind of model", visible=False)
-    with gr.Tab("Logit lens"):
-        gr.Markdown(LENS_EXPLAINER)
+            causal_plot = gr.Plot(label=tr("attention.causal_plot"))
+            compare_plot = gr.Plot(label=tr("attention.compare_plot"), visible=False)
+    with gr.Tab(tr("attention.tab.lens")):
+        gr.Markdown(tr("attention_lens.explainer"))
         with gr.Row():
-            top_k = Slider(1, MAX_TOP_K, 5, step=1, label="Top-k per cell (hover)")
-            lens_button = gr.Button("Run the logit lens")
+            top_k = Slider(1, MAX_TOP_K, 5, step=1, label=tr("attention.top_k"))
+            lens_button = gr.Button(tr("attention.lens_run"))
         lens_table = gr.HTML()
-        with gr.Accordion("JSON (what the API returns)", open=False):
-            lens_json = gr.JSON()
+        lens_json = json_panel()
 
     outputs = Shown(
         heatmap=heatmap,

@@ -14,17 +14,12 @@ from PIL import Image, ImageDraw
 from ..attention import logit_lens, patterns
 from ..attention.forward import MAX_TOKENS, Forward
 from ..attention.logit_lens import LogitLens
+from .common import t
 
 TILE, GAP, LEFT, TOP = 40, 2, 30, 16  # the all-heads mosaic's geometry, in pixels
 VIRIDIS = np.array(
     [plotly.colors.unlabel_rgb(c) for c in plotly.colors.sample_colorscale("Viridis", 256)], dtype=np.uint8
 )
-GQA_NOTE = """**Grouped-query attention:** {model} has {heads} query heads but only {kv} key/value heads: query heads
-{groups} each share one set of keys and values, so heads in a group look at the same keys through different queries.
-`num_heads` counts the query heads, which is what a head's attention matrix belongs to."""
-MQA_NOTE = """**One key/value head:** {model} has {heads} query heads per layer but a single key/value head: all
-{heads} query heads read the same keys and values and differ only in their queries (multi-query attention), so its
-key/value cache is {heads}× smaller than with one per query head. Each query head still has its own attention matrix: the heads shown here."""
 
 
 # ---------------------------------------------------------------- labels
@@ -37,23 +32,30 @@ def token_label(token: str) -> str:
 
 
 def axis_labels(tokens: list[str]) -> list[str]:
-    """Unique labels (plotly merges equal category labels), escaped (plotly reads tags in labels)."""
-    return [html.escape(f"{token_label(t)} ·{i}", quote=False) for i, t in enumerate(tokens)]
+    """Unique labels (plotly merges equal category labels), escaped (plotly reads tags in labels).
+    Pass readable labels (`Forward.labels`): a piece of a character is then '·', never "�"."""
+    return [html.escape(f"{token_label(token)} ·{i}", quote=False) for i, token in enumerate(tokens)]
 
 
 def head_title(run: Forward, head: int) -> str:
     if head == -1:
-        return f"mean of the {run.num_heads} heads"
+        return t("attention.head_mean", heads=run.num_heads)
     if run.num_key_value_heads < run.num_heads:
-        return f"head {head} (key/value group {patterns.kv_group(run, head)})"
-    return f"head {head}"
+        return t("attention.head_in_group", head=head, group=patterns.kv_group(run, head))
+    return t("attention.head_n", head=head)
+
+
+def weight_hover(digits: int, head: str = "") -> str:
+    """Plotly's hover for an attention heatmap: (head,) query, key and weight, in the request's language."""
+    query, key, weight = t("attention.query"), t("attention.key"), t("attention.weight")
+    return f"{head}{query} %{{y}}<br>{key} %{{x}}<br>{weight} %{{z:.{digits}f}}<extra></extra>"
 
 
 # ---------------------------------------------------------------- figures
 
 
 def heatmap_figure(run: Forward, layer: int, head: int, title: str | None = None, height: int = 560) -> go.Figure:
-    labels = axis_labels(run.tokens)
+    labels = axis_labels(run.labels)
     figure = go.Figure(
         go.Heatmap(
             z=patterns.weights(run, layer, head).numpy(),
@@ -61,20 +63,21 @@ def heatmap_figure(run: Forward, layer: int, head: int, title: str | None = None
             y=labels,
             colorscale="Viridis",
             zmin=0,
-            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.5f}<extra></extra>",
-            colorbar_title="weight",
+            hovertemplate=weight_hover(5),
+            colorbar_title=t("attention.weight"),
         )
     )
-    kind = "causal: lower-triangular" if run.causal else "bidirectional: full"
+    kind = t("attention.kind.causal") if run.causal else t("attention.kind.bidirectional")
     if patterns.is_banded(run, layer):
-        kind = f"sliding window of {patterns.window(run, layer)}: a band"
+        kind = t("attention.kind.band", window=patterns.window(run, layer))
     figure.update_layout(
-        title=title or f"{run.model} — layer {layer}, {head_title(run, head)} ({kind})",
+        title=title
+        or t("attention.heatmap_title", model=run.model, layer=layer, head=head_title(run, head), kind=kind),
         height=height,
         margin=dict(l=10, r=10, t=50, b=10),
     )
-    figure.update_yaxes(autorange="reversed", title="query (reading) token")
-    figure.update_xaxes(title="key (read) token", tickangle=-60)
+    figure.update_yaxes(autorange="reversed", title=t("attention.query_axis"))
+    figure.update_xaxes(title=t("attention.key_axis"), tickangle=-60)
     return figure
 
 
@@ -113,7 +116,7 @@ def heads_figure(run: Forward, layer: int, head: int) -> go.Figure:
     cols = math.ceil(math.sqrt(run.num_heads))
     titles = [("▶ " if h == head else "") + head_title(run, h) for h in range(run.num_heads)]
     ids, layout = grid(run.num_heads, cols, titles)
-    labels = axis_labels(run.tokens)
+    labels = axis_labels(run.labels)
     traces = [
         dict(
             type="heatmap",
@@ -123,7 +126,7 @@ def heads_figure(run: Forward, layer: int, head: int) -> go.Figure:
             coloraxis="coloraxis",
             xaxis=f"x{suffix}",
             yaxis=f"y{suffix}",
-            hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.4f}}<extra></extra>",
+            hovertemplate=weight_hover(4, head=t("attention.head_n", head=h) + "<br>"),
         )
         for h, suffix in enumerate(ids)
     ]
@@ -135,7 +138,7 @@ def heads_figure(run: Forward, layer: int, head: int) -> go.Figure:
         data=traces,
         layout=dict(
             layout,
-            title=f"Layer {layer}: every head",
+            title=t("attention.heads_title", layer=layer),
             coloraxis=dict(colorscale="Viridis", cmin=0),
             height=230 * rows + 60,
             margin=dict(l=10, r=10, t=60, b=10),
@@ -148,10 +151,12 @@ def patterns_figure(run: Forward) -> go.Figure:
     """Layers × heads: how much each head reads the first, the previous and its own token."""
     found = patterns.head_patterns(run)
     panels = [
-        ("first token (attention sink)", found.first_token),
-        ("previous token", found.previous_token),
-        ("itself (diagonal)", found.same_token),
+        (t("attention.pattern.first"), found.first_token),
+        (t("attention.pattern.previous"), found.previous_token),
+        (t("attention.pattern.same"), found.same_token),
     ]
+    layer, head = t("attention.layer"), t("attention.head")
+    where = f"{layer} %{{y}}, {head} %{{x}}<br>"
     ids, layout = grid(len(panels), len(panels), [name for name, _ in panels], gap=0.015)
     traces = [
         dict(
@@ -160,19 +165,19 @@ def patterns_figure(run: Forward) -> go.Figure:
             coloraxis="coloraxis",
             xaxis=f"x{suffix}",
             yaxis=f"y{suffix}",
-            hovertemplate=f"layer %{{y}}, head %{{x}}<br>mean weight on {name}: %{{z:.3f}}<extra></extra>",
+            hovertemplate=where + t("attention.pattern_hover", name=name) + ": %{z:.3f}<extra></extra>",
         )
         for (name, values), suffix in zip(panels, ids)
     ]
     for suffix in ids:
-        layout[f"xaxis{suffix}"].update(title="head", dtick=1)
-    layout["yaxis"]["title"] = "layer"
+        layout[f"xaxis{suffix}"].update(title=head, dtick=1)
+    layout["yaxis"]["title"] = layer
     return go.Figure(
         data=traces,
         layout=dict(
             layout,
-            title="Which heads do what: mean weight on one position, per layer and head",
-            coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, colorbar_title="weight"),
+            title=t("attention.patterns_title"),
+            coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, colorbar_title=t("attention.weight")),
             height=max(320, 14 * run.num_layers + 120),
             margin=dict(l=10, r=10, t=70, b=40),
         ),
@@ -216,31 +221,37 @@ def mosaic_cell(x: int, y: int, num_layers: int, num_heads: int) -> tuple[int, i
 
 
 def lens_html(lens: LogitLens) -> str:
-    """The layers × positions table, each cell the layer's top next-token guess coloured by probability."""
-    header = "".join(f'<th title="position {i}">{html.escape(token_label(t))}</th>' for i, t in enumerate(lens.tokens))
-    rows = [("embeddings", lens.embeddings)] + [(f"layer {row.layer}", row.top) for row in lens.layers]
+    """The layers × positions table, each cell the layer's top next-token guess coloured by probability.
+    Cells show each guess on its own (a piece of a character as its bytes ⟨e5 8f⟩); hits compare ids."""
+    header = "".join(
+        f'<th title="{html.escape(t("attention.lens_position", index=i))}">{html.escape(token_label(label))}</th>'
+        for i, label in enumerate(lens.labels)
+    )
+    rows = [(t("attention.lens_embeddings"), lens.embeddings)]
+    rows += [(t("attention.lens_layer", layer=row.layer), row.top) for row in lens.layers]
     body = []
     for name, top in rows:
         cells = []
         for predictions, hit in zip(top, logit_lens.hits(lens, top)):
             best = predictions[0]
-            hover = "\n".join(f"{p.prob:.3f}  {p.token!r} (id {p.token_id})" for p in predictions)
+            hover = "\n".join(f"{p.prob:.3f}  {p.label!r} (id {p.token_id})" for p in predictions)
             underline = ";text-decoration:underline;font-weight:600" if hit else ""
             ink = "#fff" if best.prob > 0.45 else "#111"
             cells.append(
                 f'<td title="{html.escape(hover)}" style="background:rgba(37,99,235,{best.prob:.3f});color:{ink}{underline}">'
-                f"{html.escape(token_label(best.token))}</td>"
+                f"{html.escape(token_label(best.label))}</td>"
             )
-        body.append(f'<tr><th class="name">{name}</th>{"".join(cells)}</tr>')
+        body.append(f'<tr><th class="name">{html.escape(name)}</th>{"".join(cells)}</tr>')
     style = (
         "<style>.lens{border-collapse:collapse;font-family:monospace;font-size:12px}"
         ".lens td,.lens th{border:1px solid #e5e7eb;padding:2px 4px;white-space:pre}"
         ".lens thead th{position:sticky;top:0;background:#f9fafb}"
         ".lens th.name{position:sticky;left:0;background:#f9fafb;text-align:left}</style>"
     )
+    corner = html.escape(t("attention.lens_corner"))
     return (
         f'{style}<div style="overflow:auto;max-height:640px"><table class="lens">'
-        f'<thead><tr><th class="name">layer \\ input</th>{header}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+        f'<thead><tr><th class="name">{corner}</th>{header}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
     )
 
 
@@ -250,12 +261,12 @@ def lens_html(lens: LogitLens) -> str:
 def gqa_note(run: Forward) -> str:
     """How the query heads share key/value heads."""
     if run.num_key_value_heads >= run.num_heads:
-        return f"{run.model}: {run.num_heads} heads per layer, each with its own keys and values."
+        return t("attention.note.mha", model=run.model, heads=run.num_heads)
     if run.num_key_value_heads == 1:
-        return MQA_NOTE.format(model=run.model, heads=run.num_heads)
+        return t("attention.note.mqa", model=run.model, heads=run.num_heads)
     size = run.num_heads // run.num_key_value_heads
     groups = ", ".join(f"{g * size}–{g * size + size - 1}" for g in range(run.num_key_value_heads))
-    return GQA_NOTE.format(model=run.model, heads=run.num_heads, kv=run.num_key_value_heads, groups=groups)
+    return t("attention.note.gqa", model=run.model, heads=run.num_heads, kv=run.num_key_value_heads, groups=groups)
 
 
 def layer_note(run: Forward, layer: int) -> str:
@@ -266,25 +277,29 @@ def layer_note(run: Forward, layer: int) -> str:
     if not local:
         return ""
     full = [str(i) for i in range(run.num_layers) if i not in local]
-    mix = (
-        f"Of {run.model}'s {run.num_layers} layers, {len(local)} read a sliding window of {run.sliding_window} "
-        f"tokens and {len(full)} {'is' if len(full) == 1 else 'are'} global (layer{'s' * (len(full) > 1)} {', '.join(full)})."
+    mix = t(
+        "attention.note.mix_one" if len(full) == 1 else "attention.note.mix_many",
+        model=run.model,
+        layers=run.num_layers,
+        local=len(local),
+        window=run.sliding_window,
+        count=len(full),
+        full=", ".join(full),
     )
     if size is None:
-        return f"**Layer {layer} is a global layer:** every token reads every token before it. {mix}"
+        return t("attention.note.global", layer=layer, mix=mix)
     if patterns.is_banded(run, layer):
-        return (
-            f"**Layer {layer} is a sliding-window layer (window {size}):** each token reads only the {size} tokens "
-            f"up to itself, so with this text of {run.num_tokens} tokens the map is a band along the diagonal "
-            f"(zeros further left). {mix}"
-        )
-    than = "shorter than" if run.num_tokens < size else "as long as"
+        return t("attention.note.banded", layer=layer, window=size, n=run.num_tokens, mix=mix)
     longer = (
-        f"a text of more than {size} tokens would show a band along the diagonal"
+        t("attention.note.longer_text", window=size)
         if size < MAX_TOKENS
-        else f"this tab takes at most {MAX_TOKENS} tokens, so here it always reads the whole text"
+        else t("attention.note.never_longer", limit=MAX_TOKENS)
     )
-    return (
-        f"**Layer {layer} is a sliding-window layer (window {size}):** this text of {run.num_tokens} tokens is "
-        f"{than} the window, so it looks like a global layer ({longer}). {mix}"
+    return t(
+        "attention.note.unbanded_shorter" if run.num_tokens < size else "attention.note.unbanded_equal",
+        layer=layer,
+        window=size,
+        n=run.num_tokens,
+        longer=longer,
+        mix=mix,
     )

@@ -16,6 +16,7 @@ import bertviz
 
 from ..attention.forward import Forward
 from .attention_figures import token_label
+from .common import t
 
 MAX_VALUES = 400_000  # weights sent to the browser per BertViz view (~2.5 MB of JSON)
 MAX_HEIGHT = 820  # px; taller views scroll inside their frame
@@ -51,9 +52,10 @@ def frame(run: Forward, view: str, layer: int) -> str:
     weights = [run.attentions[i][None] for i in range(run.num_layers)]
     for i in shown:
         weights[i] = weights[i].double().round(decimals=2)
-    tokens = [token_label(t) for t in run.tokens]
+    tokens = [token_label(label) for label in run.labels]  # readable: a piece of a character is '·', never "�"
     if view == "head":
         page = bertviz.head_view(weights, tokens, layer=layer, include_layers=shown, html_action="return").data
+        page = page.replace("Layer: <select", t("attention.bertviz.layer") + " <select", 1)
         height = 22.5 * len(tokens) + 90
     else:
         page = bertviz.model_view(
@@ -66,8 +68,9 @@ def frame(run: Forward, view: str, layer: int) -> str:
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'\">"
         f'{libraries()}</head><body style="margin:4px;background:#fff">{_script(page)}</body></html>'
     )
+    title = t("attention.bertviz.head_view") if view == "head" else t("attention.bertviz.model_view")
     return (
-        f'<iframe title="BertViz {view} view" srcdoc="{html.escape(document, quote=True)}" '
+        f'<iframe title="{html.escape(title)}" srcdoc="{html.escape(document, quote=True)}" '
         f'style="width:100%;height:{min(MAX_HEIGHT, int(height))}px;border:1px solid #e5e7eb;border-radius:6px"></iframe>'
     )
 
@@ -92,12 +95,8 @@ def _script(page: str) -> str:
 def note(run: Forward, layer: int) -> str:
     """Which layers BertViz got, and how to read its two views."""
     shown = layers(run, layer)
-    which = (
-        f"all {run.num_layers} layers"
-        if len(shown) == run.num_layers
-        else f"layers {shown[0]}–{shown[-1]} of {run.num_layers} (a long text: press *Show* again at another layer for others)"
-    )
-    return (
-        f"BertViz ({which}). **Head view:** hover a token to see what it reads; click a head's colour to toggle it. "
-        "**Model view:** every layer × head as a thumbnail; click one to enlarge."
-    )
+    if len(shown) == run.num_layers:
+        which = t("attention.bertviz.all_layers", layers=run.num_layers)
+    else:
+        which = t("attention.bertviz.some_layers", first=shown[0], last=shown[-1], layers=run.num_layers)
+    return t("attention.bertviz.note", which=which)

@@ -10,6 +10,7 @@ import math
 import traceback
 
 import gradio as gr
+from gradio.context import Context
 
 from .. import checks, i18n, models
 from ..checks import ExplorerError
@@ -167,6 +168,20 @@ def model_dropdown(kind: models.Kind = "causal", label=None) -> gr.Dropdown:
         allow_custom_value=True,  # '' (the default) and unknown names reach the registry, which explains
         info=tr("common.model_info"),
     )
+
+
+def localized_defaults(pairs: list) -> None:
+    """Inputs keep their English defaults, which are the API's; a page in another language gets each
+    input's default in its language when it loads. `pairs`: (component, label key or function)."""
+
+    def fill():
+        if i18n.current() == i18n.DEFAULT:
+            values = [gr.skip() for _ in pairs]
+        else:
+            values = [source() if callable(source) else t(source) for _, source in pairs]
+        return values[0] if len(values) == 1 else tuple(values)  # one output takes a value, not a 1-tuple
+
+    Context.root_block.load(user_errors(fill), None, [component for component, _ in pairs], api_visibility="private")
 
 
 def examples_menu(tab: str, examples: dict, outputs: list) -> gr.Dropdown:

@@ -149,7 +149,7 @@ def budget_figure(result: BudgetResult) -> go.Figure:
 def placement_figure(result: BudgetResult) -> go.Figure:
     """Where each method's trainable parameters sit: per position in the network, and per module type."""
     methods = list(dict.fromkeys(p.method for p in result.placements))
-    names = [t(f"experiments.method.{m}") for m in methods]
+    names = [t(f"tuning.method.{m}") for m in methods]
     titles = [t("experiments.placement.per_layer"), t("experiments.placement.per_module")]
     figure = make_subplots(1, 2, column_widths=[0.55, 0.45], subplot_titles=titles, horizontal_spacing=0.12)
     for column, key in enumerate(("position", "module"), start=1):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, replace
 
 import gradio as gr
-import plotly.graph_objects as go
 
 from .. import checks, generation, models
 from ..generation import GenerationRequest, GenerationResult, SamplingSettings
@@ -18,117 +16,22 @@ from .common import (
     examples_menu,
     gradio_progress,
     json_panel,
+    localized_defaults,
     model_dropdown,
     payload,
     t,
     tr,
     user_errors,
 )
+from .generation_figures import entropy_figure, stage_figure, step_figure, text_html
 
-STAGE_COLOURS = ["#9ca3af", "#f59e0b", "#ef4444", "#8b5cf6", "#10b981"]
-# ---------------------------------------------------------------- rendering
-
-
-def _span_html(text: str, title: str, prob: float | None, forced: bool = False, several: bool = False) -> str:
-    style = "color:#6b7280" if prob is None else f"background:hsl({120 * prob:.0f},75%,82%);color:#111"
-    if forced:
-        style += ";text-decoration:underline;font-weight:600"
-    if several:  # several tokens make these characters together
-        style += ";outline:1px dotted #374151;outline-offset:1px"
-    shown = html.escape(text).replace("\n", "↵<br>") or "∅"
-    return f'<span style="{style};border-radius:3px;white-space:pre-wrap" title="{html.escape(title)}">{shown}</span>'
-
-
-def _segment_html(result: GenerationResult, segment) -> str:
-    """One readable segment: its text, coloured by its least likely token; hover lists every token."""
-    steps = result.steps[segment.start : segment.end]
-    title = "\n".join(
-        t("generation.token_hover", step=i, piece=repr(s.piece), id=s.token_id, prob=s.prob, raw=s.raw_prob)
-        + (t("generation.branch_hover") if s.forced else "")
-        for i, s in enumerate(steps, start=segment.start)
-    )
-    prob = min(s.prob for s in steps)
-    return _span_html(segment.text, title, prob, any(s.forced for s in steps), segment.spans_several)
-
-
-def text_html(result: GenerationResult) -> str:
-    """The prompt in grey, then the generated text coloured by the probability each token was sampled
-    with; tokens that make one character together are drawn as one segment (never as "�")."""
-    prompt = _span_html(result.prompt, t("generation.prompt_hover"), None)
-    generated = "".join(_segment_html(result, segment) for segment in result.segments)
-    legend = (
-        '<div style="font-size:0.8em;color:#6b7280;margin-top:6px">'
-        + t("generation.legend", n=len(result.steps), speed=result.tokens_per_second, reason=result.finish_reason)
-        + "</div>"
-    )
-    return f'<div style="font-family:monospace;line-height:1.9">{prompt}{generated}</div>{legend}'
-
-
-def stage_figure(candidates, stages: list[str], title: str, chosen_id: int | None = None) -> go.Figure:
-    """Grouped bars: each candidate's probability before and after each control."""
-    labels = [f"{c.label!r}" + (" ◀" if c.token_id == chosen_id else "") for c in candidates]
-    figure = go.Figure()
-    for index, stage in enumerate(stages):
-        figure.add_bar(
-            name=t(f"generation.stage.{stage}"),
-            x=labels,
-            y=[c.stage_probs[index] for c in candidates],
-            marker_color=STAGE_COLOURS[index % len(STAGE_COLOURS)],
-            hovertemplate="%{x}<br>" + t(f"generation.stage.{stage}") + ": %{y:.4f}<extra></extra>",
-        )
-    figure.update_layout(
-        title=title,
-        barmode="group",
-        yaxis_title=t("generation.probability"),
-        yaxis_range=[0, 1],
-        height=360,
-        margin=dict(l=40, r=10, t=50, b=40),
-        legend_orientation="h",
-    )
-    return figure
-
-
-def entropy_figure(result: GenerationResult) -> go.Figure:
-    steps = list(range(len(result.steps)))
-    tokens = [repr(s.label) for s in result.steps]
-    figure = go.Figure()
-    figure.add_scatter(
-        x=steps,
-        y=[s.entropy_raw for s in result.steps],
-        name=t("generation.stage.raw"),
-        text=tokens,
-        mode="lines+markers",
-    )
-    figure.add_scatter(  # dashed: under plain greedy it equals raw, and both must stay visible
-        x=steps,
-        y=[s.entropy for s in result.steps],
-        name=t("generation.after_controls"),
-        text=tokens,
-        mode="lines+markers",
-        line_dash="dash",
-    )
-    figure.update_layout(
-        title=t("generation.entropy_title"),
-        xaxis_title=t("generation.step_axis"),
-        yaxis_title=t("generation.entropy_axis"),
-        height=280,
-        margin=dict(l=40, r=10, t=50, b=40),
-        legend_orientation="h",
-    )
-    return figure
-
-
-def step_figure(result: GenerationResult | None, step: int) -> go.Figure | None:
-    if not result or not result.steps:
-        return None
-    step = max(0, min(int(step), len(result.steps) - 1))
-    chosen = result.steps[step]
-    return stage_figure(
-        chosen.top,
-        result.stages,
-        t("generation.step_title", step=step, token=repr(chosen.label), prob=chosen.prob),
-        chosen.token_id,
-    )
+# Generations, branches and peeks share forwards (explorer/generation/scheduler.py): as many run at once
+# as one forward holds, the rest wait in Gradio's queue, which shows each its place.
+BATCHED_WORK = (
+    dict(concurrency_id="generation", concurrency_limit=generation.MAX_BATCH)
+    if generation.MAX_BATCH > 1
+    else SHORT_WORK
+)
 
 
 def alternatives(result: GenerationResult | None, step: int) -> gr.Dropdown:
@@ -259,7 +162,7 @@ def build() -> None:
     state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=2):
-            prompt = gr.Textbox(tr("generation.default_prompt"), label=tr("generation.prompt"), lines=3)
+            prompt = gr.Textbox(t("generation.default_prompt"), label=tr("generation.prompt"), lines=3)
             model = model_dropdown("causal")
             chat = gr.Checkbox(False, label=tr("generation.chat"))
             max_new_tokens = Slider(1, generation.MAX_NEW_TOKENS, 32, step=1, label=tr("generation.max_new_tokens"))
@@ -294,26 +197,27 @@ def build() -> None:
     controls = [do_sample, temperature, top_k, top_p, repetition_penalty]
     with examples:
         examples_menu("generation", EXAMPLES, [prompt, model, max_new_tokens, *controls, seed])
+    localized_defaults([(prompt, "generation.default_prompt")])
     run.click(
         generate,
         [prompt, model, max_new_tokens, *controls, seed, chat],
         outputs,
         api_name="generate",
-        **SHORT_WORK,
+        **BATCHED_WORK,
     )
     branch_button.click(
         branch,
         [state, step, alternative, max_new_tokens],
         outputs,
         api_name="branch",
-        **SHORT_WORK,
+        **BATCHED_WORK,
     )
     peek.click(
         next_token,
         [prompt, model, temperature, top_k, top_p, repetition_penalty, chat],
         [step_plot, result_json],
         api_name="next_token",
-        **SHORT_WORK,
+        **BATCHED_WORK,
     )
     step.release(
         lambda s, i: (step_figure(s and s.result, i), alternatives(s and s.result, i)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import plotly.graph_objects as go
 
-from .. import datasets, models
+from .. import datasets, i18n, models
 from .. import icl as compute
 from ..icl import IclResult, SweepResult
 from ..icl.label_modes import LABEL_MODES
@@ -14,7 +14,10 @@ from .common import (
     SHORT_WORK,
     Number,
     Slider,
+    examples_menu,
     gradio_progress,
+    json_panel,
+    localized_defaults,
     model_dropdown,
     payload,
     t,
@@ -22,28 +25,16 @@ from .common import (
     user_errors,
 )
 
-EXPLAINER = """**In-context learning** (GPT-3): an instruction, *k* demonstrations, then the query, and
-no gradient update. The **template** lays out each example (`{text}` is the input, `{label}` the
-answer); the **verbalizer** is the word that stands for each label. Each label is scored by the
-log-probability the model gives its verbalizer word right after the prompt, and the probabilities
-are renormalised over the labels. Change a label word, the seed (which demonstrations, in which
-order) or *k*, and watch the answer move. **Calibration** (Zhao et al. 2021): the label
-probabilities the model gives to content-free queries ("N/A", "", "[MASK]") measure its bias in
-this context; dividing by them often steadies few-shot accuracy."""
-
-DEFAULT_QUERIES = {
+DEFAULT_QUERIES = {  # a query for each task, in the task's language
     "sentiment": "The soundtrack was gorgeous, but the story dragged on forever.",
     "topic": "The central bank kept rates unchanged as inflation eased.",
     "antonyms": "cold",
-    compute.CUSTOM: "Is the sun a star?",
+    "sentiment_zh": "配乐很动人，可惜剧情拖沓得让人直打哈欠。",
+    "topic_zh": "央行宣布维持基准利率不变，通胀压力有所缓解。",
 }
-CUSTOM_VERBALIZERS = "yes: Yes\nno: No"
-CUSTOM_EXAMPLES = """Is water wet? => yes
-Can a fish climb a tree? => no
-Is Paris in France? => yes
-Is ice hot? => no
-Do birds have feathers? => yes
-Is the moon made of cheese? => no"""
+# The pasted task's example, in English (the API's and the tests'); a Chinese page shows its own.
+CUSTOM_VERBALIZERS = i18n.labels("en")["icl.custom_verbalizers"]
+CUSTOM_EXAMPLES = i18n.labels("en")["icl.custom_examples"]
 RAW, CALIBRATED, BIAS, BASELINE = "#3b82f6", "#10b981", "#9ca3af", "#ef4444"
 
 
@@ -54,35 +45,37 @@ def label_figure(result: IclResult) -> go.Figure:
     """Bars of each label's probability, before and after calibration, with the content-free bias."""
     figure = go.Figure()
     if not result.labels:
-        figure.update_layout(
-            title=f"Generated answer: {result.prediction!r}"
-            + (f" (data set: {result.expected!r})" if result.expected else ""),
-            height=220,
-            xaxis_visible=False,
-            yaxis_visible=False,
-        )
+        title = t("icl.generated_title", answer=repr(result.prediction))
+        if result.expected:
+            title += t("icl.expected_suffix", expected=repr(result.expected))
+        figure.update_layout(title=title, height=220, xaxis_visible=False, yaxis_visible=False)
         return figure
     names = [f"{e.label} ({e.verbalizer!r})" for e in result.labels]
     figure.add_bar(
         x=names,
         y=[e.prob for e in result.labels],
-        name="P(label)",
+        name=t("icl.series.raw"),
         marker_color=RAW,
         customdata=[[e.logprob, " | ".join(e.tokens)] for e in result.labels],
-        hovertemplate="%{x}<br>P = %{y:.3f}<br>log-prob %{customdata[0]:.3f}<br>tokens: %{customdata[1]}<extra></extra>",
+        hovertemplate="%{x}<br>P = %{y:.3f}<br>" + t("icl.label_hover") + "<extra></extra>",
     )
     if result.content_free_probs:
-        figure.add_bar(x=names, y=result.content_free_probs, name="content-free (bias)", marker_color=BIAS)
+        figure.add_bar(x=names, y=result.content_free_probs, name=t("icl.series.bias"), marker_color=BIAS)
         figure.add_bar(
-            x=names, y=[e.calibrated_prob for e in result.labels], name="calibrated", marker_color=CALIBRATED
+            x=names,
+            y=[e.calibrated_prob for e in result.labels],
+            name=t("icl.series.calibrated"),
+            marker_color=CALIBRATED,
         )
+    title = t("icl.prediction_title", prediction=result.prediction)
+    if result.calibrated_prediction:
+        title += t("icl.calibrated_suffix", prediction=result.calibrated_prediction)
     figure.update_layout(
         barmode="group",
         yaxis_range=[0, 1],
-        yaxis_title="probability (over the labels)",
+        yaxis_title=t("icl.probability_axis"),
         height=340,
-        title=f"Prediction: {result.prediction}"
-        + (f" · calibrated: {result.calibrated_prediction}" if result.calibrated_prediction else ""),
+        title=title,
         legend_orientation="h",
         margin=dict(t=50, b=40),
     )
@@ -92,17 +85,30 @@ def label_figure(result: IclResult) -> go.Figure:
 def summary_markdown(result: IclResult) -> str:
     share = result.n_prompt_tokens / result.context_length
     lines = [
-        f"**{result.shots}-shot prompt: {result.n_prompt_tokens:,} tokens** "
-        f"({share:.1%} of {result.model}'s {result.context_length:,}-token context), scored in {result.seconds:.2f} s."
+        t(
+            "icl.summary",
+            shots=result.shots,
+            n=result.n_prompt_tokens,
+            share=share,
+            model=result.model,
+            context=result.context_length,
+            seconds=result.seconds,
+        )
     ]
     for entry in result.labels:
-        lines.append(
-            f"- `{entry.label}` ← {entry.verbalizer!r} (tokens {', '.join(map(repr, entry.tokens))}): "
-            f"log-prob {entry.logprob:.3f}, P {entry.prob:.3f}"
-            + (f", calibrated {entry.calibrated_prob:.3f}" if entry.calibrated_prob is not None else "")
+        line = t(
+            "icl.summary_label",
+            label=entry.label,
+            word=repr(entry.verbalizer),
+            tokens=", ".join(map(repr, entry.tokens)),
+            logprob=entry.logprob,
+            prob=entry.prob,
         )
+        if entry.calibrated_prob is not None:
+            line += t("icl.summary_calibrated", prob=entry.calibrated_prob)
+        lines.append(line)
     if result.expected is not None:
-        lines.append(f"- generated {result.prediction!r}; the data set says {result.expected!r}")
+        lines.append(t("icl.summary_generated", answer=repr(result.prediction), expected=repr(result.expected)))
     return "\n".join(lines)
 
 
@@ -117,7 +123,7 @@ def sweep_figure(result: SweepResult) -> go.Figure:
         figure.add_scatter(
             x=shots,
             y=[getattr(p, f"{name}_mean") for p in result.points],
-            name=name,
+            name=t(f"icl.series.{name}"),
             mode="lines+markers",
             line_color=colour,
             error_y=dict(type="data", array=[getattr(p, f"{name}_std") for p in result.points], visible=True),
@@ -126,22 +132,22 @@ def sweep_figure(result: SweepResult) -> go.Figure:
         y=result.majority_baseline,
         line_dash="dash",
         line_color=BASELINE,
-        annotation_text=f"majority label {result.majority_baseline:.2f}",
+        annotation_text=t("icl.majority", value=result.majority_baseline),
     )
     if result.random_baseline:
         figure.add_hline(
             y=result.random_baseline,
             line_dash="dot",
             line_color=BIAS,
-            annotation_text=f"random guess {result.random_baseline:.2f}",
+            annotation_text=t("icl.random", value=result.random_baseline),
             annotation_position="bottom right",
         )
     n = result.points[0].n_items if result.points else 0
     figure.update_layout(
-        title=f"{result.task}: accuracy on {n} items vs shots (mean ± std over draws), {result.seconds:.0f} s"
+        title=t("icl.sweep_title", task=result.task, n=n, seconds=result.seconds)
         + f"<br><sup>{t('experiments.label_mode.shown', mode=t(f'experiments.label_mode.{result.label_mode}'))}</sup>",
-        xaxis_title="shots (demonstrations in the prompt)",
-        yaxis_title="accuracy",
+        xaxis_title=t("icl.shots_axis"),
+        yaxis_title=t("icl.accuracy_axis"),
         yaxis_range=[0, 1.05],
         xaxis_tickvals=shots,
         height=380,
@@ -207,19 +213,21 @@ def icl_sweep(
 
 
 def task_defaults(task: str):
-    """A task's own template, verbalizer words, instruction and an example query."""
+    """A task's own template, verbalizer words, instruction and an example query (a custom task's
+    example in the page's language)."""
     if task == compute.CUSTOM:
         return (
             compute.CUSTOM_TEMPLATE,
-            CUSTOM_VERBALIZERS,
-            "Answer each question with yes or no.",
-            DEFAULT_QUERIES[task],
+            t("icl.custom_verbalizers"),
+            t("icl.custom_instruction"),
+            t("icl.custom_query"),
         )
     spec = datasets.load_task(task)
     words = "\n".join(f"{label}: {word}" for label, word in zip(spec.labels, spec.verbalizers))
     return spec.template, words, spec.instruction, DEFAULT_QUERIES.get(task, spec.items[0].text)
 
 
+@user_errors
 def show_task(task: str):
     """On a task change: its own template, words and instruction as grey placeholders (the fields stay
     empty, meaning "the task's own", so an API call naming only the task uses the task's settings).
@@ -230,67 +238,89 @@ def show_task(task: str):
     return *[gr.Textbox(value="", placeholder=f) for f in fields], query
 
 
+@user_errors
 def edit_task_settings(task: str):
     """Copy the task's own settings into the fields, to edit them."""
     return task_defaults(task)[:3]
+
+
+@user_errors
+def page_task():
+    """On page load: the sentiment task in the page's language (a Chinese page gets sentiment_zh)."""
+    return "sentiment" if datasets.data_language(i18n.current()) == "en" else "sentiment_zh"
+
+
+# ---------------------------------------------------------------- lecture examples
+
+
+def _example(kind: str, shots: int, seed: int = 0, calibrate: bool = True):
+    """The task of `kind` in the page's language (its own template, words and instruction), k shots."""
+
+    def fill():
+        name = kind if datasets.data_language(i18n.current()) == "en" else f"{kind}_zh"
+        return name, shots, DEFAULT_QUERIES[name], seed, calibrate, "", "", ""
+
+    return fill
+
+
+EXAMPLES = {
+    "zero_shot": _example("sentiment", 0),  # GPT-3's format: task description, then the query
+    "one_shot": _example("sentiment", 1),  # ... one demonstration before the query
+    "few_shot": _example("sentiment", 4),  # ... k = 4 demonstrations
+    "topic": _example("topic", 4),  # four labels, each a two-character word in Chinese
+    "calibration": _example("sentiment", 1, seed=2),  # one demonstration biases the labels; calibration evens them
+}
 
 
 # ---------------------------------------------------------------- layout
 
 
 def build() -> None:
-    gr.Markdown(EXPLAINER)
+    gr.Markdown(tr("icl.explainer"))
     template0, words0, instruction0, query0 = task_defaults("sentiment")
     with gr.Row():
         with gr.Column(scale=2):
-            task = gr.Dropdown([*datasets.TASK_NAMES, compute.CUSTOM], value="sentiment", label="Task")
-            query = gr.Textbox(query0, label="Query", lines=2)
-            shots = Slider(0, compute.MAX_SHOTS, 4, step=1, label="k: demonstrations in the prompt")
-            seed = Number(0, label="Seed (which demonstrations, in which order)", precision=0, minimum=0)
-            chat = gr.Checkbox(
-                False, label="Chat template (instruction as system turn, each demonstration a user/assistant exchange)"
-            )
-            calibrate = gr.Checkbox(True, label="Contextual calibration (3 content-free queries)")
+            task_choices = [(tr(f"icl.task.{name}"), name) for name in [*datasets.TASK_NAMES, compute.CUSTOM]]
+            task = gr.Dropdown(task_choices, value="sentiment", label=tr("icl.task"))
+            query = gr.Textbox(query0, label=tr("icl.query"), lines=2)
+            shots = Slider(0, compute.MAX_SHOTS, 4, step=1, label=tr("icl.shots"))
+            seed = Number(0, label=tr("icl.seed"), precision=0, minimum=0)
+            chat = gr.Checkbox(False, label=tr("icl.chat"))
+            calibrate = gr.Checkbox(True, label=tr("icl.calibrate"))
             model = model_dropdown("causal")
-            with gr.Accordion("Template and verbalizer", open=True):
-                gr.Markdown("Empty fields use the task's own settings, shown in grey.")
-                instruction = gr.Textbox("", placeholder=instruction0, label="Instruction", lines=1)
-                template = gr.Textbox(
-                    "", placeholder=template0, label="Template: {text} = input, {label} = answer", lines=2
-                )
-                verbalizers = gr.Textbox(
-                    "", placeholder=words0, label="Verbalizer: one 'label: word' per line", lines=4
-                )
-                edit = gr.Button("Edit the task's own settings", size="sm")
-                custom_examples = gr.Textbox(
-                    CUSTOM_EXAMPLES,
-                    label="Custom task demonstrations ('text => label' per line; task = custom)",
-                    lines=5,
-                )
-            run = gr.Button("Score the query", variant="primary")
+            examples = gr.Column()  # the menu is placed here, once the controls it fills exist
+            with gr.Accordion(tr("icl.template_panel"), open=True):
+                gr.Markdown(tr("icl.template_hint"))
+                instruction = gr.Textbox("", placeholder=instruction0, label=tr("icl.instruction"), lines=1)
+                template = gr.Textbox("", placeholder=template0, label=tr("icl.template"), lines=2)
+                verbalizers = gr.Textbox("", placeholder=words0, label=tr("icl.verbalizers"), lines=4)
+                edit = gr.Button(tr("icl.edit"), size="sm")
+                custom_examples = gr.Textbox(t("icl.custom_examples"), label=tr("icl.custom_label"), lines=5)
+                localized_defaults([(custom_examples, "icl.custom_examples")])
+            run = gr.Button(tr("icl.run"), variant="primary")
         with gr.Column(scale=3):
-            figure = gr.Plot(label="Label probabilities")
+            figure = gr.Plot(label=tr("icl.plot"))
             summary = gr.Markdown()
-            prompt = gr.Textbox(label="The exact prompt fed to the model", lines=12, max_lines=30, buttons=["copy"])
-            with gr.Accordion("JSON (what /icl returns)", open=False):
-                result_json = gr.JSON()
-    with gr.Accordion("Sweep: accuracy vs shots", open=True):
+            prompt = gr.Textbox(label=tr("icl.prompt"), lines=12, max_lines=30, buttons=["copy"])
+            result_json = json_panel()
+    with gr.Accordion(tr("icl.sweep_panel"), open=True):
         with gr.Row():
-            shots_list = gr.Textbox("0, 1, 2, 4, 8", label="Shot counts")
-            repeats = Slider(1, compute.MAX_REPEATS, 3, step=1, label="Draws of demonstrations per shot count")
-            max_items = Slider(4, compute.MAX_ITEMS, 40, step=1, label="Evaluation items")
+            shots_list = gr.Textbox("0, 1, 2, 4, 8", label=tr("icl.shots_list"))
+            repeats = Slider(1, compute.MAX_REPEATS, 3, step=1, label=tr("icl.repeats"))
+            max_items = Slider(4, compute.MAX_ITEMS, 40, step=1, label=tr("icl.max_items"))
             label_mode = gr.Dropdown(
                 [(tr(f"experiments.label_mode.{mode}"), mode) for mode in LABEL_MODES],
                 value="gold",
                 label=tr("experiments.label_mode"),
                 info=tr("experiments.label_mode_info"),
             )
-            sweep_button = gr.Button("Run the sweep", variant="primary")
-        sweep_plot = gr.Plot(label="Accuracy vs shots")
-        with gr.Accordion("JSON (what /icl_sweep returns)", open=False):
-            sweep_json = gr.JSON()
+            sweep_button = gr.Button(tr("icl.sweep_run"), variant="primary")
+        sweep_plot = gr.Plot(label=tr("icl.sweep_plot"))
+        sweep_json = json_panel()
 
     editable = [template, verbalizers, instruction, custom_examples]
+    with examples:
+        examples_menu("icl", EXAMPLES, [task, shots, query, seed, calibrate, template, verbalizers, instruction])
     run.click(
         icl,
         [task, shots, query, model, seed, chat, *editable, calibrate],
@@ -307,3 +337,4 @@ def build() -> None:
     )
     task.change(show_task, task, [template, verbalizers, instruction, query], api_visibility="private")
     edit.click(edit_task_settings, task, [template, verbalizers, instruction], api_visibility="private")
+    localized_defaults([(task, page_task)])  # then task.change fills the rest

@@ -8,34 +8,25 @@ from .. import models
 from ..inside import block as block_compute
 from ..inside import positions as positions_compute
 from ..inside import scaling, scores, steps
-from ..inside.trace import MAX_TOKENS
+from ..models import GEMMA_NAME
 from . import inside_diagrams as diagrams
 from . import inside_figures as figures
-from .common import SHORT_WORK, Number, Slider, gradio_progress, model_dropdown, payload, user_errors
+from .common import (
+    SHORT_WORK,
+    Number,
+    Slider,
+    examples_menu,
+    gradio_progress,
+    json_panel,
+    localized_defaults,
+    model_dropdown,
+    payload,
+    t,
+    tr,
+    user_errors,
+)
 
-DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"
-INTRO = """The mechanics the notes derive, on a real model: one attention head computed by hand from the model's
-own weights (and checked against the model's own softmax), why the scores are divided by √d_k, three ways to
-score, how positions enter, and the whole block with its parameters counted. Supported: Llama-style models
-(SmolLM2), Gemma 3, GPT-2 and BERT-style encoders. Texts up to {max_tokens} tokens."""
-STEPS_INTRO = """The hidden states entering the chosen layer's attention (after its input norm) are captured by a hook
-on the real module; everything after is recomputed from the module's weights: **Q = xW_Q, K = xW_K, V = xW_V** (then
-Gemma's q_norm/k_norm and RoPE where the model has them), **scores QKᵀ**, **× scale**, the **mask**, the **softmax**
-(equal to the model's own weights), **Z = AV** and this head's slice of the output projection **ZW_O^h**.
-Hover any cell for its value."""
-SQRT_INTRO = """With q and k of d unit-variance entries, q·k has variance d: its spread grows like √d, and the softmax
-of such spread-out scores is nearly one-hot (entropy → 0, largest weight → 1; its gradients vanish). Dividing by √d
-keeps the spread at 1 whatever d is. Move the slider (seeded random vectors); the last plot measures the same on the
-model's heads for the text above, with and without its scale."""
-SCORES_INTRO = """The notes' toy example: a decoder state **s** and encoder states **h₁ … h_n** (one per line).
-Dot product sᵀh needs s and h of the same size; multiplicative sᵀWh and additive vᵀtanh(W₁s + W₂h) learn parameters.
-Leave W, W₁, W₂ or v blank to draw them from the seed (their shapes follow from s and h)."""
-POSITIONS_INTRO = """Attention alone ignores order. The notes **add** sinusoids to the embeddings; SmolLM2 and Gemma
-instead **rotate** each pair of q and k dimensions by an angle proportional to the position (RoPE), so a score depends
-only on how far apart two tokens are. GPT-2 and BERT learn a table of absolute positions."""
-BLOCK_INTRO = """The notes' block beside the model's (read from its modules: norm placement and type, the feed-forward,
-positions, attention heads), every parameter counted once (tied weights once), and the size of the residual stream
-after each block for the text above."""
+DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog. The quick brown fox"  # the API's default (English)
 
 
 @user_errors
@@ -113,80 +104,152 @@ def block(text: str = DEFAULT_TEXT, model: str = "", progress=gr.Progress()):
     )
 
 
-def _json() -> gr.JSON:
-    with gr.Accordion("JSON (what the API returns)", open=False):
-        return gr.JSON()
+# ---------------------------------------------------------------- lecture examples
+
+# The menu fills these inputs (in this order); an example leaves the others as they are.
+EXAMPLE_INPUTS = (
+    *("text", "model", "layer", "head"),  # shared, and one head step by step
+    *("d", "seed"),  # why √d_k
+    *("s", "h", "w", "w1", "w2", "v", "variant_seed"),  # score variants
+    *("count", "dim", "position_seed"),  # positions
+)
+
+
+def _filled(**values) -> tuple:
+    """The example's values for EXAMPLE_INPUTS, gr.skip() for the inputs it leaves alone."""
+    return tuple(values.get(name, gr.skip()) for name in EXAMPLE_INPUTS)
+
+
+def scores_example() -> tuple:
+    """The notes' toy example: s and h₁ … h₄, every learned matrix drawn from seed 0."""
+    return _filled(s=scores.DEFAULT_S, h=scores.DEFAULT_H, w="", w1="", w2="", v="", variant_seed=0)
+
+
+def sqrt_64_example() -> tuple:
+    """√d_k at d = 64 (SmolLM2's d_k): the unscaled scores already spread over ±8."""
+    return _filled(d=64, seed=0)
+
+
+def sqrt_1024_example() -> tuple:
+    """√d_k at d = 1024: without the scale the softmax is one-hot."""
+    return _filled(d=1024, seed=0)
+
+
+def positions_example() -> tuple:
+    """Sinusoids beside RoPE on Gemma 3, whose local and global layers turn at two bases."""
+    return _filled(model=GEMMA_NAME, count=128, dim=64, position_seed=0)
+
+
+def gemma_steps_example() -> tuple:
+    """台湾大学 step by step on Gemma 3: its query heads share one key/value head; q_norm and k_norm."""
+    return _filled(text=t("inside.example_text.gemma_steps"), model=GEMMA_NAME, layer=0, head=0)
+
+
+EXAMPLES = {
+    "scores": scores_example,
+    "sqrt_64": sqrt_64_example,
+    "sqrt_1024": sqrt_1024_example,
+    "positions": positions_example,
+    "gemma_steps": gemma_steps_example,
+}
+
+
+# ---------------------------------------------------------------- layout
 
 
 def build() -> None:
-    gr.Markdown(INTRO.format(max_tokens=MAX_TOKENS))
+    gr.Markdown(tr("inside.explainer"))
     with gr.Row():
-        text = gr.Textbox(DEFAULT_TEXT, label="Text", lines=2, info=f"At most {MAX_TOKENS} tokens.", scale=3)
+        text = gr.Textbox(
+            t("inside.default_text"), label=tr("inside.text"), lines=2, info=tr("inside.text_info"), scale=3
+        )
+        localized_defaults([(text, "inside.default_text")])
         model = model_dropdown("causal")
-    with gr.Tab("One head, step by step"):
-        gr.Markdown(STEPS_INTRO)
+    menu_row = gr.Row()
+    with gr.Tab(tr("inside.tab.steps")):
+        gr.Markdown(tr("inside_steps.explainer"))
         with gr.Row():
-            layer = Slider(0, 29, 0, step=1, label="Layer")
-            head = Slider(0, 8, 0, step=1, label="Head (query head)")
-            run_steps = gr.Button("Compute the head", variant="primary")
+            layer = Slider(0, 29, 0, step=1, label=tr("inside.layer_slider"))
+            head = Slider(0, 8, 0, step=1, label=tr("inside.head_slider"))
+            run_steps = gr.Button(tr("inside.run_steps"), variant="primary")
         steps_note = gr.Markdown()
-        step_plots = [gr.Plot(label=name) for name in ("Input", "Q, K, V", "Scores", "Output")]
-        steps_json = _json()
-    with gr.Tab("Why √d_k"):
-        gr.Markdown(SQRT_INTRO)
+        step_plots = [gr.Plot(label=tr(f"inside.step_plot.{name}")) for name in ("input", "qkv", "scores", "output")]
+        steps_json = json_panel()
+    with gr.Tab(tr("inside.tab.sqrt")):
+        gr.Markdown(tr("inside_sqrt.explainer"))
         with gr.Row():
-            d = Slider(scaling.DIMS[0], scaling.DIMS[-1], 64, step=8, label="d (entries of q and k)")
-            seed = Number(0, label="Seed", precision=0, minimum=0)
-            run_sqrt = gr.Button("Measure the model's heads too", variant="primary")
-        spread_plot, example_plot = gr.Plot(label="Against d"), gr.Plot(label="One softmax row")
-        model_plot = gr.Plot(label="The model's heads")
-        sqrt_json = _json()
-    with gr.Tab("Score variants"):
-        gr.Markdown(SCORES_INTRO)
+            d = Slider(scaling.DIMS[0], scaling.DIMS[-1], 64, step=8, label=tr("inside.d"))
+            seed = Number(0, label=tr("inside.seed"), precision=0, minimum=0)
+            run_sqrt = gr.Button(tr("inside.run_sqrt"), variant="primary")
+        spread_plot, example_plot = gr.Plot(label=tr("inside.spread_plot")), gr.Plot(label=tr("inside.example_plot"))
+        model_plot = gr.Plot(label=tr("inside.model_plot"))
+        sqrt_json = json_panel()
+    with gr.Tab(tr("inside.tab.scores")):
+        gr.Markdown(tr("inside_scores.explainer"))
         with gr.Row():
-            s = gr.Textbox(scores.DEFAULT_S, label="decoder state s")
-            h = gr.Textbox(scores.DEFAULT_H, label="encoder states h₁ … h_n (one per line)", lines=4)
+            s = gr.Textbox(scores.DEFAULT_S, label=tr("inside.s"))
+            h = gr.Textbox(scores.DEFAULT_H, label=tr("inside.h"), lines=4)
         with gr.Row():
-            w = gr.Textbox("", label="W (d_s × d_h)", lines=3, placeholder="blank: seeded")
-            w1 = gr.Textbox("", label="W₁ (d_a × d_s)", lines=3, placeholder="blank: seeded")
-            w2 = gr.Textbox("", label="W₂ (d_a × d_h)", lines=3, placeholder="blank: seeded")
-            v = gr.Textbox("", label="v (d_a)", placeholder="blank: seeded")
-            variant_seed = Number(0, label="Seed", precision=0, minimum=0)
-        run_scores = gr.Button("Score", variant="primary")
+            blank = tr("inside.blank_seeded")
+            w = gr.Textbox("", label=tr("inside.w"), lines=3, placeholder=blank)
+            w1 = gr.Textbox("", label=tr("inside.w1"), lines=3, placeholder=blank)
+            w2 = gr.Textbox("", label=tr("inside.w2"), lines=3, placeholder=blank)
+            v = gr.Textbox("", label=tr("inside.v"), placeholder=blank)
+            variant_seed = Number(0, label=tr("inside.seed"), precision=0, minimum=0)
+        run_scores = gr.Button(tr("inside.run_scores"), variant="primary")
         variants_table = gr.Markdown()
-        variants_plot = gr.Plot(label="Weights")
-        scores_json = _json()
-    with gr.Tab("Positions"):
-        gr.Markdown(POSITIONS_INTRO)
+        variants_plot = gr.Plot(label=tr("inside.variants_plot"))
+        scores_json = json_panel()
+    with gr.Tab(tr("inside.tab.positions")):
+        gr.Markdown(tr("inside_positions.explainer"))
         with gr.Row():
-            count = Slider(2, positions_compute.MAX_POSITIONS, 64, step=1, label="Positions")
-            dim = Slider(2, positions_compute.MAX_DIM, 128, step=2, label="Sinusoid width d")
-            position_seed = Number(0, label="Seed (q, k for the RoPE check)", precision=0, minimum=0)
-            run_positions = gr.Button("Show positions", variant="primary")
+            count = Slider(2, positions_compute.MAX_POSITIONS, 64, step=1, label=tr("inside.positions"))
+            dim = Slider(2, positions_compute.MAX_DIM, 128, step=2, label=tr("inside.dim"))
+            position_seed = Number(0, label=tr("inside.position_seed"), precision=0, minimum=0)
+            run_positions = gr.Button(tr("inside.run_positions"), variant="primary")
         positions_note = gr.Markdown()
-        sinusoid_plot, rotary_plot = gr.Plot(label="Sinusoidal"), gr.Plot(label="Rotary")
-        positions_json = _json()
-    with gr.Tab("The block"):
-        gr.Markdown(BLOCK_INTRO)
-        run_block = gr.Button("Show the block", variant="primary")
+        sinusoid_plot, rotary_plot = gr.Plot(label=tr("inside.sinusoid_plot")), gr.Plot(label=tr("inside.rotary_plot"))
+        positions_json = json_panel()
+    with gr.Tab(tr("inside.tab.block")):
+        gr.Markdown(tr("inside_block.explainer"))
+        run_block = gr.Button(tr("inside.run_block"), variant="primary")
         block_diagram = gr.HTML()
         parameter_table = gr.Markdown()
-        residual_plot = gr.Plot(label="Residual stream")
-        block_json = _json()
+        residual_plot = gr.Plot(label=tr("inside.residual_plot"))
+        block_json = json_panel()
+    inputs = dict(text=text, model=model, layer=layer, head=head, d=d, seed=seed, s=s, h=h, w=w, w1=w1, w2=w2, v=v)
+    inputs.update(variant_seed=variant_seed, count=count, dim=dim, position_seed=position_seed)
+    with menu_row:
+        examples_menu("inside", EXAMPLES, [inputs[name] for name in EXAMPLE_INPUTS])
 
-    model_endpoints = [
-        (run_steps, attention_steps, [text, model, layer, head], [steps_note, *step_plots, layer, head, steps_json]),
-        (run_sqrt, sqrt_dk, [d, seed, text, model], [spread_plot, example_plot, model_plot, sqrt_json]),
-        (
-            run_positions,
-            positions,
-            [model, count, dim, position_seed],
-            [positions_note, sinusoid_plot, rotary_plot, positions_json],
-        ),
-        (run_block, block, [text, model], [block_diagram, parameter_table, residual_plot, block_json]),
-    ]
-    for button, handler, inputs, outputs in model_endpoints:
-        button.click(handler, inputs, outputs, api_name=handler.__name__, **SHORT_WORK)
+    run_steps.click(
+        attention_steps,
+        [text, model, layer, head],
+        [steps_note, *step_plots, layer, head, steps_json],
+        api_name="attention_steps",
+        **SHORT_WORK,
+    )
+    run_sqrt.click(
+        sqrt_dk,
+        [d, seed, text, model],
+        [spread_plot, example_plot, model_plot, sqrt_json],
+        api_name="sqrt_dk",
+        **SHORT_WORK,
+    )
+    run_positions.click(
+        positions,
+        [model, count, dim, position_seed],
+        [positions_note, sinusoid_plot, rotary_plot, positions_json],
+        api_name="positions",
+        **SHORT_WORK,
+    )
+    run_block.click(
+        block,
+        [text, model],
+        [block_diagram, parameter_table, residual_plot, block_json],
+        api_name="block",
+        **SHORT_WORK,
+    )
     for control in (d, seed):  # the random part redraws at once, without the model
         control.change(
             redraw_random,

@@ -7,7 +7,18 @@ import plotly.graph_objects as go
 
 from .. import models
 from ..generation.teacher_forcing import SequenceProbs, sequence_probs
-from .common import SHORT_WORK, examples_menu, gradio_progress, json_panel, model_dropdown, payload, t, tr, user_errors
+from .common import (
+    SHORT_WORK,
+    examples_menu,
+    gradio_progress,
+    json_panel,
+    localized_defaults,
+    model_dropdown,
+    payload,
+    t,
+    tr,
+    user_errors,
+)
 
 COLUMNS = ["position", "token", "prob", "rank", "top"]
 
@@ -48,9 +59,10 @@ def build() -> None:
     with gr.Accordion(tr("sequence.panel"), open=False):
         gr.Markdown(tr("sequence.explainer"))
         with gr.Row():
-            text = gr.Textbox(tr("sequence.default_text"), label=tr("sequence.text"), lines=2, scale=3)
+            text = gr.Textbox(t("sequence.default_text"), label=tr("sequence.text"), lines=2, scale=3)
             model = model_dropdown("causal")
         examples_menu("sequence", EXAMPLES, [text, model])
+        localized_defaults([(text, "sequence.default_text")])
         button = gr.Button(tr("sequence.run"))
         plot = gr.Plot(label=tr("sequence.plot"))
         rows = gr.Dataframe(headers=[tr(f"sequence.col.{c}") for c in COLUMNS], label=tr("sequence.table"), wrap=True)

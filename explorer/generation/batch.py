@@ -1,0 +1,93 @@
+"""Several sequences in one forward: a left-padded batch sharing one key/value cache.
+
+Row i holds one sequence's tokens, right-aligned: pads on the left, then its real tokens, so the
+newest token of every row sits in the last column and one forward feeds one new token per row.
+Three tensors describe the batch:
+
+- the cache: per layer, keys and values (rows, kv_heads, columns, head_dim);
+- `mask` (rows, columns): 1 over real tokens, 0 over pads, so no token attends to a pad;
+- `positions` (rows,): the position id each row's next token gets (its count of real tokens), so
+  a padded row computes exactly what it would alone.
+
+Rows join (pre-filled together, then the shorter side is padded on the left) and leave (their
+rows are dropped, then the columns that became padding for every row) between steps.
+
+The cache has a plain (full) layer for every layer, sliding-window ones included: the model builds
+its own sliding-window mask over the cache's columns, and since a row's real tokens are contiguous,
+column distances equal position distances. (A sliding cache layer would cut columns by count,
+pads included.)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from transformers import DynamicCache
+
+from .. import lm as lm_ops
+from ..models import LoadedModel
+
+
+class PaddedBatch:
+    def __init__(self, lm: LoadedModel, cache: DynamicCache, mask: torch.Tensor, positions: torch.Tensor):
+        self.lm = lm
+        self.cache = cache
+        self.mask = mask  # (rows, columns) 1 = real token
+        self.positions = positions  # (rows,) the next token's position id
+
+    @property
+    def rows(self) -> int:
+        return self.mask.shape[0]
+
+    @classmethod
+    def prefill(cls, lm: LoadedModel, token_lists: list[list[int]], keep: int = 1) -> tuple[PaddedBatch, torch.Tensor]:
+        """Feed each list of tokens as one left-padded row; the logits of each row's last `keep` positions."""
+        width = max(len(tokens) for tokens in token_lists)
+        pad = lm_ops.pad_id(lm)
+        ids = torch.tensor([[pad] * (width - len(t)) + list(t) for t in token_lists])  # (rows, width)
+        mask = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in token_lists])  # (rows, width)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (rows, width): pads take 0, never seen
+        batch = cls(lm, DynamicCache(), mask, mask.sum(-1))
+        logits = batch._forward(ids, positions, keep)  # (rows, keep, vocab)
+        return batch, logits
+
+    def step(self, tokens: list[int]) -> torch.Tensor:
+        """Feed one token per row: the logits after it (rows, vocab)."""
+        self.mask = F.pad(self.mask, (0, 1), value=1)  # (rows, columns + 1)
+        logits = self._forward(torch.tensor(tokens)[:, None], self.positions[:, None], keep=1)
+        self.positions = self.positions + 1
+        return logits[:, -1]
+
+    def _forward(self, ids: torch.Tensor, positions: torch.Tensor, keep: int) -> torch.Tensor:
+        out = lm_ops.forward(
+            self.lm, ids, self.cache, keep=keep, attention_mask=self.mask, position_ids=positions
+        )  # fmt: skip
+        return out.logits  # (rows, keep, vocab)
+
+    def join(self, other: PaddedBatch) -> None:
+        """Append `other`'s rows below these, padding whichever is shorter on the left."""
+        columns = max(self.mask.shape[1], other.mask.shape[1])
+        for mine, theirs in zip(self.cache.layers, other.cache.layers):
+            mine.keys = torch.cat([_left_pad(mine.keys, columns, 2), _left_pad(theirs.keys, columns, 2)])
+            mine.values = torch.cat([_left_pad(mine.values, columns, 2), _left_pad(theirs.values, columns, 2)])
+        self.mask = torch.cat([_left_pad(self.mask, columns, 1), _left_pad(other.mask, columns, 1)])
+        self.positions = torch.cat([self.positions, other.positions])
+
+    def keep_rows(self, rows: list[int]) -> None:
+        """Drop every row not listed (at least one stays), then the leading columns no remaining row uses."""
+        index = torch.tensor(rows, dtype=torch.long)
+        self.mask, self.positions = self.mask[index], self.positions[index]
+        unused = int(self.mask.any(0).long().argmax())  # the first column some row uses
+        self.mask = self.mask[:, unused:]
+        for layer in self.cache.layers:
+            layer.keys = layer.keys[index, :, unused:]
+            layer.values = layer.values[index, :, unused:]
+
+
+def _left_pad(tensor: torch.Tensor, columns: int, dim: int) -> torch.Tensor:
+    """Zeros on the left of `dim` up to `columns` (a cache's dim 2 is its columns, a mask's dim 1)."""
+    missing = columns - tensor.shape[dim]
+    if not missing:
+        return tensor
+    widths = [0, 0] * (tensor.dim() - 1 - dim) + [missing, 0]  # F.pad lists the last dim first
+    return F.pad(tensor, widths)

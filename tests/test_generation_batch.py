@@ -1,0 +1,59 @@
+"""The left-padded batch: rows of different lengths compute what each computes alone; joins and leaves keep it tight."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from explorer.generation.batch import PaddedBatch
+
+from builders import tiny_gemma, tiny_llama
+
+
+@pytest.fixture(scope="module", params=["llama", "gemma"])
+def lm(request):
+    return tiny_llama() if request.param == "llama" else tiny_gemma()  # gemma: window 8, passed below
+
+
+def rows(n: int, *lengths: int) -> list[list[int]]:
+    generator = torch.Generator().manual_seed(n)
+    return [torch.randint(5, 200, (length,), generator=generator).tolist() for length in lengths]
+
+
+def run_alone(lm, tokens: list[int], feeds: list[int]) -> list[torch.Tensor]:
+    batch, logits = PaddedBatch.prefill(lm, [tokens])
+    return [logits[0, -1]] + [batch.step([token])[0] for token in feeds]
+
+
+def test_padded_rows_equal_each_row_alone_past_the_sliding_window(lm):
+    prompts, feeds = rows(0, 3, 12, 1, 7), rows(1, 14, 14, 14, 14)
+    batch, first = PaddedBatch.prefill(lm, prompts)
+    assert batch.mask.shape == (4, 12) and batch.positions.tolist() == [3, 12, 1, 7]
+    batched = [first[:, -1]] + [batch.step([f[s] for f in feeds]) for s in range(14)]
+    for row, (prompt, feed) in enumerate(zip(prompts, feeds)):
+        alone = run_alone(lm, prompt, feed)
+        assert torch.allclose(torch.stack([b[row] for b in batched]), torch.stack(alone), atol=1e-5)
+
+
+def test_prefill_keeps_the_last_positions_of_every_row(lm):
+    prompts = rows(2, 4, 9)
+    _, logits = PaddedBatch.prefill(lm, prompts, keep=3)  # (rows, 3, vocab)
+    for row, prompt in enumerate(prompts):
+        for back in range(3):
+            alone = PaddedBatch.prefill(lm, [prompt[: len(prompt) - back]])[1][0, -1]
+            assert torch.allclose(logits[row, -1 - back], alone, atol=1e-5)
+
+
+def test_join_and_leave_keep_each_row_exact_and_the_columns_tight(lm):
+    long, short, newcomer = rows(3, 15, 2, 5)
+    batch, _ = PaddedBatch.prefill(lm, [long, short])
+    batch.step([7, 8])
+    joining, _ = PaddedBatch.prefill(lm, [newcomer])
+    batch.join(joining)  # the newcomer's 5 columns are padded to the batch's 16
+    assert batch.mask.shape == (3, 16) and batch.mask[2].sum() == 5
+    batch.step([9, 10, 11])
+    batch.keep_rows([1, 2])  # the long row leaves: only the newcomer's 6 columns stay in use
+    assert batch.mask.shape == (2, 6) and batch.cache.layers[0].keys.shape[2] == 6
+    got = batch.step([12, 13])
+    assert torch.allclose(got[0], run_alone(lm, short, [8, 10, 12])[-1], atol=1e-5)
+    assert torch.allclose(got[1], run_alone(lm, newcomer, [11, 13])[-1], atol=1e-5)
