@@ -25,7 +25,7 @@ from ..models import LoadedModel, Progress
 from .experiment import last, share, whole_numbers
 from .methods import MAX_RANK, MAX_VIRTUAL_TOKENS, METHODS, TuningSettings, prepare
 from .placement import Placement, placement, positions
-from .training import MAX_LEARNING_RATE, MAX_STEPS, LabelledData, sentiment_data, train_one
+from .training import MAX_LEARNING_RATE, MAX_STEPS, LabelledData, check_passage, sentiment_data, train_one
 
 MAX_SWEEP_VALUES = 8
 
@@ -67,12 +67,7 @@ class BudgetResult:
 
 def lora_width(lm: LoadedModel) -> tuple[int, str, tuple[int, int]]:
     """The largest rank LoRA can take on this model: the narrowest side of the layers it adapts."""
-    try:
-        model = prepare(lm, "lora", TuningSettings(lora_r=1)).model
-    except ValueError as error:  # peft knows no default target modules for this architecture
-        raise ExplorerError(
-            "{model} cannot be tuned with LoRA here: {reason}", model=lm.name, reason=str(error)[:200]
-        ) from None
+    model = prepare(lm, "lora", TuningSettings(lora_r=1)).model
     layers = [(name, m) for name, m in model.named_modules() if isinstance(m, LoraLayer)]
     name, narrowest = min(layers, key=lambda item: min(item[1].in_features, item[1].out_features))
     shape = (narrowest.out_features, narrowest.in_features)
@@ -105,8 +100,14 @@ def checked(config: BudgetConfig, lm: LoadedModel) -> tuple[BudgetConfig, int]:
 
 
 def placements(lm: LoadedModel, settings: TuningSettings) -> list[Placement]:
-    """Every catalogue method set up on `lm` (nothing trained), its trainable parameters placed."""
-    return [entry for method in METHODS for entry in placement(method, prepare(lm, method, settings).model)]
+    """Every catalogue method `lm` can take set up on it (nothing trained), its trainable parameters placed."""
+    placed = []
+    for method in METHODS:
+        try:
+            placed += placement(method, prepare(lm, method, settings).model)
+        except ExplorerError:  # a peft method with no target modules for this architecture: not placed
+            continue
+    return placed
 
 
 def iter_budget(
@@ -119,6 +120,7 @@ def iter_budget(
     started = time.perf_counter()
     config, most = checked(config, lm)
     data = data or sentiment_data(i18n.current())
+    check_passage(lm, data)
     if progress:
         progress(0.0, t("experiments.budget.placement"))
     result = BudgetResult(

@@ -2,9 +2,10 @@
 
 For each size n and each seed, n training items are drawn (label-balanced) and two runs train on
 them with the same steps, learning rate and batches:
-(a) `head`: full fine-tuning of a classifier with a NEW, randomly initialised head reading the raw text;
+(a) `head`: full fine-tuning of a classifier with a NEW, randomly initialised head reading the raw text
+    (a causal LM's last token, a masked LM's [CLS]);
 (b) `prompt`: full fine-tuning through the LM head: the template and the label words' scores
-    (`verbalizer`), no new parameters;
+    (`verbalizer`: a causal LM's next token, a masked LM's [MASK] in the label slot), no new parameters;
 and (c) `zero-shot`: the same template with no training (prompt-based's accuracy before training).
 Accuracy is on the same held-out items; mean ± std over the seeds. The head starts from chance and
 must learn what the label words already mean to the pre-trained model: with few examples the prompt
@@ -22,12 +23,20 @@ from dataclasses import dataclass
 from .. import checks, datasets, i18n
 from ..checks import ExplorerError
 from ..i18n import t
-from ..icl import build_prompt, split_items
+from ..icl import split_items
 from ..models import LoadedModel, Progress
 from .experiment import last, share, whole_numbers
 from .methods import TuningSettings, prepare
-from .training import MAX_LEARNING_RATE, MAX_STEPS, LabelledData, fit, own_trainable_copies, sentiment_data
-from .verbalizer import prepare_prompt_based, prompted
+from .training import (
+    MAX_LEARNING_RATE,
+    MAX_STEPS,
+    LabelledData,
+    check_passage,
+    fit,
+    own_trainable_copies,
+    sentiment_data,
+)
+from .verbalizer import prepare_prompt_based, prompted, template_text
 
 MAX_SIZES = 6
 MAX_REPEATS = 5
@@ -93,12 +102,13 @@ def iter_prompt_vs_head(
     started = time.perf_counter()
     data = data or sentiment_data(i18n.current())  # a Chinese page: Chinese reviews and label words
     config = checked(config, len(data.train))
+    check_passage(lm, data)
     task = datasets.load_task(data.task)  # its template and label words; `data` holds its items
     accuracies = {(method, size): [] for method in METHODS for size in config.sizes}
     result = PromptVsHeadResult(
         lm.name,
         task.name,
-        build_prompt(task, [], "{text}").text,
+        template_text(lm, task, "{text}"),
         list(task.verbalizers),
         [],
         len(data.held_out),
@@ -116,7 +126,7 @@ def iter_prompt_vs_head(
                 prepared = prepare(lm, "full", TuningSettings(num_labels=len(data.labels)), seed)
                 train_data = subset
             else:
-                prepared, train_data = prepare_prompt_based(lm, task, seed), prompted(subset, task)
+                prepared, train_data = prepare_prompt_based(lm, task, seed), prompted(lm, subset, task)
             own_trainable_copies(prepared, lm)
             run = fit(lm, prepared, config.steps, config.learning_rate, seed, train_data, report)
             accuracies[method, size].append(run.accuracy)

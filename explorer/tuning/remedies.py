@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import checks, datasets, i18n
 from ..i18n import t
-from ..lm import check_fits, decoder_layers, encode_document
+from ..lm import decoder_layers
 from ..models import LoadedModel, Progress
 from . import anchors, replay
 from .experiment import last, share
@@ -31,6 +31,7 @@ from .training import (
     MAX_LEARNING_RATE,
     MAX_STEPS,
     LabelledData,
+    check_passage,
     fit,
     own_trainable_copies,
     perplexity,
@@ -103,7 +104,7 @@ def iter_remedies(
     (default: the sentiment set)."""
     config = config.validated()
     data = data or sentiment_data(i18n.current())  # a Chinese page: Chinese reviews, a Chinese passage
-    check_fits(lm, len(encode_document(lm.tokenizer, data.passage)))  # the passage whose perplexity is measured
+    check_passage(lm, data)
     started = time.perf_counter()
     where = positions(len(decoder_layers(lm.model)))
     result = RemediesResult(lm.name, where, [], vars(config), 0.0, data.passage)

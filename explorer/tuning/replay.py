@@ -6,8 +6,9 @@ loss is replay: at every step the model keeps practising what it knew. The gener
 small corpus in the data's language, `replay_<language>.txt` beside this file (encyclopaedic
 passages written for this app, never the passage whose perplexity measures forgetting), cut into
 windows of `WINDOW` tokens; each step draws `WINDOWS_PER_STEP` of them, seeded.
-The loss reads the classifier's backbone through the LM head (`training.lm_head_weight`), so it
-trains exactly the weights the task trains.
+The loss is the model's own pre-training objective (`lm_head`: the next token for a causal LM, the
+masked tokens for a masked LM), read from the classifier's backbone through the pre-trained head, so
+it trains exactly the weights the task trains.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import torch
 from torch import nn
 
 from ..datasets import data_language
-from ..lm import check_fits, encode_document
+from ..lm import check_fits
 from ..models import LoadedModel
 from .classifier import backbone
-from .training import batches, lm_head_weight
+from .lm_head import document_ids, lm_loss, lm_targets
+from .training import batches
 
 WINDOW = 32  # tokens per replayed window
 WINDOWS_PER_STEP = 2  # windows of general text mixed into each task step
@@ -36,7 +38,7 @@ def replay_texts(language: str) -> list[str]:
 def windows(lm: LoadedModel, language: str) -> list[list[int]]:
     """The replay corpus as whole documents, concatenated and cut into windows of WINDOW tokens."""
     check_fits(lm, WINDOW)
-    ids = [token for text in replay_texts(language) for token in encode_document(lm.tokenizer, text)]
+    ids = [token for text in replay_texts(language) for token in document_ids(lm, text)]
     return [ids[start : start + WINDOW] for start in range(0, len(ids) - WINDOW + 1, WINDOW)]
 
 
@@ -46,8 +48,8 @@ def replay_batches(lm: LoadedModel, steps: int, seed: int, language: str = "en")
 
 
 def language_modelling_loss(model: nn.Module, lm: LoadedModel, input_ids: torch.Tensor) -> torch.Tensor:
-    """The mean next-token cross-entropy of `input_ids` (batch, n), read through the model's backbone."""
+    """The model's own language-modelling loss on `input_ids` (batch, n), read through its backbone."""
+    inputs, targets = lm_targets(lm, input_ids)  # (copies, n) each
     transformer = backbone(model)
-    hidden = transformer(input_ids=input_ids).last_hidden_state  # (batch, n, hidden)
-    logits = hidden[:, :-1] @ lm_head_weight(transformer, lm).T  # (batch, n - 1, vocab)
-    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), input_ids[:, 1:].flatten())
+    hidden = transformer(input_ids=inputs).last_hidden_state  # (copies, n, hidden)
+    return lm_loss(transformer, lm, hidden, targets)

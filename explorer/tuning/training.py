@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 from .. import checks, datasets, i18n
-from ..lm import check_fits, encode_document, pad_id
+from ..lm import check_fits, pad_id
 from ..models import LoadedModel, Progress
 from .classifier import backbone
+from .lm_head import document_ids, is_masked, lm_loss, lm_targets
 from .measure import BATCH_SIZE, SavedActivations, optimizer_bytes, parameter_bytes, tensor_bytes
 from .methods import METHODS, Prepared, TuningSettings, check_methods, prepare
 
@@ -99,7 +100,7 @@ def train(
     learning_rate = checks.number(learning_rate, "learning_rate", 0, MAX_LEARNING_RATE, low_open=True)
     seed = checks.seed(seed)
     data = data or sentiment_data(i18n.current())
-    check_fits(lm, len(encode_document(lm.tokenizer, data.passage)))  # the passage whose perplexity is measured
+    check_passage(lm, data)
     settings = TuningSettings(**{**vars(settings.validated()), "num_labels": len(data.labels)})
     progress = progress or (lambda fraction, message: None)
     runs = []
@@ -122,6 +123,11 @@ def train(
         data.task,
         data.passage,
     )
+
+
+def check_passage(lm: LoadedModel, data: LabelledData) -> None:
+    """Refuse a model whose context cannot hold the general passage whose perplexity is measured."""
+    check_fits(lm, len(document_ids(lm, data.passage)))
 
 
 def train_one(
@@ -226,12 +232,19 @@ def batches(items: Sequence, steps: int, seed: int, size: int = BATCH_SIZE) -> l
 
 
 def encode(lm: LoadedModel, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded ids and mask, (batch, n) each: the last position is always a real token, which the
-    classifier reads (prompt tuning feeds embeddings, so the model cannot find padding itself)."""
-    rows = [lm.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
-    width = max(len(row) for row in rows)
-    input_ids = torch.tensor([[pad_id(lm)] * (width - len(row)) + row for row in rows])
-    attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
+    """Padded ids and mask, (batch, n) each. A causal LM's rows are left-padded, so the last position is
+    always a real token, which the classifier reads (prompt tuning feeds embeddings, so the model cannot
+    find padding itself). A masked LM's rows are its tokenizer's own ([CLS] … [SEP]), right-padded: its
+    classifier reads [CLS], the first position, and absolute positions stay where pre-training had them."""
+    if is_masked(lm):
+        encoded = lm.tokenizer(list(texts), padding=True, padding_side="right", return_tensors="pt")
+        input_ids, attention_mask = encoded["input_ids"], encoded["attention_mask"]
+    else:
+        rows = [lm.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+        width = max(len(row) for row in rows)
+        input_ids = torch.tensor([[pad_id(lm)] * (width - len(row)) + row for row in rows])
+        attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
+    check_fits(lm, input_ids.shape[1])
     return input_ids, attention_mask
 
 
@@ -250,30 +263,21 @@ def accuracy(model: nn.Module, lm: LoadedModel, data: LabelledData) -> float:
 
 @torch.no_grad()
 def perplexity(model: nn.Module, lm: LoadedModel, text: str = GENERAL_TEXT) -> float:
-    """The language model's perplexity on `text` (a whole document, as every tab scores one),
-    read through the (tuned) classifier's backbone and the LM head.
+    """The language model's perplexity on `text` (a whole document, as every tab scores one; for a
+    masked LM its pseudo-perplexity, `lm_head`), read through the (tuned) classifier's backbone and
+    the pre-trained LM head.
 
     The classifier has no LM head, so the backbone's final hidden states go through the original
-    one (with tied embeddings: the backbone's own, possibly tuned, embedding matrix). Not
-    `lm.sentence_logprobs`: that runs the cached model, and prompt and prefix tuning only act
-    through the tuned model's own forward.
+    one (`lm_head.lm_logits`). Not `lm.sentence_logprobs`: that runs the cached model, and prompt and
+    prefix tuning only act through the tuned model's own forward.
     """
-    input_ids = torch.tensor([encode_document(lm.tokenizer, text)])  # (1, n)
+    inputs, targets = lm_targets(lm, torch.tensor([document_ids(lm, text)]))  # (copies, n) each
     transformer = backbone(model)
     captured = []
     hook = transformer.register_forward_hook(lambda module, inputs, output: captured.append(output[0]))
     try:
-        model(input_ids=input_ids)
+        model(input_ids=inputs)
     finally:
         hook.remove()
-    hidden = captured[0][0, -input_ids.shape[1] :]  # (n, hidden); prompt tuning prepends virtual tokens
-    logits = hidden[:-1] @ lm_head_weight(transformer, lm).T  # (n - 1, vocab): position j predicts token j + 1
-    return math.exp(nn.functional.cross_entropy(logits.float(), input_ids[0, 1:]).item())
-
-
-def lm_head_weight(transformer: nn.Module, lm: LoadedModel) -> torch.Tensor:
-    """The LM head's matrix (vocab, hidden) for a (tuned) backbone of `lm`: with tied embeddings the
-    backbone's own, possibly tuned, embedding matrix; otherwise the cached model's head (never trained)."""
-    if getattr(lm.model.config, "tie_word_embeddings", False):
-        return transformer.get_input_embeddings().weight
-    return lm.model.get_output_embeddings().weight.detach()
+    hidden = captured[0][:, -inputs.shape[1] :]  # (copies, n, hidden); prompt tuning prepends virtual tokens
+    return math.exp(lm_loss(transformer, lm, hidden, targets).item())

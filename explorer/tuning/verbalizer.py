@@ -2,9 +2,11 @@
 
 Prompt-based fine-tuning (Gao et al., 2021, LM-BFF; Schick & Schütze's PET) adds no parameters: each
 item is laid out in the task's template up to the label slot ("Review: … Sentiment:"), and the class
-scores are the LM head's logits, at the last position, of each label word's first token (" positive",
-" negative"): the head the model was pre-trained with, restricted to the verbalizer. Training
-fine-tunes the network through that head; with no training it is zero-shot prompting.
+scores are the LM head's logits of each label word's first token (" positive", " negative") where the
+label goes: a causal LM's last position; a masked LM's mask token, put in the label slot
+("Review: … Sentiment: [MASK]", read through the MLM head, as LM-BFF does with RoBERTa). It is the head
+the model was pre-trained with, restricted to the verbalizer. Training fine-tunes the network through
+that head; with no training it is zero-shot prompting.
 The template is the one the ICL tab uses (`icl.build_prompt` with no demonstrations).
 """
 
@@ -21,12 +23,13 @@ from ..datasets import Task
 from ..icl import build_prompt
 from ..models import LoadedModel
 from .classifier import backbone
+from .lm_head import is_masked, lm_logits, mask_id
 from .methods import Prepared, TuningSettings, prepare
-from .training import LabelledData, lm_head_weight
+from .training import LabelledData
 
 
 class VerbalizerClassifier(nn.Module):
-    """k-class scores from the LM head's logits of the label words' first tokens, at the last position."""
+    """k-class scores from the LM head's logits of the label words' first tokens, at the label slot."""
 
     base_model_prefix = "transformer"  # so `classifier.backbone` (and the perplexity probe) finds it
 
@@ -37,9 +40,13 @@ class VerbalizerClassifier(nn.Module):
         self.register_buffer("token_ids", torch.tensor(token_ids), persistent=False)  # (k,)
 
     def forward(self, input_ids, attention_mask=None, labels=None) -> SequenceClassifierOutput:
-        # Left-padded batches (training.encode): the last position is every row's last real token.
-        hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, -1]
-        logits = hidden @ lm_head_weight(self.transformer, self.lm)[self.token_ids].T  # (batch, k)
+        states = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if is_masked(self.lm):  # the (first) mask token of each row
+            slot = (input_ids == mask_id(self.lm)).int().argmax(-1)  # (batch,)
+        else:  # left-padded batches (training.encode): the last position is every row's last real token
+            slot = torch.full((len(input_ids),), input_ids.shape[1] - 1)
+        hidden = states[torch.arange(len(input_ids)), slot]  # (batch, hidden)
+        logits = lm_logits(self.transformer, self.lm, hidden)[:, self.token_ids]  # (batch, k)
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
@@ -70,13 +77,24 @@ def label_token_ids(lm: LoadedModel, task: Task) -> list[int]:
     return firsts
 
 
-def prompted(data: LabelledData, task: Task) -> LabelledData:
+def template_text(lm: LoadedModel, task: Task, text: str) -> str:
+    """`text` laid out in the task's template up to the label slot; for a masked LM, with its mask token
+    in the slot (after the space the label words start with, if they do)."""
+    prompt = build_prompt(task, [], text)
+    if not is_masked(lm):
+        return prompt.text
+    continuation = prompt.continuations[0]
+    space = continuation[: len(continuation) - len(continuation.lstrip())]
+    return prompt.text + space + lm.tokenizer.convert_ids_to_tokens(mask_id(lm))
+
+
+def prompted(lm: LoadedModel, data: LabelledData, task: Task) -> LabelledData:
     """The items laid out in the task's template, up to the label slot (what the model reads)."""
 
     def lay_out(items):
-        return tuple(dataclasses.replace(item, text=build_prompt(task, [], item.text).text) for item in items)
+        return tuple(dataclasses.replace(item, text=template_text(lm, task, item.text)) for item in items)
 
-    return LabelledData(lay_out(data.train), lay_out(data.held_out), data.labels)
+    return dataclasses.replace(data, train=lay_out(data.train), held_out=lay_out(data.held_out))
 
 
 def prepare_prompt_based(lm: LoadedModel, task: Task, seed: int) -> Prepared:
