@@ -195,7 +195,7 @@ def tuning_remedies(
 ):
     """Full fine-tuning vs replay vs L2-SP (or EWC) vs LoRA: accuracy, forgetting, drift per layer."""
     report = gradio_progress(progress)
-    lm = models.get(model, "causal", progress=report)
+    lm = models.get(model, progress=report)
     config = RemediesConfig(steps, learning_rate, replay_ratio, l2sp_strength, ewc, lora_r, lora_learning_rate, seed)
     for result in remedies.iter_remedies(lm, config, report):
         yield remedies_figure(result), payload(result)
@@ -213,7 +213,7 @@ def tuning_prompt_vs_head(
 ):
     """A new head vs prompt-based fine-tuning vs zero-shot across training-set sizes (mean ± std over seeds)."""
     report = gradio_progress(progress)
-    lm = models.get(model, "causal", progress=report)
+    lm = models.get(model, progress=report)
     config = PromptVsHeadConfig(sizes, repeats, steps, learning_rate, seed)
     for result in few_shot.iter_prompt_vs_head(lm, config, report):
         yield prompt_vs_head_figure(result), payload(result)
@@ -232,7 +232,7 @@ def tuning_rank_sweep(
 ):
     """Accuracy vs trainable parameters (head, LoRA ranks, prompt lengths) and where each method's sit."""
     report = gradio_progress(progress)
-    lm = models.get(model, "causal", progress=report)
+    lm = models.get(model, progress=report)
     config = BudgetConfig(ranks, prompt_lengths, steps, learning_rate, prompt_learning_rate, seed)
     for result in budget.iter_budget(lm, config, report):
         yield budget_figure(result), placement_figure(result), payload(result)

@@ -152,7 +152,7 @@ def tuning_table(
     """One row per tuning method: trainable parameters, checkpoint size, training memory."""
     settings = TuningSettings(lora_r, adapter_size, prefix_tokens, prompt_tokens, num_labels)
     report = gradio_progress(progress)
-    lm = models.get(model, "causal", progress=report)
+    lm = models.get(model, progress=report)
     result = tuning.table(lm, settings, progress=report)
     return rows_of(result.rows, TABLE_COLUMNS), trainable_figure(result), tasks_figure(result), payload(result)
 
@@ -173,7 +173,7 @@ def tuning_train(
     """Short seeded training runs of each chosen method on the sentiment set."""
     settings = TuningSettings(lora_r, adapter_size, prefix_tokens, prompt_tokens)
     report = gradio_progress(progress)
-    lm = models.get(model, "causal", progress=report)
+    lm = models.get(model, progress=report)
     result = tuning.train(lm, methods, steps, learning_rate, seed, settings, progress=report)
     return loss_figure(result), rows_of(result.runs, RUN_COLUMNS), payload(result)
 
