@@ -14,7 +14,8 @@ from explorer import tuning
 from explorer.tuning import budget, few_shot, remedies
 from explorer.views import experiments as view
 
-from builders import tiny_llama
+from builders import tiny_bert_for_templates, tiny_llama
+from test_tuning_lm_head import bert_data
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,16 @@ def test_build_adds_the_three_endpoints():
         view.build()
     names = {fn.api_name for fn in demo.fns.values()}
     assert {"tuning_remedies", "tuning_prompt_vs_head", "tuning_rank_sweep"} <= names
+
+
+def test_a_masked_lm_is_taken_by_name_and_tuned_through_its_mlm_head(monkeypatch):
+    bert = tiny_bert_for_templates()
+
+    def get(name, kind=None, **options):
+        assert kind is None  # no causal-only gate: compute says what a model cannot take
+        return bert
+
+    monkeypatch.setattr(view.models, "get", get)
+    monkeypatch.setattr(few_shot, "sentiment_data", lambda language="en": bert_data())
+    *_, (figure, result) = view.tuning_prompt_vs_head("tiny-bert", sizes="2", repeats=1, steps=1)
+    assert result["model"] == "tiny-bert" and result["template"].endswith("[MASK]") and finite(result)
