@@ -9,13 +9,13 @@ from types import SimpleNamespace
 
 import gradio as gr
 import pytest
+from test_tuning_lm_head import bert_data
 
 from explorer import tuning
 from explorer.tuning import budget, few_shot, remedies
 from explorer.views import experiments as view
 
 from builders import tiny_bert_for_templates, tiny_llama
-from test_tuning_lm_head import bert_data
 
 
 @pytest.fixture(scope="module")
