@@ -223,3 +223,12 @@ def tiny_gpt2_eager(seed: int = 0) -> models.LoadedModel:
     lm = tiny_gpt2(seed)
     lm.model.set_attn_implementation("eager")
     return lm
+
+
+def tiny_bert_for_templates(seed: int = 0, context: int = 256) -> models.LoadedModel:
+    """`tiny_bert` with room for a task's template (its tokenizer spells most words letter by letter)."""
+    small = tiny_bert(seed)
+    config = small.model.config
+    config.max_position_embeddings = context
+    torch.manual_seed(seed)
+    return wrap("tiny-bert", "masked", BertForMaskedLM(config), small.tokenizer)

@@ -50,6 +50,9 @@ CHEAP = {
     "methods": ["head"],
     "num_merges": 5,
     "token_id": 0,
+    "sizes": "2",  # /tuning_prompt_vs_head: one training-set size of two items
+    "ranks": "1",  # /tuning_rank_sweep: one LoRA rank and one prompt length
+    "prompt_lengths": "1",
 }
 # Endpoints that work on the session's earlier result: the request that makes one first.
 SETUP = {

@@ -21,6 +21,7 @@ from ..datasets import Example, Task
 from ..lm import check_fits
 from ..models import LoadedModel, Progress
 from ..segments import token_labels
+from .label_modes import check_label_mode, relabel
 from .prompts import Prompt, build_prompt, encode
 from .scoring import BATCH_SIZE, MAX_NEW_TOKENS, Prefix, greedy_answer, score_many, shared_prefix
 from .tasks import draw_demonstrations, split_items
@@ -203,6 +204,7 @@ class SweepResult:
     random_baseline: float  # guessing uniformly among the labels (0 for generation)
     chat: bool = False
     seconds: float = 0.0
+    label_mode: str = "gold"  # what the demonstrations' labels show (`label_modes`)
 
 
 def parse_shots(shots_list) -> list[int]:
@@ -229,9 +231,12 @@ def sweep(
     seed: int = 0,
     chat: bool = False,
     progress: Progress | None = None,
+    label_mode: str = "gold",
 ) -> SweepResult:
-    """Accuracy versus shots over `repeats` random draws of demonstrations, with and without calibration."""
+    """Accuracy versus shots over `repeats` random draws of demonstrations, with and without calibration;
+    the demonstrations' labels shown as `label_mode` says (gold, random, shuffled, other-task)."""
     started = time.perf_counter()
+    label_mode = check_label_mode(label_mode)
     shot_counts = parse_shots(shots_list)
     repeats = checks.number(repeats, "repeats", 1, MAX_REPEATS, integer=True)
     most = min(MAX_ITEMS, len(task.items) - max(shot_counts))
@@ -270,7 +275,8 @@ def sweep(
                 if progress:
                     progress(done / total, message)
 
-            demos = draw_demonstrations(pool, k, seed + 1000 * draw + k)
+            draw_seed = seed + 1000 * draw + k
+            demos = relabel(task, draw_demonstrations(pool, k, draw_seed), label_mode, draw_seed)
             accuracy, calibrated = _evaluate_draw(lm, task, demos, evaluation, chat, tick)
             plain.append(accuracy)
             if calibrated is not None:
@@ -291,7 +297,7 @@ def sweep(
     targets = [item.label for item in evaluation]
     majority = max(targets.count(t) for t in set(targets)) / len(targets)
     chance = 1 / len(task.labels) if task.kind == "classification" else 0.0
-    return SweepResult(task.name, lm.name, points, majority, chance, chat, time.perf_counter() - started)
+    return SweepResult(task.name, lm.name, points, majority, chance, chat, time.perf_counter() - started, label_mode)
 
 
 def _evaluate_draw(

@@ -5,6 +5,10 @@ model's weights (`classifier`), then trains a part of it: an entry of the catalo
 (`methods`; Houlsby adapters in `adapters`) says which. `measure` builds the table of
 trainable parameters, checkpoint sizes and training memory; `training` runs short seeded
 trainings and measures accuracy before/after and forgetting (perplexity on general text).
+
+The notes' experiments build on them: `remedies` (forgetting vs replay, L2-SP/EWC (`anchors`, `replay`)
+and LoRA), `few_shot` (prompt-based fine-tuning through the LM head (`verbalizer`) vs a new head) and
+`budget` (LoRA ranks and prompt lengths vs accuracy; `placement`: where trainable parameters sit).
 """
 
 from .adapters import BottleneckAdapter

@@ -15,7 +15,7 @@ from ..checks import ExplorerError
 from ..lm import decoder_layers
 
 ATTENTION_NAMES = ("self_attn", "attn", "attention")
-FEED_FORWARD_NAMES = ("mlp", "ffn", "feed_forward")
+FEED_FORWARD_NAMES = ("mlp", "ffn", "feed_forward", "output")  # BERT: its feed-forward block's output
 
 
 class BottleneckAdapter(nn.Module):

@@ -2,8 +2,9 @@
 
 `AutoModelForSequenceClassification` is built on the meta device (no memory), the cached
 model's tensors are assigned into it (no copy, the model is never loaded twice), and only
-the new classifier head gets fresh memory. The classifier reads the hidden state of the
-last real token, so a batch is padded with `explorer.lm.pad_id`.
+the new classifier head gets fresh memory. A causal LM's classifier reads the hidden state of
+the last real token, so a batch is padded with `explorer.lm.pad_id`; a masked LM's reads the
+first position, [CLS] (BERT, RoBERTa), as in the notes' BERT + classifier.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def shared_classifier(lm: LoadedModel, num_labels: int) -> nn.Module:
     # Parameters are assigned by name; buffers (rotary frequencies, position ids) are not in
     # every state dict, so the meta ones left are taken from the loaded model by their path.
     model.load_state_dict(lm.model.state_dict(), strict=False, assign=True)
+    read_cls_directly(model)
     buffers = dict(lm.model.named_buffers())
     for module_name, module in model.named_modules():
         for name, buffer in module._buffers.items():
@@ -40,6 +42,22 @@ def shared_classifier(lm: LoadedModel, num_labels: int) -> nn.Module:
     _initialise_head(model, getattr(config, "initializer_range", 0.02))
     model.requires_grad_(False)
     return model.eval()
+
+
+class ClsToken(nn.Module):
+    """In place of BERT's pooler: the [CLS] position's hidden state, as it is."""
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:  # (batch, n, hidden) -> (batch, hidden)
+        return hidden_states[:, 0]
+
+
+def read_cls_directly(model: nn.Module) -> None:
+    """A masked LM loaded with its MLM head has no pooler (BERT trained its tanh layer on next-sentence
+    prediction, which that checkpoint drops): rather than a frozen random layer, the head reads [CLS]."""
+    transformer = getattr(model, model.base_model_prefix)
+    pooler = getattr(transformer, "pooler", None)
+    if isinstance(pooler, nn.Module) and any(p.is_meta for p in pooler.parameters()):
+        transformer.pooler = ClsToken()
 
 
 def _initialise_head(model: nn.Module, std: float) -> None:

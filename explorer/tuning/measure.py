@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .. import i18n
+from ..checks import ExplorerError
 from ..models import LoadedModel, Progress
 from .methods import METHODS, Prepared, TuningSettings, prepare
 
@@ -145,6 +146,7 @@ class TuningTable:
     settings: dict
     seconds: float
     memory_batch: str = f"{BATCH_SIZE} sentences x {MEMORY_SEQ_LEN} tokens, fp32, Adam"
+    unavailable: dict[str, str] = field(default_factory=dict)  # method -> why this model cannot take it
 
 
 def measure(prepared: Prepared, full_checkpoint: int | None = None) -> Row:
@@ -180,9 +182,16 @@ def table(
     progress = progress or (lambda fraction, message: None)
     started = time.perf_counter()
     rows: list[Row] = []
+    unavailable = {}
     for index, method in enumerate(METHODS.values()):  # full fine-tuning is the first entry
         progress(index / len(METHODS), i18n.message("Setting up {method}", {"method": method.name}))
-        prepared = prepare(lm, method.id, settings)
+        try:
+            prepared = prepare(lm, method.id, settings)
+        except ExplorerError as error:  # a peft method with no target modules for this architecture
+            unavailable[method.id] = str(error)
+            continue
+        base_params = prepared.base_params
         rows.append(measure(prepared, rows[0].checkpoint_bytes if rows else None))
     progress(1.0, i18n.message("Table ready", {}))
-    return TuningTable(lm.name, prepared.base_params, rows, vars(settings), time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return TuningTable(lm.name, base_params, rows, vars(settings), seconds, unavailable=unavailable)

@@ -251,9 +251,24 @@ def prepare(
         model = shared_classifier(lm, settings.num_labels)
         base_params = sum(p.numel() for p in model.parameters())
         if entry.peft_config:
-            model, said = peft.get_peft_model(model, entry.peft_config(settings, total_steps)), ""
+            model, said = with_peft(lm, entry, model, settings, total_steps), ""
         else:
             head(model).requires_grad_(True)
             said = entry.set_up(model, settings)
     note = " ".join(part for part in (said, i18n.message(entry.note, vars(settings))) if part)
     return Prepared(method, model, base_params, note)
+
+
+def with_peft(lm: LoadedModel, entry: Method, model: nn.Module, settings: TuningSettings, steps: int) -> nn.Module:
+    """peft's method added to the classifier; refused when peft knows no modules to put it on."""
+    try:
+        return peft.get_peft_model(model, entry.peft_config(settings, steps))
+    except ValueError as error:  # e.g. no default target modules for this architecture
+        raise ExplorerError(
+            "{model} cannot be tuned with {method}: {reason}. Methods that need no target modules "
+            "work on every model: {allowed}.",
+            model=lm.name,
+            method=entry.id,
+            reason=str(error)[:200],
+            allowed=", ".join(m.id for m in METHODS.values() if m.set_up),
+        ) from None

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .. import checks, datasets, i18n
-from ..lm import check_fits, encode_document, pad_id
+from ..lm import check_fits, pad_id
 from ..models import LoadedModel, Progress
 from .classifier import backbone
+from .lm_head import document_ids, is_masked, lm_loss, lm_targets
 from .measure import BATCH_SIZE, SavedActivations, optimizer_bytes, parameter_bytes, tensor_bytes
 from .methods import METHODS, Prepared, TuningSettings, check_methods, prepare
 
@@ -99,7 +100,7 @@ def train(
     learning_rate = checks.number(learning_rate, "learning_rate", 0, MAX_LEARNING_RATE, low_open=True)
     seed = checks.seed(seed)
     data = data or sentiment_data(i18n.current())
-    check_fits(lm, len(encode_document(lm.tokenizer, data.passage)))  # the passage whose perplexity is measured
+    check_passage(lm, data)
     settings = TuningSettings(**{**vars(settings.validated()), "num_labels": len(data.labels)})
     progress = progress or (lambda fraction, message: None)
     runs = []
@@ -124,6 +125,11 @@ def train(
     )
 
 
+def check_passage(lm: LoadedModel, data: LabelledData) -> None:
+    """Refuse a model whose context cannot hold the general passage whose perplexity is measured."""
+    check_fits(lm, len(document_ids(lm, data.passage)))
+
+
 def train_one(
     lm: LoadedModel,
     method: str,
@@ -137,7 +143,22 @@ def train_one(
     """One method's run (arguments already checked by `train`)."""
     prepared = prepare(lm, method, settings, seed, total_steps=steps)
     own_trainable_copies(prepared, lm)
-    model, after_step = prepared.model, METHODS[method].after_step
+    return fit(lm, prepared, steps, learning_rate, seed, data, report)
+
+
+def fit(
+    lm: LoadedModel,
+    prepared: Prepared,
+    steps: int,
+    learning_rate: float,
+    seed: int,
+    data: LabelledData,
+    report: Progress,
+    extra_loss: Callable[[nn.Module, int], torch.Tensor] | None = None,
+) -> Run:
+    """Measure, train and measure again a prepared model whose trained tensors are its own.
+    `extra_loss(model, step)`, if given, is added to the task's loss at every step (a remedy's term)."""
+    model, after_step = prepared.model, METHODS[prepared.method].after_step
     report(0.0, i18n.message("measuring before training", {}))
     accuracy_before, ppl_before = accuracy(model, lm, data), perplexity(model, lm, data.passage)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -150,13 +171,14 @@ def train_one(
         labels = torch.tensor([data.labels.index(item.label) for item in items])  # (batch,)
         with SavedActivations(model) as saved:
             outputs = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
-        if not math.isfinite(outputs.loss.item()):
+            loss = outputs.loss + extra_loss(model, step) if extra_loss else outputs.loss
+        if not math.isfinite(loss.item()):
             stopped = i18n.message(
                 "loss became {loss} at step {step}; run stopped (try a smaller learning rate)",
-                {"loss": outputs.loss.item(), "step": step + 1},
+                {"loss": loss.item(), "step": step + 1},
             )
             break
-        outputs.loss.backward()
+        loss.backward()
         optimizer.step()
         gradients = tensor_bytes(p.grad for p in parameters if p.grad is not None)
         peak = max(peak, parameter_bytes(model) + gradients + optimizer_bytes(optimizer) + saved.bytes)
@@ -175,7 +197,7 @@ def train_one(
     model.eval()
     report(steps / (steps + 1), i18n.message("measuring after training", {}))
     return Run(
-        method=method,
+        method=prepared.method,
         trainable=prepared.trainable,
         losses=losses,
         accuracy=accuracy(model, lm, data),
@@ -184,7 +206,7 @@ def train_one(
         ppl_before=ppl_before,
         ppl_after=perplexity(model, lm, data.passage),
         accuracy_before=accuracy_before,
-        name=METHODS[method].name,
+        name=METHODS[prepared.method].name,
         steps_done=len(losses),
         stopped=stopped,
         note=prepared.note,
@@ -200,22 +222,29 @@ def own_trainable_copies(prepared: Prepared, lm: LoadedModel) -> None:
             parameter.data = parameter.data.clone()
 
 
-def batches(items: Sequence, steps: int, seed: int) -> list[list]:
-    """`steps` batches drawn through seeded shuffles of the training items (the same for every method)."""
+def batches(items: Sequence, steps: int, seed: int, size: int = BATCH_SIZE) -> list[list]:
+    """`steps` batches drawn through seeded shuffles of the items (the same for every method)."""
     generator = torch.Generator().manual_seed(seed)
     order: list[int] = []
-    while len(order) < steps * BATCH_SIZE:
+    while len(order) < steps * size:
         order += torch.randperm(len(items), generator=generator).tolist()
-    return [[items[i] for i in order[s * BATCH_SIZE : (s + 1) * BATCH_SIZE]] for s in range(steps)]
+    return [[items[i] for i in order[s * size : (s + 1) * size]] for s in range(steps)]
 
 
 def encode(lm: LoadedModel, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded ids and mask, (batch, n) each: the last position is always a real token, which the
-    classifier reads (prompt tuning feeds embeddings, so the model cannot find padding itself)."""
-    rows = [lm.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
-    width = max(len(row) for row in rows)
-    input_ids = torch.tensor([[pad_id(lm)] * (width - len(row)) + row for row in rows])
-    attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
+    """Padded ids and mask, (batch, n) each. A causal LM's rows are left-padded, so the last position is
+    always a real token, which the classifier reads (prompt tuning feeds embeddings, so the model cannot
+    find padding itself). A masked LM's rows are its tokenizer's own ([CLS] … [SEP]), right-padded: its
+    classifier reads [CLS], the first position, and absolute positions stay where pre-training had them."""
+    if is_masked(lm):
+        encoded = lm.tokenizer(list(texts), padding=True, padding_side="right", return_tensors="pt")
+        input_ids, attention_mask = encoded["input_ids"], encoded["attention_mask"]
+    else:
+        rows = [lm.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+        width = max(len(row) for row in rows)
+        input_ids = torch.tensor([[pad_id(lm)] * (width - len(row)) + row for row in rows])
+        attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
+    check_fits(lm, input_ids.shape[1])
     return input_ids, attention_mask
 
 
@@ -234,24 +263,21 @@ def accuracy(model: nn.Module, lm: LoadedModel, data: LabelledData) -> float:
 
 @torch.no_grad()
 def perplexity(model: nn.Module, lm: LoadedModel, text: str = GENERAL_TEXT) -> float:
-    """The language model's perplexity on `text` (a whole document, as every tab scores one),
-    read through the (tuned) classifier's backbone and the LM head.
+    """The language model's perplexity on `text` (a whole document, as every tab scores one; for a
+    masked LM its pseudo-perplexity, `lm_head`), read through the (tuned) classifier's backbone and
+    the pre-trained LM head.
 
     The classifier has no LM head, so the backbone's final hidden states go through the original
-    one (with tied embeddings: the backbone's own, possibly tuned, embedding matrix). Not
-    `lm.sentence_logprobs`: that runs the cached model, and prompt and prefix tuning only act
-    through the tuned model's own forward.
+    one (`lm_head.lm_logits`). Not `lm.sentence_logprobs`: that runs the cached model, and prompt and
+    prefix tuning only act through the tuned model's own forward.
     """
-    input_ids = torch.tensor([encode_document(lm.tokenizer, text)])  # (1, n)
+    inputs, targets = lm_targets(lm, torch.tensor([document_ids(lm, text)]))  # (copies, n) each
     transformer = backbone(model)
     captured = []
     hook = transformer.register_forward_hook(lambda module, inputs, output: captured.append(output[0]))
     try:
-        model(input_ids=input_ids)
+        model(input_ids=inputs)
     finally:
         hook.remove()
-    hidden = captured[0][0, -input_ids.shape[1] :]  # (n, hidden); prompt tuning prepends virtual tokens
-    tied = getattr(lm.model.config, "tie_word_embeddings", False)
-    head = transformer.get_input_embeddings().weight if tied else lm.model.get_output_embeddings().weight
-    logits = hidden[:-1] @ head.T  # (n - 1, vocab): position j predicts token j + 1
-    return math.exp(nn.functional.cross_entropy(logits.float(), input_ids[0, 1:]).item())
+    hidden = captured[0][:, -inputs.shape[1] :]  # (copies, n, hidden); prompt tuning prepends virtual tokens
+    return math.exp(lm_loss(transformer, lm, hidden, targets).item())

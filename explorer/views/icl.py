@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from .. import datasets, i18n, models
 from .. import icl as compute
 from ..icl import IclResult, SweepResult
+from ..icl.label_modes import LABEL_MODES
 from . import export, focus, links, poll
 from .common import (
     LONG_WORK,
@@ -145,7 +146,8 @@ def sweep_figure(result: SweepResult) -> go.Figure:
         )
     n = result.points[0].n_items if result.points else 0
     figure.update_layout(
-        title=t("icl.sweep_title", task=result.task, n=n, seconds=result.seconds),
+        title=t("icl.sweep_title", task=result.task, n=n, seconds=result.seconds)
+        + f"<br><sup>{t('experiments.label_mode.shown', mode=t(f'experiments.label_mode.{result.label_mode}'))}</sup>",
         xaxis_title=t("icl.shots_axis"),
         yaxis_title=t("icl.accuracy_axis"),
         yaxis_range=[0, 1.05],
@@ -199,13 +201,16 @@ def icl_sweep(
     verbalizers: str = "",
     instruction: str = "",
     custom_examples: str = "",
+    label_mode: str = "gold",
     progress=gr.Progress(),
 ):
-    """Accuracy versus shots over `repeats` random draws of demonstrations, with and without calibration."""
+    """Accuracy versus shots over `repeats` random draws of demonstrations, with and without calibration;
+    `label_mode` (gold, random, shuffled, other-task): what the demonstrations' labels show."""
     chosen = compute.resolve_task(task, template, verbalizers, instruction, custom_examples)
     report = gradio_progress(progress)
     lm = models.get(model, "causal", progress=report)
-    result = compute.sweep(lm, chosen, shots_list, repeats, max_items, seed, bool(use_chat_template), report)
+    chat = bool(use_chat_template)
+    result = compute.sweep(lm, chosen, shots_list, repeats, max_items, seed, chat, report, label_mode)
     return sweep_figure(result), payload(result)
 
 
@@ -330,6 +335,12 @@ def build() -> None:
             shots_list = gr.Textbox("0, 1, 2, 4, 8", label=tr("icl.shots_list"))
             repeats = Slider(1, compute.MAX_REPEATS, 3, step=1, label=tr("icl.repeats"))
             max_items = Slider(4, compute.MAX_ITEMS, 40, step=1, label=tr("icl.max_items"))
+            label_mode = gr.Dropdown(
+                [(tr(f"experiments.label_mode.{mode}"), mode) for mode in LABEL_MODES],
+                value="gold",
+                label=tr("experiments.label_mode"),
+                info=tr("experiments.label_mode_info"),
+            )
             sweep_button = gr.Button(tr("icl.sweep_run"), variant="primary")
         sweep_plot = gr.Plot(label=tr("icl.sweep_plot"))
         sweep_json = json_panel()
@@ -349,7 +360,7 @@ def build() -> None:
     )
     sweep_button.click(
         icl_sweep,
-        [task, model, shots_list, repeats, max_items, seed, chat, *editable],
+        [task, model, shots_list, repeats, max_items, seed, chat, *editable, label_mode],
         [sweep_plot, sweep_json],
         api_name="icl_sweep",
         **LONG_WORK,

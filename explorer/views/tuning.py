@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from .. import models, tuning
 from ..tuning import METHODS, TrainingResult, TuningSettings, TuningTable
-from . import export, links
+from . import experiments, export, links
 from .common import (
     LONG_WORK,
     SHORT_WORK,
@@ -158,7 +158,7 @@ def tuning_table(
     """One row per tuning method: trainable parameters, checkpoint size, training memory."""
     settings = TuningSettings(lora_r, adapter_size, prefix_tokens, prompt_tokens, num_labels)
     report = gradio_progress(progress)
-    lm = models.get(model, "causal", progress=report)
+    lm = models.get(model, progress=report)
     result = tuning.table(lm, settings, progress=report)
     return (
         rows_of(result.rows, TABLE_COLUMNS, TABLE_HEADERS),
@@ -184,7 +184,7 @@ def tuning_train(
     """Short seeded training runs of each chosen method on the sentiment set."""
     settings = TuningSettings(lora_r, adapter_size, prefix_tokens, prompt_tokens)
     report = gradio_progress(progress)
-    lm = models.get(model, "causal", progress=report)
+    lm = models.get(model, progress=report)
     result = tuning.train(lm, methods, steps, learning_rate, seed, settings, progress=report)
     return loss_figure(result), rows_of(result.runs, RUN_COLUMNS, RUN_HEADERS), payload(result)
 
@@ -275,4 +275,5 @@ def build() -> None:
         api_name="tuning_train",
         **LONG_WORK,
     )
+    experiments.build(model)
     export.equip("tuning")
