@@ -9,7 +9,7 @@ import torch
 
 from explorer import models
 from explorer.views import attention, generation, icl, inside, masked_lm, models_panel, tokenisation, tuning
-from explorer.views.common import I18N, tr
+from explorer.views.common import I18N, language_marker, tr
 
 # (tab key, view module): each view's build() lays out its tab and wires its endpoints; the tab's
 # title is the label "app.tab.<key>" in explorer/locales.
@@ -31,6 +31,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab(tr(f"app.tab.{key}")):
                 view.build()
         models_panel.build()
+        language_marker()
     # Two requests at a time keep both CPU cores busy without starving either (generation has its own
     # limit: its requests share forwards, see explorer/generation/scheduler.py). Past QUEUE_SIZE waiting
     # requests, a newcomer is told at once that the app is busy ("Queue is full! Please try again.")

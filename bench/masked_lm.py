@@ -44,7 +44,9 @@ LATENCY_CASES = {
 REPEATS = 3
 
 
-def hit_rate(lm: models.LoadedModel, language: str, top_k: int = 5, before: str = "", path: str = "") -> None:
+def hit_rate(
+    lm: models.LoadedModel, language: str, top_k: int = 5, before: str = "", path: str = "", part: slice = slice(None)
+) -> None:
     """Top-1 and top-k hits on the cloze set; with `before` (a commit), that commit's fill_mask runs
     beside today's on each sentence, interleaved, so both meet the same machine load."""
     contenders = {"after": masked_lm.fill_mask}
@@ -54,7 +56,7 @@ def hit_rate(lm: models.LoadedModel, language: str, top_k: int = 5, before: str 
         datasets.load_cloze(language)
         if not path
         else [datasets.Cloze(**json.loads(line)) for line in Path(path).read_text().splitlines()]
-    )
+    )[part]
     by_group = {name: collections.defaultdict(list) for name in contenders}
     firsts, seconds = {name: [] for name in contenders}, {name: [] for name in contenders}
     for row in rows:
@@ -110,6 +112,7 @@ def main() -> None:
     parser.add_argument("--set", choices=datasets.LANGUAGES, default="en", help="the cloze set's language")
     parser.add_argument("--before", default="", help="a commit whose fill_mask runs beside today's (e.g. a408a13)")
     parser.add_argument("--cloze-file", default="", help="another cloze set (JSON lines) instead of --set's")
+    parser.add_argument("--rows", default=":", help="a slice of the set, e.g. 18: (split a long run over processes)")
     args = parser.parse_args()
     threads = int(os.environ.get("PLM_EXPLORER_THREADS", "1"))
     torch.set_num_threads(threads)
@@ -122,7 +125,9 @@ def main() -> None:
     if not args.before:
         latency(lm, args.set)
     if not args.latency_only:
-        hit_rate(lm, args.set, before=args.before, path=args.cloze_file)
+        start, _, end = args.rows.partition(":")
+        rows = slice(int(start) if start else None, int(end) if end else None)
+        hit_rate(lm, args.set, before=args.before, path=args.cloze_file, part=rows)
     print(f"\nload average now {os.getloadavg()[0]:.1f}; total {time.perf_counter() - started:.0f} s")
 
 

@@ -86,8 +86,12 @@ def proposals(
         asking = i18n.message("Asking {model} to fill blank {n}", {"model": lm.name, "n": index + 1})
         progress(0.3 + 0.4 * index / len(masks), asking)
         how, asked = asked_words(lm, text, masks, index, n)
+        # A blank that starts the text has no left context: what "left context" proposes there is only how
+        # documents start ("The", "import"), scored for nothing, unless the asked model proposed nothing.
+        starts_text = not text[: masks[index].start()].strip() and asked
+        guessed = [] if starts_text else [(f.token, "left context") for f in left_only[index]]
         words: dict[str, set[str]] = {}
-        for word, source in [*((f.token, "left context") for f in left_only[index]), *((w, how) for w in asked)]:
+        for word, source in [*guessed, *((w, how) for w in asked)]:
             for shorter in cjk_prefixes(word):  # 北京市 is proposed as 北, 北京 and 北京市: the sentence picks
                 words.setdefault(shorter, set()).add(source)
         words_per_blank.append(words)
