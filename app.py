@@ -20,7 +20,7 @@ from explorer.views import (
     tokenisation,
     tuning,
 )
-from explorer.views.common import I18N, tr
+from explorer.views.common import I18N, language_marker, tr
 
 # (tab key, view module): each view's build() lays out its tab and wires its endpoints; the tab's
 # title is the label "app.tab.<key>" in explorer/locales.
@@ -44,6 +44,7 @@ def build_app() -> gr.Blocks:
                 with gr.Tab(tr(f"app.tab.{key}"), id=key):
                     view.build()
         models_panel.build()
+        language_marker()
         links.wire(page, tabs)
         poll.student_page()  # a `?poll=<CODE>` link shows only the poll's question
     # Two requests at a time keep both CPU cores busy without starving either (generation has its own

@@ -5,11 +5,12 @@
    side in one run, with single-token and multi-token verbalizers. Target: >= 3x.
 2. The default sweep: 5 shot counts x 3 draws x 40 items on sentiment. Target: < 2 minutes.
 3. A generation sweep (antonyms, 0 and 4 shots x 40 items): greedy answers after the demonstrations' cache.
-4. Chinese (issue 14): sentiment_zh (好评 / 差评, each word scored over all its tokens) accuracy vs
-   shots 0, 1, 4, 8 x 2 draws x 40 items against the majority baseline, on Gemma-3-270M by default.
+4. Chinese (issue 14): sentiment_zh (好评 / 差评) and topic_zh (4 labels), each label word scored over
+   all its tokens: accuracy vs shots 0, 1, 2, 4, 8 x 2 draws x 40 items, with and without calibration,
+   against the majority baseline, on Gemma-3-270M and SmolLM2 by default.
 
     .venv/bin/python bench/icl.py [--threads N] [--queries 6] [--skip-sweep]
-    .venv/bin/python bench/icl.py --chinese-only [--chinese-model NAME]
+    .venv/bin/python bench/icl.py --chinese-only [--chinese-models NAME ...]
 
 Timings on a shared machine are noisy: the ratio is measured with both methods interleaved, and the
 sweeps report this process's CPU seconds beside the wall time.
@@ -77,12 +78,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=6, help="queries timed per verbalizer set")
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--chinese-only", action="store_true", help="only the Chinese sentiment sweep")
-    parser.add_argument("--chinese-model", default=models.GEMMA_NAME, help="the model of the Chinese sweep")
+    parser.add_argument(
+        "--chinese-models", nargs="+", default=[models.GEMMA_NAME, models.BUNDLED_NAME], help="the Chinese sweep's"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.chinese_only:
-        chinese_sweep(models.get(args.chinese_model, "causal"))
+        chinese_sweeps(args.chinese_models)
         return
     lm = models.get()
     print(f"model {lm.name}, torch threads {torch.get_num_threads()}")
@@ -117,14 +120,27 @@ def main() -> None:
     total, cpu = time.perf_counter() - started, time.process_time() - cpu
     accuracies = ", ".join(f"{p.shots} shots {p.accuracy_mean:.3f}" for p in result.points)
     print(f"accuracy {accuracies}; wall time {total:.1f} s, CPU {cpu:.1f} s")
-    chinese_sweep(models.get(args.chinese_model, "causal"))
+    chinese_sweeps(args.chinese_models)
 
 
-def chinese_sweep(lm) -> None:
-    """Chinese sentiment ICL: accuracy vs shots against the majority baseline."""
-    print(f"\nChinese sentiment (sentiment_zh, 好评/差评) on {lm.name}: shots 0,1,4,8 x 2 draws x 40 items")
+CHINESE_TASKS = ("sentiment_zh", "topic_zh")
+CHINESE_SHOTS = "0, 1, 2, 4, 8"
+
+
+def chinese_sweeps(names: list[str]) -> None:
+    """Chinese ICL: accuracy vs shots, plain and calibrated, for every Chinese task on every model."""
+    for name in names:
+        lm = models.get(name, "causal")
+        for task in CHINESE_TASKS:
+            chinese_sweep(lm, task)
+
+
+def chinese_sweep(lm, task: str) -> None:
+    """One Chinese task's accuracy vs shots against the majority baseline."""
+    resolved = icl.resolve_task(task)
+    print(f"\n{task} ({'/'.join(resolved.verbalizers)}) on {lm.name}: shots {CHINESE_SHOTS} x 2 draws x 40 items")
     started, cpu = time.perf_counter(), time.process_time()
-    result = icl.sweep(lm, icl.resolve_task("sentiment_zh"), "0, 1, 4, 8", repeats=2, max_items=40)
+    result = icl.sweep(lm, resolved, CHINESE_SHOTS, repeats=2, max_items=40)
     total, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(f"{'shots':>5}{'acc mean':>10}{'acc std':>9}{'calib mean':>12}{'calib std':>11}")
     for p in result.points:

@@ -4,6 +4,7 @@
     .venv/bin/python bench/masked_lm.py --latency-only  # the latency table only
     .venv/bin/python bench/masked_lm.py --model NAME    # another registered causal model (default: the bundled one)
     .venv/bin/python bench/masked_lm.py --set zh --model Gemma-3-270M   # the 36 Chinese sentences (cloze_zh)
+    .venv/bin/python bench/masked_lm.py --set zh --model Gemma-3-270M --before a408a13  # beside an old commit
 
 Targets (issue 4): the right word in the top 5 for >= 7 sentences in 10; one fill with one mask < 2 s,
 with several masks < 6 s, on 2 CPU cores. Chinese (issue 14): >= 60 % in the top 5 on Gemma-3-270M,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import statistics
 import sys
@@ -24,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
+from before import at_commit  # noqa: E402
 
 from explorer import datasets, masked_lm, models  # noqa: E402
 
@@ -41,26 +44,49 @@ LATENCY_CASES = {
 REPEATS = 3
 
 
-def hit_rate(lm: models.LoadedModel, language: str, top_k: int = 5) -> None:
-    by_group: dict[str, list[bool]] = collections.defaultdict(list)
-    misses, seconds = [], []
-    for row in datasets.load_cloze(language):
-        result = masked_lm.fill_mask(lm, lm, row.text, top_k)
-        seconds.append(result.seconds)
-        words = [c.token.lower() for c in result.masks[0].candidates]
-        hit = any(answer.lower() in words for answer in row.answers)
-        for group in (row.category, f"mask at {row.position}", "all"):
-            by_group[group].append(hit)
-        if not hit:
-            misses.append(f"  {row.text!r}: wanted {row.answers[0]}, got {words}")
+def hit_rate(
+    lm: models.LoadedModel, language: str, top_k: int = 5, before: str = "", path: str = "", part: slice = slice(None)
+) -> None:
+    """Top-1 and top-k hits on the cloze set; with `before` (a commit), that commit's fill_mask runs
+    beside today's on each sentence, interleaved, so both meet the same machine load."""
+    contenders = {"after": masked_lm.fill_mask}
+    if before:
+        contenders = {"before": at_commit(before, "masked_lm").masked_lm.fill_mask, **contenders}
+    rows = (
+        datasets.load_cloze(language)
+        if not path
+        else [datasets.Cloze(**json.loads(line)) for line in Path(path).read_text().splitlines()]
+    )[part]
+    by_group = {name: collections.defaultdict(list) for name in contenders}
+    firsts, seconds = {name: [] for name in contenders}, {name: [] for name in contenders}
+    for row in rows:
+        line = []
+        for name, fill_mask in contenders.items():
+            result = fill_mask(lm, lm, row.text, top_k)
+            seconds[name].append(result.seconds)
+            words = [c.token.lower() for c in result.masks[0].candidates]
+            answers = {answer.lower() for answer in row.answers}
+            hit, first = bool(answers & set(words)), bool(words) and words[0] in answers
+            firsts[name].append(first)
+            for group in (row.category, f"mask at {row.position}", "all"):
+                by_group[name][group].append(hit)
+            line.append(f"{name} {'1' if first else 'H' if hit else '-'} {result.seconds:5.1f}s {words}")
+        print(f"{row.text} (want {row.answers[0]}):\n  " + "\n  ".join(line), flush=True)
     print(
-        f"\nHit rate: the right word in the top {top_k} (causal rescoring, {lm.name}, set {language}); "
-        f"median call {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s"
+        f"\nHit rate: the right word first / in the top {top_k} (causal rescoring, {lm.name}, set {path or language})"
     )
-    print(f"{'group':<18}{'hits':>6}{'n':>5}{'rate':>7}")
-    for group, hits in sorted(by_group.items(), key=lambda item: item[0] == "all"):
-        print(f"{group:<18}{sum(hits):>6}{len(hits):>5}{sum(hits) / len(hits):>7.0%}")
-    print("misses:\n" + "\n".join(misses))
+    print(f"{'group':<18}" + "".join(f"{name + ' hits':>14}{'rate':>7}" for name in contenders) + f"{'n':>5}")
+    for group in sorted(by_group["after"], key=lambda g: g == "all"):
+        cells = "".join(
+            f"{sum(by_group[n][group]):>14}{sum(by_group[n][group]) / len(by_group[n][group]):>7.0%}"
+            for n in contenders
+        )
+        print(f"{group:<18}{cells}{len(by_group['after'][group]):>5}")
+    for name in contenders:
+        print(
+            f"{name}: top-1 {sum(firsts[name])}/{len(rows)}, top-{top_k} {sum(by_group[name]['all'])}/{len(rows)}; "
+            f"seconds per call median {statistics.median(seconds[name]):.2f}, max {max(seconds[name]):.2f}"
+        )
 
 
 def latency(lm: models.LoadedModel, language: str) -> None:
@@ -84,6 +110,9 @@ def main() -> None:
     parser.add_argument("--model", default="", help="a registered causal model ('' = the bundled one)")
     parser.add_argument("--latency-only", action="store_true", help="skip the cloze hit rate")
     parser.add_argument("--set", choices=datasets.LANGUAGES, default="en", help="the cloze set's language")
+    parser.add_argument("--before", default="", help="a commit whose fill_mask runs beside today's (e.g. a408a13)")
+    parser.add_argument("--cloze-file", default="", help="another cloze set (JSON lines) instead of --set's")
+    parser.add_argument("--rows", default=":", help="a slice of the set, e.g. 18: (split a long run over processes)")
     args = parser.parse_args()
     threads = int(os.environ.get("PLM_EXPLORER_THREADS", "1"))
     torch.set_num_threads(threads)
@@ -93,9 +122,12 @@ def main() -> None:
         f"{lm.name} ready in {time.perf_counter() - started:.1f} s; torch threads {threads}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine is slower)"
     )
-    latency(lm, args.set)
+    if not args.before:
+        latency(lm, args.set)
     if not args.latency_only:
-        hit_rate(lm, args.set)
+        start, _, end = args.rows.partition(":")
+        rows = slice(int(start) if start else None, int(end) if end else None)
+        hit_rate(lm, args.set, before=args.before, path=args.cloze_file, part=rows)
     print(f"\nload average now {os.getloadavg()[0]:.1f}; total {time.perf_counter() - started:.0f} s")
 
 

@@ -7,19 +7,25 @@ A third language is a folder of these files and no code change. English is the f
 
 The views hand the frontend every label at once (Gradio's `gr.I18n`: it picks the browser's
 language and lets the page switch it); what the server draws (plots, tables, messages) follows the
-language of the request being served, held in a context variable for the request's duration.
+language of the request being served (`request_language`: the language the page shows, sent in a
+cookie, else the browser's), held in a context variable for the request's duration.
 """
 
 from __future__ import annotations
 
 import contextvars
 import json
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import contextmanager, suppress
 from functools import cache
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 
 LOCALES = Path(__file__).parent / "locales"
 DEFAULT = "en"
+# The language the page shows, which the user may switch in Gradio's settings: the page writes it in
+# this cookie (views/common.py `language_marker`), so every request it sends says it.
+CHOSEN_COOKIE = "plm_language"
 _current = contextvars.ContextVar("language", default=DEFAULT)
 
 
@@ -67,6 +73,16 @@ def negotiate(accept_language: str | None) -> str:
             if tag == language.lower() or tag.split("-")[0] == language.lower().split("-")[0]:
                 return language
     return DEFAULT
+
+
+def request_language(headers: Mapping[str, str]) -> str:
+    """The language to serve a request in: the one its page shows (the CHOSEN_COOKIE), else the best
+    for its Accept-Language (an API client sends neither: English)."""
+    cookie = SimpleCookie()
+    with suppress(CookieError):  # a malformed cookie header is no choice
+        cookie.load(headers.get("cookie") or "")
+    chosen = cookie[CHOSEN_COOKIE].value if CHOSEN_COOKIE in cookie else ""
+    return chosen if chosen in languages() else negotiate(headers.get("accept-language"))
 
 
 def current() -> str:

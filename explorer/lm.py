@@ -18,6 +18,7 @@ from .checks import ExplorerError
 from .models import LoadedModel
 
 HEAD_CHUNK = 512  # rows of the LM head computed at once while scoring: bounds the logits' memory
+VOCAB_CHUNK = 16_384  # words of the LM head computed at once by `head_chunks`: (64, 16384) floats stay in cache
 DOCUMENT_SEPARATORS = ("<|endoftext|>",)  # GPT-2, SmolLM2 and Qwen separate pretraining documents with it
 
 
@@ -98,11 +99,29 @@ def final_norm(model: nn.Module) -> nn.Module:
 
 def head_logits(model: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
     """The LM head on final-normed hidden states (..., d) -> (..., vocab), exactly as the model's own
-    forward applies it: the output embeddings, then tanh soft-capping where the config sets
-    `final_logit_softcapping` (Gemma 2 does; Gemma 3 sets none)."""
-    logits = model.get_output_embeddings()(hidden)
+    forward applies it: the output embeddings, then `softcap`."""
+    return softcap(model, model.get_output_embeddings()(hidden))
+
+
+def softcap(model: nn.Module, logits: torch.Tensor) -> torch.Tensor:
+    """tanh soft-capping of the logits where the config sets `final_logit_softcapping` (Gemma 2 does;
+    Gemma 3 sets none). It keeps the logits' order."""
     cap = getattr(model.config, "final_logit_softcapping", None)
     return torch.tanh(logits / cap) * cap if cap is not None else logits
+
+
+def head_chunks(model: nn.Module, hidden: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+    """`head_logits` a slice of the vocabulary at a time: (first id of the slice, (n, slice) logits).
+
+    A vocabulary of 262,144 words (Gemma) makes (n, vocab) logits of many megabytes that each later
+    pass (softmax, top-k, comparisons) reads again from memory; a slice stays in the cache while it is
+    reduced, and the head's weights are still read only once.
+    """
+    head = model.get_output_embeddings()
+    for start in range(0, head.weight.shape[0], VOCAB_CHUNK):
+        end = start + VOCAB_CHUNK
+        bias = head.bias[start:end] if getattr(head, "bias", None) is not None else None
+        yield start, softcap(model, nn.functional.linear(hidden, head.weight[start:end], bias).float())  # (n, slice)
 
 
 def decoder_layers(model: nn.Module) -> nn.ModuleList:

@@ -95,6 +95,39 @@ def test_the_browsers_language_is_negotiated(header, language):
     assert i18n.negotiate(header) == language
 
 
+@pytest.mark.parametrize(
+    "headers, language",
+    [
+        ({"cookie": "plm_language=en", "accept-language": "zh-CN,zh;q=0.9"}, "en"),  # switched in the page
+        ({"cookie": "a=1; plm_language=zh-CN; b=2", "accept-language": "en-US"}, "zh-CN"),
+        ({"cookie": "plm_language=fr", "accept-language": "zh-CN"}, "zh-CN"),  # no such language: the browser's
+        ({"cookie": 'plm_language=en"; x', "accept-language": "zh"}, "zh-CN"),  # a malformed cookie
+        ({"cookie": "other=en", "accept-language": "zh"}, "zh-CN"),
+        ({"accept-language": "zh-CN"}, "zh-CN"),
+        ({}, "en"),  # an API client
+    ],
+)
+def test_the_language_chosen_in_the_page_wins_over_the_browsers(headers, language):
+    assert i18n.request_language(headers) == language
+
+
+def test_a_handler_serves_the_language_of_the_cookie(monkeypatch):
+    from gradio.route_utils import Request
+
+    from explorer.views.common import user_errors
+
+    @user_errors
+    def handler(text):
+        return i18n.current()
+
+    def request(**headers):
+        return Request(headers=headers)
+
+    assert handler("x", request(cookie="plm_language=zh-CN")) == "zh-CN"
+    assert handler("x", request(cookie="plm_language=en", **{"accept-language": "zh-CN"})) == "en"
+    assert handler("x", request(**{"accept-language": "zh-CN"})) == "zh-CN"
+
+
 def test_messages_are_written_in_the_language_being_served():
     with i18n.speaking("zh-CN"), pytest.raises(checks.ExplorerError) as chinese:
         checks.text("  ", "prompt")

@@ -6,7 +6,8 @@ whole sentence. So, per blank:
    the words it gives when shown the whole sentence and asked to fill the blank: an instruct
    model through its chat template (source "instruct"), a base model such as Gemma 3 270M through
    the same question as a plain document (source "prompt": on the 30 cloze sentences it lifts
-   Gemma 3 270M from 16 to 19 hits in the top 5);
+   Gemma 3 270M from 16 to 19 hits in the top 5), or, in Chinese, through three filled examples
+   (FEW_SHOT_ZH: a blank at a sentence's start gets words that fit what follows it);
 2. put each proposed word in the blank and score every complete sentence by its log-likelihood
    (`lm.sentence_logprobs`: all of them in one batched forward), so the words after the blank
    count too;
@@ -35,23 +36,36 @@ ANSWER_START = "Filled in:"  # the answer is written up to the blank for the mod
 FILL_INSTRUCTION_ZH = "在这句话的空白处（___）填入一个词，并写出整句话。\n句子：“{sentence}”"
 FILL_SYSTEM_ZH = "你负责用一个词填写句子中的空白。"
 ANSWER_START_ZH = "填好后："
+# A base model is not taught to follow instructions, but it continues a pattern: asked in Chinese, it
+# is shown three filled blanks (one at a sentence's start) and then the sentence, and names the word.
+# Chinese is written without spaces, so the word stands alone after "答案：" and the blank's left
+# context (empty for a blank at the start) never has to be continued from a cut inside a word.
+FEW_SHOT_ZH = (
+    "填空：我每天早上喝一杯___。\n答案：咖啡\n\n"
+    "填空：___是一种会飞的动物。\n答案：鸟\n\n"
+    "填空：小明在___里借了三本书。\n答案：图书馆\n\n"
+    "填空：{sentence}\n答案："
+)
 
 
 def asked_words(lm: LoadedModel, text: str, masks: list[re.Match], index: int, n: int) -> tuple[str, list[str]]:
     """The words the model gives when shown the whole sentence (blank `index` as ___, the others as …)
     and asked to fill it, and how it was asked ("instruct" or "prompt"). Its answer is started for
-    it up to the blank, so its next word is its filler."""
+    it up to the blank, so its next word is its filler (a Chinese base model: FEW_SHOT_ZH)."""
     tokenizer = lm.tokenizer
-    others = ["___" if i == index else "…" for i in range(len(masks))]
-    chinese = writes_cjk(text)
+    shown = fill_text(text, ["___" if i == index else "…" for i in range(len(masks))])
+    chinese, chat = writes_cjk(text), bool(getattr(tokenizer, "chat_template", None))
+    if chinese and not chat:  # a base model, shown the pattern: its next word is its filler
+        return "prompt", [
+            word for word, _ in next_words(lm, encode_document(tokenizer, FEW_SHOT_ZH.format(sentence=shown)), n, False)
+        ]
     instruction, system = (FILL_INSTRUCTION_ZH, FILL_SYSTEM_ZH) if chinese else (FILL_INSTRUCTION, FILL_SYSTEM)
-    question = instruction.format(sentence=fill_text(text, others))
+    question = instruction.format(sentence=shown)
     prefix, after_space = prefix_and_space(left_context(text, masks, index, ["…"] * index))
     if chinese:  # "填好后：中国的首都是" and the word straight after
         answer = ANSWER_START_ZH + prefix
     else:  # "Filled in: Jupiter": a word after a space is mostly one token
         answer, after_space = ANSWER_START + (" " + prefix if prefix else ""), after_space or not prefix
-    chat = bool(getattr(tokenizer, "chat_template", None))
     if chat:  # an instruct model: the question as a chat turn
         messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
         prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -72,8 +86,12 @@ def proposals(
         asking = i18n.message("Asking {model} to fill blank {n}", {"model": lm.name, "n": index + 1})
         progress(0.3 + 0.4 * index / len(masks), asking)
         how, asked = asked_words(lm, text, masks, index, n)
+        # A blank that starts the text has no left context: what "left context" proposes there is only how
+        # documents start ("The", "import"), scored for nothing, unless the asked model proposed nothing.
+        starts_text = not text[: masks[index].start()].strip() and asked
+        guessed = [] if starts_text else [(f.token, "left context") for f in left_only[index]]
         words: dict[str, set[str]] = {}
-        for word, source in [*((f.token, "left context") for f in left_only[index]), *((w, how) for w in asked)]:
+        for word, source in [*guessed, *((w, how) for w in asked)]:
             for shorter in cjk_prefixes(word):  # 北京市 is proposed as 北, 北京 and 北京市: the sentence picks
                 words.setdefault(shorter, set()).add(source)
         words_per_blank.append(words)

@@ -25,6 +25,24 @@ I18N = gr.I18n(**{language: i18n.labels(language) for language in i18n.languages
 tr = I18N
 t = i18n.t
 
+# The page tells the server which language it shows: Gradio keeps the user's choice in the page only,
+# so a hidden element holds the label "language.code" ("en", "zh-CN"), which Gradio rewrites when the
+# language is switched, and its script copies it into the cookie `i18n.request_language` reads.
+LANGUAGE_SCRIPT = f"""
+const write = () => {{
+  const code = element.textContent.trim();
+  if (code) document.cookie = `{i18n.CHOSEN_COOKIE}=${{encodeURIComponent(code)}}; path=/; SameSite=Lax`;
+}};
+write();
+new MutationObserver(write).observe(element, {{subtree: true, childList: true, characterData: true}});
+"""
+
+
+def language_marker() -> gr.HTML:
+    """The hidden element that keeps the language cookie equal to the language the page shows."""
+    return gr.HTML(tr("language.code"), js_on_load=LANGUAGE_SCRIPT, visible="hidden", elem_id="plm-language")
+
+
 # Event settings. Short requests (one or a few forwards) share the app's default limit; long work
 # (sweeps, training runs) queues on its own, one at a time, so it never starves short requests.
 UNEXPECTED = "Something went wrong ({kind}: {detail}). The app is still running; try other input."
@@ -35,8 +53,8 @@ LONG_WORK = dict(concurrency_id="long-work", concurrency_limit=1)
 def user_errors(fn):
     """Serve a handler in the request's language and turn its failures into messages for people.
 
-    The browser's language (its Accept-Language header; an API client without one gets English)
-    is set for the handler's duration, so plots, tables and ExplorerError messages use it. An
+    The page's language (the cookie its language marker writes, else the browser's Accept-Language;
+    an API client without either gets English) is set for the handler's duration, so plots, tables and ExplorerError messages use it. An
     ExplorerError (and any unexpected failure) becomes a gr.Error the page can show; the app keeps
     serving. Works for plain functions and generators (streaming handlers) alike.
     """
@@ -56,8 +74,7 @@ def user_errors(fn):
         request = kwargs.pop("request", None)
         if len(args) > len(positional):
             request, args = args[len(positional)], args[: len(positional)]
-        headers = getattr(request, "headers", None) or {}
-        return i18n.negotiate(headers.get("accept-language")), args
+        return i18n.request_language(getattr(request, "headers", None) or {}), args
 
     if inspect.isgeneratorfunction(fn):
 
