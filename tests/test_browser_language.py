@@ -21,6 +21,8 @@ def language_cookie(page) -> str:
 def error_toast_for_a_text_without_a_blank(page, tab_title: str) -> str:
     for close in page.locator(".toast-close").all():
         close.click()
+    if page.locator(".toast-body").count():  # an earlier toast fades out before the new one is read
+        page.locator(".toast-body").first.wait_for(state="detached", timeout=10_000)
     page.locator("[role=tablist]").first.get_by_role("tab", name=tab_title, exact=True).click()
     panel = page.locator("[role=tabpanel]:visible").first
     panel.locator("textarea:visible").first.fill("no blank here")
@@ -46,6 +48,7 @@ def test_the_language_switched_in_the_page_rules_server_messages(browser, app_ur
     while language_cookie(page) != "en" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert language_cookie(page) == "en"
-    page.keyboard.press("Escape")
+    page.locator(".api-docs .backdrop").first.click(force=True)  # close Gradio's settings
+    page.locator(".api-docs").first.wait_for(state="hidden", timeout=10_000)
     english_tab = i18n.labels("en")["app.tab.masked_lm"]
     assert "The text has no [MASK]" in error_toast_for_a_text_without_a_blank(page, english_tab)

@@ -16,7 +16,6 @@ import gradio as gr
 from gradio.blocks import Block, BlockContext
 from gradio.context import get_render_context
 
-from .. import i18n
 from .common import t, tr
 
 # Saves `text` as a file called `name` (the browser's download).
@@ -37,19 +36,14 @@ PLOT = """() => {
 }"""
 
 # A table's rows as CSV (RFC 4180 quoting; a byte-order mark so that spreadsheets read Chinese as UTF-8).
-# The headers in the browser's language: ${headers} holds each language's, as the page picks one.
+# The headers are the table's own: the server writes them in the page's language (views/common.table).
 TABLE = """(table) => {
   ${save}
-  const byLanguage = ${headers};
-  const wanted = [...(navigator.languages || [navigator.language || "en"])];
-  const language = wanted.map(w => Object.keys(byLanguage).find(l => l.split("-")[0] === w.split("-")[0]))
-    .find(Boolean) || "en";
-  const headers = byLanguage[language];
   const cell = value => {
     const text = value === null || value === undefined ? "" : String(value);
     return /[",\\n\\r]/.test(text) ? '"' + text.replaceAll('"', '""') + '"' : text;
   };
-  const rows = [headers, ...(table.data || [])].map(row => row.map(cell).join(","));
+  const rows = [table.headers || [], ...(table.data || [])].map(row => row.map(cell).join(","));
   save("\\ufeff" + rows.join("\\r\\n") + "\\r\\n", "text/csv;charset=utf-8", ${name});
 }"""
 
@@ -108,12 +102,8 @@ def _table(tab: str, table: gr.Dataframe) -> None:
     siblings = table.parent.children
     siblings.insert(siblings.index(table) + 1, button)
     button.parent = table.parent
-    headers = {
-        language: [i18n.labels(language).get(h.key, h.key) if hasattr(h, "key") else str(h) for h in table.headers]
-        for language in i18n.languages()
-    }
-    name = json.dumps(_name(tab, table, "table") + ".csv")
-    script = _fill(TABLE, save=SAVE, headers=json.dumps(headers, ensure_ascii=False), name=name)
+    name = json.dumps(_name(tab, table, "table") + ".csv")  # headers: the value's, in the page's language
+    script = _fill(TABLE, save=SAVE, name=name)
     button.click(None, table, js=script, api_visibility="private")
 
 
