@@ -138,3 +138,30 @@ def test_sequence_probs_contract(client):
     keeps_contract("/sequence_probs", result)
     assert len(result["positions"]) == len(result["token_ids"]) - 1 and result["perplexity"] > 1
     assert "".join(s["text"] for s in result["segments"]).endswith("The capital of France is Paris.")
+
+
+def test_inside_and_token_focus_contract(client):
+    steps = client.predict(text="The cat sat on the mat.", layer=1, head=0, api_name="/attention_steps")[-1]
+    keeps_contract("/attention_steps", steps)
+    assert steps["max_abs_diff_vs_model"] < 1e-4
+    focus = client.predict(text="The cat sat on the mat.", position=-2, token_id=-1, api_name="/token_focus")[-1]
+    keeps_contract("/token_focus", focus)
+    assert focus["trajectory"][-1]["rank"] >= 1 and focus["attention_link"].startswith("?tab=attention&")
+
+
+def test_remedies_contract(client):
+    result = client.predict(steps=1, replay_ratio=0.5, l2sp_strength=0.1, api_name="/tuning_remedies")[-1]
+    keeps_contract("/tuning_remedies", result)
+    assert [run["method"] for run in result["runs"]] == ["full", "replay", "l2sp", "lora"]
+
+
+def test_a_poll_round_trip_counts_one_vote_per_voter(client):
+    poll = client.predict(question="Which token comes next?", options="Paris\nLyon", api_name="/poll_create")
+    keeps_contract("/poll_create", poll)
+    vote = client.predict(code=poll["code"], option=1, voter="student-0001", api_name="/poll_vote")
+    keeps_contract("/poll_vote", vote)
+    with pytest.raises(Exception, match="already"):
+        client.predict(code=poll["code"], option=0, voter="student-0001", api_name="/poll_vote")
+    tally = client.predict(code=poll["code"], key=poll["key"], reveal=True, api_name="/poll_results")
+    keeps_contract("/poll_results", tally)
+    assert tally["votes"] == [0, 1] and tally["revealed"]
