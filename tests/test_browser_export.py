@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -63,6 +64,7 @@ def test_a_result_downloads_as_json_and_the_code_follows_the_inputs(page):
     for label in panel.locator("button.label-wrap", has_text=EN["common.json"]).all():
         if label.is_visible():
             label.click()
+    time.sleep(1.0)  # the opened panels draw their toolbars
     saved = {}
     for button in panel.get_by_role("button", name=EN["export.json"], exact=True).all():
         if button.is_visible():
