@@ -9,7 +9,7 @@ import pytest
 
 from explorer import datasets, icl
 from explorer.checks import ExplorerError
-from explorer.icl import runs
+from explorer.icl import shot_sweep
 from explorer.icl.label_modes import LABEL_MODES, relabel
 from explorer.views import icl as view
 
@@ -66,9 +66,9 @@ def test_a_generation_task_s_answers_are_passed_round_or_drawn_from_other_items(
 def test_the_sweep_scores_with_the_relabelled_demonstrations(monkeypatch):
     lm = tiny_llama(context=512)
     seen = []
-    original = runs._evaluate_draw
+    original = shot_sweep._evaluate_draw
     monkeypatch.setattr(
-        runs, "_evaluate_draw", lambda lm, task, d, *rest: seen.append(d) or original(lm, task, d, *rest)
+        shot_sweep, "_evaluate_draw", lambda lm, task, d, *rest: seen.append(d) or original(lm, task, d, *rest)
     )
     result = icl.sweep(lm, SENTIMENT, "4", repeats=2, max_items=4, seed=3, label_mode="shuffled")
     assert result.label_mode == "shuffled" and len(seen) == 2

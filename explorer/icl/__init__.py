@@ -3,28 +3,15 @@
 - `tasks`: a built-in task with the user's edits or a pasted one; drawing demonstrations;
 - `prompts`: the prompt's layout, plain or with the model's chat template;
 - `scoring`: the KV-cache engine that scores every label's continuation after shared prompts;
-- `runs`: one query (`run_icl`), content-free calibration, and the sweep of accuracy vs shots.
+- `calibration`: the labels' probabilities and contextual calibration against content-free queries;
+- `one_query`: one query (`run_icl`): the exact prompt, each label's probability, the prediction;
+- `label_modes`: what the demonstrations' labels show in a sweep (gold, random, shuffled, other-task);
+- `shot_sweep`: the sweep of accuracy vs shots over random draws of demonstrations.
 """
 
+from .calibration import CONTENT_FREE, calibrate, content_free_probs, normalise
+from .one_query import MAX_SHOTS, IclResult, LabelScore, fitting_prompt, run_icl
 from .prompts import Prompt, build_prompt, encode, shared_text
-from .runs import (
-    CONTENT_FREE,
-    DEFAULT_SHOTS,
-    MAX_ITEMS,
-    MAX_REPEATS,
-    MAX_SHOTS,
-    IclResult,
-    LabelScore,
-    SweepPoint,
-    SweepResult,
-    calibrate,
-    content_free_probs,
-    fitting_prompt,
-    normalise,
-    parse_shots,
-    run_icl,
-    sweep,
-)
 from .scoring import (
     BATCH_SIZE,
     MAX_NEW_TOKENS,
@@ -36,6 +23,7 @@ from .scoring import (
     score_many,
     shared_prefix,
 )
+from .shot_sweep import DEFAULT_SHOTS, MAX_ITEMS, MAX_REPEATS, SweepPoint, SweepResult, parse_shots, sweep
 from .tasks import (
     CUSTOM,
     CUSTOM_TEMPLATE,
