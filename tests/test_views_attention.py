@@ -20,7 +20,7 @@ from explorer import i18n, models
 from explorer.attention import forward, patterns
 from explorer.i18n import t
 from explorer.views import attention as view
-from explorer.views import attention_figures as figures
+from explorer.views import attention_mosaic as mosaic
 
 from builders import tiny_bert, tiny_gemma
 
@@ -41,8 +41,8 @@ def test_show_attention_draws_every_view_and_returns_the_api_payload(bundled_eag
     assert (result["layer_type"], result["sliding_window"]) == ("full_attention", None)
     assert torch.allclose(torch.tensor(outputs.heatmap.data[0].z), torch.tensor(result["matrix"]), atol=1e-6)
     assert outputs.mosaic.size == (
-        figures.LEFT + 9 * (figures.TILE + figures.GAP),
-        figures.TOP + 30 * (figures.TILE + figures.GAP),
+        mosaic.LEFT + 9 * (mosaic.TILE + mosaic.GAP),
+        mosaic.TOP + 30 * (mosaic.TILE + mosaic.GAP),
     )
     assert "3 key/value heads" in outputs.heads_note
     assert outputs.compare_note == t("attention.no_masked") or "Beside it" in outputs.compare_note

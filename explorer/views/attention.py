@@ -1,7 +1,8 @@
 """The Attention tab: who attends to whom, per layer and head; BertViz's views; a logit lens.
 
-Handlers and layout only: compute lives in `explorer/attention/`, pictures in `attention_figures.py`,
-BertViz's page in `bertviz_frame.py`.
+Handlers and layout only: compute lives in `explorer/attention/`, heatmaps in `attention_figures.py`,
+the all-heads mosaic in `attention_mosaic.py`, the logit-lens table in `attention_lens.py`, the notes
+in `attention_notes.py`, BertViz's page in `bertviz_frame.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..attention.logit_lens import MAX_TOP_K
 from ..attention.logit_lens import logit_lens as read_lens
 from ..models import GEMMA_NAME
 from . import attention_figures as figures
-from . import bertviz_frame, export, links
+from . import attention_lens, attention_mosaic, attention_notes, bertviz_frame, export, links
 from . import focus as token_focus
 from .common import (
     SHORT_WORK,
@@ -61,7 +62,7 @@ class Shown(NamedTuple):
 
 
 def heads_note(run: forward.Forward, layer: int) -> str:
-    return "\n\n".join(note for note in (figures.gqa_note(run), figures.layer_note(run, layer)) if note)
+    return "\n\n".join(note for note in (attention_notes.gqa_note(run), attention_notes.layer_note(run, layer)) if note)
 
 
 def comparison(view: patterns.AttentionView) -> tuple[go.Figure | None, str]:
@@ -82,7 +83,7 @@ def draw(view: patterns.AttentionView, text: str, model: str) -> Shown:
     return Shown(
         heatmap=figures.heatmap_figure(run, layer, head),
         heads=figures.heads_figure(run, layer, head),
-        mosaic=figures.mosaic_image(run),
+        mosaic=attention_mosaic.mosaic_image(run),
         patterns=figures.patterns_figure(run),
         heads_note=heads_note(run, layer),
         bertviz_info=bertviz_frame.note(run, layer),
@@ -129,7 +130,7 @@ def switch(state: dict | None, layer: int = 0, head: int = -1):
 
 def pick_tile(state: dict | None, event: gr.SelectData):
     """A click on the mosaic selects that layer and head (the sliders' change redraws)."""
-    cell = state and figures.mosaic_cell(*event.index, state["num_layers"], state["num_heads"])
+    cell = state and attention_mosaic.mosaic_cell(*event.index, state["num_layers"], state["num_heads"])
     if not cell:
         return gr.skip(), gr.skip()
     return cell
@@ -141,7 +142,7 @@ def logit_lens(text: str = DEFAULT_TEXT, model: str = "", top_k: int = 5, progre
     report = gradio_progress(progress)
     loaded = models.get(model, "causal", attn="eager", progress=report)
     lens = read_lens(loaded, text, top_k, report)
-    return figures.lens_html(lens), payload(lens)
+    return attention_lens.lens_html(lens), payload(lens)
 
 
 # ---------------------------------------------------------------- lecture examples

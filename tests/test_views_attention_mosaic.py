@@ -1,0 +1,31 @@
+"""The all-heads mosaic has a tile per head, and clicks map back to their tile."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer import models
+from explorer.attention import forward
+from explorer.views import attention_mosaic as mosaic
+
+from builders import tiny_llama
+
+TEXT = "The capital of France is Paris. The capital of Italy is Rome."
+
+
+@pytest.fixture(scope="module")
+def llama() -> models.LoadedModel:
+    return tiny_llama(attn="eager")
+
+
+def test_the_mosaic_has_a_tile_per_head_and_clicks_map_back_to_it(llama):
+    run = forward.forward(llama, TEXT)
+    image = mosaic.mosaic_image(run)
+    assert image.size == (
+        mosaic.LEFT + 4 * (mosaic.TILE + mosaic.GAP),
+        mosaic.TOP + 2 * (mosaic.TILE + mosaic.GAP),
+    )
+    for layer, head in [(0, 0), (29, 8), (7, 3)]:
+        y, x = mosaic.mosaic_origin(layer, head)
+        assert mosaic.mosaic_cell(x + mosaic.TILE // 2, y + mosaic.TILE // 2, 30, 9) == (layer, head)
+    assert mosaic.mosaic_cell(3, 50, 30, 9) is None  # the layer labels' margin
