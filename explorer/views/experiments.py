@@ -28,6 +28,15 @@ PromptVsHeadConfig.sizes, BudgetConfig.ranks, BudgetConfig.prompt_lengths = (
 # ---------------------------------------------------------------- handlers (streaming: cancellable between runs)
 
 
+def streamed(model: str, progress, run, config, *charts):
+    """What every experiment's handler does: load the model, then after each finished run (`run` yields
+    the result so far) yield the result's charts and its payload."""
+    report = gradio_progress(progress)
+    lm = models.get(model, progress=report)
+    for result in run(lm, config, report):
+        yield *(chart(result) for chart in charts), payload(result)
+
+
 @user_errors
 def tuning_remedies(
     model: str = "",
@@ -42,11 +51,8 @@ def tuning_remedies(
     progress=gr.Progress(),
 ):
     """Full fine-tuning vs replay vs L2-SP (or EWC) vs LoRA: accuracy, forgetting, drift per layer."""
-    report = gradio_progress(progress)
-    lm = models.get(model, progress=report)
     config = RemediesConfig(steps, learning_rate, replay_ratio, l2sp_strength, ewc, lora_r, lora_learning_rate, seed)
-    for result in remedies.iter_remedies(lm, config, report):
-        yield remedies_figure(result), payload(result)
+    yield from streamed(model, progress, remedies.iter_remedies, config, remedies_figure)
 
 
 @user_errors
@@ -60,11 +66,8 @@ def tuning_prompt_vs_head(
     progress=gr.Progress(),
 ):
     """A new head vs prompt-based fine-tuning vs zero-shot across training-set sizes (mean ± std over seeds)."""
-    report = gradio_progress(progress)
-    lm = models.get(model, progress=report)
     config = PromptVsHeadConfig(sizes, repeats, steps, learning_rate, seed)
-    for result in few_shot.iter_prompt_vs_head(lm, config, report):
-        yield prompt_vs_head_figure(result), payload(result)
+    yield from streamed(model, progress, few_shot.iter_prompt_vs_head, config, prompt_vs_head_figure)
 
 
 @user_errors
@@ -79,11 +82,8 @@ def tuning_rank_sweep(
     progress=gr.Progress(),
 ):
     """Accuracy vs trainable parameters (head, LoRA ranks, prompt lengths) and where each method's sit."""
-    report = gradio_progress(progress)
-    lm = models.get(model, progress=report)
     config = BudgetConfig(ranks, prompt_lengths, steps, learning_rate, prompt_learning_rate, seed)
-    for result in budget.iter_budget(lm, config, report):
-        yield budget_figure(result), placement_figure(result), payload(result)
+    yield from streamed(model, progress, budget.iter_budget, config, budget_figure, placement_figure)
 
 
 # ---------------------------------------------------------------- layout
