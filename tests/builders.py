@@ -36,8 +36,9 @@ from transformers import (
 
 from explorer import models
 
+SAMPLE_TEXT = "The capital of France is Paris. The capital of Italy is Rome."  # the attention and inside tests' text
 CORPUS = [
-    "The capital of France is Paris. The capital of Italy is Rome.",
+    SAMPLE_TEXT,
     "Once upon a time there was a little model that predicted the next token.",
     "low lower lowest newest widest new wide 0123456789 , . ! ? ; : ' \" ( )",
     "台湾大学是一所大学。北京是中国的首都。",

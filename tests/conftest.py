@@ -10,7 +10,7 @@ from gradio_client import Client
 
 from explorer import cache, models
 
-from builders import CORPUS, byte_level_tokenizer, tiny_llama  # noqa: F401 (re-exported to the test modules)
+from builders import CORPUS, byte_level_tokenizer, tiny_gemma, tiny_llama  # noqa: F401 (re-exported to the test modules)
 
 tiny_tokenizer = byte_level_tokenizer  # the name the older test modules use
 
@@ -18,6 +18,18 @@ tiny_tokenizer = byte_level_tokenizer  # the name the older test modules use
 @pytest.fixture(scope="session")
 def tiny() -> models.LoadedModel:
     return tiny_llama()
+
+
+@pytest.fixture(scope="module")
+def llama() -> models.LoadedModel:
+    """A tiny Llama with eager attention, so its forward returns attention weights."""
+    return tiny_llama(attn="eager")
+
+
+@pytest.fixture(scope="module")
+def gemma() -> models.LoadedModel:
+    """A tiny Gemma 3 with eager attention: one key/value head, sliding windows of 8 tokens."""
+    return tiny_gemma(attn="eager", window=8)
 
 
 @pytest.fixture(scope="session")

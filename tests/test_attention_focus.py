@@ -12,9 +12,8 @@ from explorer.attention import focus, forward, patterns
 from explorer.checks import ExplorerError
 from explorer.generation import GenerationRequest
 
-from builders import tiny_bert, tiny_gemma, tiny_llama
+from builders import SAMPLE_TEXT, tiny_bert, tiny_gemma, tiny_llama
 
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
 BYTES_TEXT = "北京是中国的首都。台湾大学 ☃ 𝄞"  # ☃ and 𝄞 are in no tiny vocabulary: byte tokens
 
 
@@ -32,8 +31,8 @@ def own_probs(loaded: models.LoadedModel, text: str) -> torch.Tensor:
 
 @pytest.mark.parametrize("position", [0, 4, -1])
 def test_the_last_layer_is_the_models_own_next_token_distribution(loaded, position):
-    probs = own_probs(loaded, TEXT)[position]  # (vocab,)
-    result = focus.token_focus(loaded, TEXT, position, token_id=7)
+    probs = own_probs(loaded, SAMPLE_TEXT)[position]  # (vocab,)
+    result = focus.token_focus(loaded, SAMPLE_TEXT, position, token_id=7)
     last = result.trajectory[-1]
     assert last.layer == loaded.model.config.num_hidden_layers - 1
     assert abs(last.prob - float(probs[7])) < 1e-5
@@ -44,7 +43,7 @@ def test_the_last_layer_is_the_models_own_next_token_distribution(loaded, positi
 
 
 def test_the_trajectory_covers_the_embeddings_then_every_layer_and_ranks_agree_with_probabilities(loaded):
-    result = focus.token_focus(loaded, TEXT, 3)
+    result = focus.token_focus(loaded, SAMPLE_TEXT, 3)
     layers = loaded.model.config.num_hidden_layers
     assert [r.layer for r in result.trajectory] == list(range(-1, layers))
     for reading in result.trajectory:
@@ -59,9 +58,9 @@ def test_the_trajectory_covers_the_embeddings_then_every_layer_and_ranks_agree_w
 
 
 def test_the_focused_token_defaults_to_the_texts_next_token_then_to_the_models_guess(loaded):
-    ids = loaded.tokenizer(TEXT)["input_ids"]
-    assert focus.token_focus(loaded, TEXT, 2).token_id == ids[3]
-    at_end = focus.token_focus(loaded, TEXT)
+    ids = loaded.tokenizer(SAMPLE_TEXT)["input_ids"]
+    assert focus.token_focus(loaded, SAMPLE_TEXT, 2).token_id == ids[3]
+    at_end = focus.token_focus(loaded, SAMPLE_TEXT)
     assert at_end.position == len(ids) - 1
     assert at_end.token_id == at_end.trajectory[-1].top[0].token_id
     assert at_end.trajectory[-1].rank == 1
@@ -69,13 +68,13 @@ def test_the_focused_token_defaults_to_the_texts_next_token_then_to_the_models_g
 
 def test_the_attention_row_sums_to_one_and_is_the_attention_tabs_row(loaded):
     position = 9
-    result = focus.token_focus(loaded, TEXT, position)
+    result = focus.token_focus(loaded, SAMPLE_TEXT, position)
     row = torch.tensor(result.attention)  # (layers, heads, position + 1)
     assert row.shape == (result.num_layers, result.num_heads, position + 1)
     assert torch.allclose(row.sum(-1), torch.ones(result.num_layers, result.num_heads), atol=1e-5)
     for layer in range(result.num_layers):
         for head in range(result.num_heads):
-            matrix = patterns.attention(loaded, TEXT, layer, head).matrix
+            matrix = patterns.attention(loaded, SAMPLE_TEXT, layer, head).matrix
             assert matrix[position][: position + 1] == result.attention[layer][head]
             assert sum(matrix[position][position + 1 :]) == 0  # nothing after itself: causal
 
@@ -85,9 +84,9 @@ def test_the_focus_and_the_attention_tab_share_one_forward(loaded, monkeypatch):
     calls = []
     real = lm.forward
     monkeypatch.setattr(lm, "forward", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
-    focus.token_focus(loaded, TEXT, 3)
-    focus.token_focus(loaded, TEXT, 8, token_id=5)
-    patterns.attention(loaded, TEXT, 0, -1)
+    focus.token_focus(loaded, SAMPLE_TEXT, 3)
+    focus.token_focus(loaded, SAMPLE_TEXT, 8, token_id=5)
+    patterns.attention(loaded, SAMPLE_TEXT, 0, -1)
     assert len(calls) == 1
 
 
@@ -129,11 +128,11 @@ def test_ids_that_tokenise_differently_are_read_up_to_the_position():
 
 
 def test_bad_input_is_refused_with_the_allowed_values(loaded):
-    n = len(loaded.tokenizer(TEXT)["input_ids"])
+    n = len(loaded.tokenizer(SAMPLE_TEXT)["input_ids"])
     with pytest.raises(ExplorerError, match="position"):
-        focus.token_focus(loaded, TEXT, n)
+        focus.token_focus(loaded, SAMPLE_TEXT, n)
     with pytest.raises(ExplorerError, match="token_id"):
-        focus.token_focus(loaded, TEXT, 0, token_id=10**9)
+        focus.token_focus(loaded, SAMPLE_TEXT, 0, token_id=10**9)
     with pytest.raises(ExplorerError, match="causal"):
         focus.token_focus(tiny_bert(), "the capital of france is paris .", 1)
 

@@ -10,24 +10,12 @@ from explorer import cache, lm, models
 from explorer.attention import forward
 from explorer.checks import ExplorerError
 
-from builders import tiny_bert, tiny_gemma, tiny_llama
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
-
-
-@pytest.fixture(scope="module")
-def llama() -> models.LoadedModel:
-    return tiny_llama(attn="eager")
+from builders import SAMPLE_TEXT, tiny_bert, tiny_llama
 
 
 @pytest.fixture(scope="module")
 def bert() -> models.LoadedModel:
     return tiny_bert()
-
-
-@pytest.fixture(scope="module")
-def gemma() -> models.LoadedModel:
-    return tiny_gemma(attn="eager", window=8)
 
 
 @pytest.fixture(scope="module")
@@ -45,25 +33,25 @@ def own_attentions(loaded: models.LoadedModel, text: str) -> torch.Tensor:
 @pytest.mark.parametrize("build", ["llama", "bert", "gemma"])
 def test_the_weights_are_the_models_own(build, request):
     loaded = request.getfixturevalue(build)
-    run = forward.forward(loaded, TEXT)
-    assert torch.allclose(run.attentions, own_attentions(loaded, TEXT), atol=1e-5)
-    assert run.tokens == lm.token_texts(loaded.tokenizer, loaded.tokenizer(TEXT)["input_ids"])
+    run = forward.forward(loaded, SAMPLE_TEXT)
+    assert torch.allclose(run.attentions, own_attentions(loaded, SAMPLE_TEXT), atol=1e-5)
+    assert run.tokens == lm.token_texts(loaded.tokenizer, loaded.tokenizer(SAMPLE_TEXT)["input_ids"])
     assert run.hidden_states.shape[:2] == (run.num_layers + 1, run.num_tokens)
 
 
 def test_causal_matrices_are_lower_triangular_and_masked_ones_are_full(llama, bert):
-    causal = forward.forward(llama, TEXT)
+    causal = forward.forward(llama, SAMPLE_TEXT)
     assert causal.causal and torch.count_nonzero(causal.attentions.triu(diagonal=1)) == 0
     assert torch.all(causal.attentions.diagonal(dim1=-2, dim2=-1)[..., 1:] > 0)
-    full = forward.forward(bert, TEXT)
+    full = forward.forward(bert, SAMPLE_TEXT)
     assert not full.causal and torch.all(full.attentions.triu(diagonal=1)[..., 0, 1:] > 0)  # the first reads ahead
 
 
 def test_gemma_reports_its_layer_types_window_and_one_key_value_head(gemma, llama):
-    run = forward.forward(gemma, TEXT)
+    run = forward.forward(gemma, SAMPLE_TEXT)
     assert run.layer_types == [forward.SLIDING, forward.SLIDING, forward.FULL]
     assert (run.sliding_window, run.num_heads, run.num_key_value_heads) == (8, 4, 1)
-    plain = forward.forward(llama, TEXT)
+    plain = forward.forward(llama, SAMPLE_TEXT)
     assert plain.layer_types == [forward.FULL] * 2 and plain.sliding_window is None
 
 
@@ -71,17 +59,17 @@ def test_one_forward_per_text_is_cached_and_dropped_with_its_model(llama, monkey
     runs, real = [], forward._run
     monkeypatch.setattr(forward, "_run", lambda *a: runs.append(a) or real(*a))
     cache.evict(llama.name)
-    first = forward.forward(llama, TEXT)
-    assert forward.forward(llama, TEXT) is first and len(runs) == 1  # switching layer or head re-reads it
+    first = forward.forward(llama, SAMPLE_TEXT)
+    assert forward.forward(llama, SAMPLE_TEXT) is first and len(runs) == 1  # switching layer or head re-reads it
     cache.evict(llama.name)  # what the registry does when it evicts the model
-    assert forward.forward(llama, TEXT) is not first and len(runs) == 2
+    assert forward.forward(llama, SAMPLE_TEXT) is not first and len(runs) == 2
 
 
 def test_the_cache_tells_eager_from_sdpa_copies(llama):
-    forward.forward(llama, TEXT)  # cached for the eager copy …
+    forward.forward(llama, SAMPLE_TEXT)  # cached for the eager copy …
     sdpa = tiny_llama()  # … must not answer for the sdpa one, which returns no weights
     with pytest.raises(ExplorerError, match="did not return attention weights"):
-        forward.forward(sdpa, TEXT)
+        forward.forward(sdpa, SAMPLE_TEXT)
 
 
 def test_empty_text_and_texts_over_the_cap_are_refused(llama, bundled_eager):
@@ -98,7 +86,7 @@ def test_empty_text_and_texts_over_the_cap_are_refused(llama, bundled_eager):
 def test_the_counterpart_is_the_registrys_other_kind(llama, bert, monkeypatch):
     monkeypatch.setattr(models, "counterpart", lambda kind: "tiny-bert" if kind == "causal" else None)
     monkeypatch.setattr(models, "get", lambda name, *a, **k: {"tiny-bert": bert}[name])
-    other = forward.counterpart_forward(llama, TEXT)
+    other = forward.counterpart_forward(llama, SAMPLE_TEXT)
     assert other.model == "tiny-bert" and not other.causal
-    assert torch.allclose(other.attentions, own_attentions(bert, TEXT), atol=1e-5)
-    assert forward.counterpart_forward(bert, TEXT) is None
+    assert torch.allclose(other.attentions, own_attentions(bert, SAMPLE_TEXT), atol=1e-5)
+    assert forward.counterpart_forward(bert, SAMPLE_TEXT) is None

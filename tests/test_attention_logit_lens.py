@@ -13,14 +13,7 @@ from explorer.attention import logit_lens
 from explorer.attention.logit_lens import LensPrediction, LogitLens
 from explorer.checks import ExplorerError
 
-from builders import tiny_bert, tiny_gemma, tiny_llama
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
-
-
-@pytest.fixture(scope="module")
-def llama() -> models.LoadedModel:
-    return tiny_llama(attn="eager")
+from builders import SAMPLE_TEXT, tiny_bert, tiny_gemma
 
 
 def own_logits(loaded: models.LoadedModel, text: str) -> torch.Tensor:
@@ -39,14 +32,14 @@ def assert_reads(cells: list[list[LensPrediction]], logits: torch.Tensor, k: int
 def test_each_layer_is_read_through_the_final_norm_and_the_head(llama):
     outputs = {}
     hook = llama.model.model.layers[0].register_forward_hook(lambda m, i, o: outputs.setdefault("block0", o))
-    ids = torch.tensor([llama.tokenizer(TEXT)["input_ids"]])
+    ids = torch.tensor([llama.tokenizer(SAMPLE_TEXT)["input_ids"]])
     with torch.inference_mode():
         logits = llama.model(input_ids=ids).logits[0]
         hook.remove()
         block0 = outputs["block0"][0] if isinstance(outputs["block0"], tuple) else outputs["block0"]
         layer0 = llama.model.lm_head(llama.model.model.norm(block0))[0]
         embedded = llama.model.lm_head(llama.model.model.norm(llama.model.model.embed_tokens(ids)))[0]
-    lens = logit_lens.logit_lens(llama, TEXT, top_k=3)
+    lens = logit_lens.logit_lens(llama, SAMPLE_TEXT, top_k=3)
     assert [row.layer for row in lens.layers] == [0, 1]
     for reading, expected in ((lens.layers[0].top, layer0), (lens.layers[-1].top, logits), (lens.embeddings, embedded)):
         assert_reads(reading, expected, 3)
@@ -57,9 +50,9 @@ def test_gemmas_last_layer_is_its_own_prediction_soft_capped_or_not(cap):
     gemma = tiny_gemma(attn="eager", window=8)
     gemma.spec = dataclasses.replace(gemma.spec, name=f"tiny-gemma-cap-{cap}")  # its own cache entries
     gemma.model.config.final_logit_softcapping = cap  # Gemma 3 sets none; Gemma 2 caps at 30
-    lens = logit_lens.logit_lens(gemma, TEXT, top_k=4)
+    lens = logit_lens.logit_lens(gemma, SAMPLE_TEXT, top_k=4)
     assert len(lens.layers) == 3
-    assert_reads(lens.layers[-1].top, own_logits(gemma, TEXT), 4)
+    assert_reads(lens.layers[-1].top, own_logits(gemma, SAMPLE_TEXT), 4)
     with torch.inference_mode():  # a middle layer: Gemma's own norm (1 + weight), then the tied head
         hidden = gemma.model(input_ids=torch.tensor([lens.token_ids]), output_hidden_states=True).hidden_states[1][0]
         logits = gemma.model.lm_head(gemma.model.model.norm(hidden))
@@ -69,9 +62,9 @@ def test_gemmas_last_layer_is_its_own_prediction_soft_capped_or_not(cap):
 
 
 def test_the_lens_is_cached_for_any_top_k(llama, monkeypatch):
-    first = logit_lens.logit_lens(llama, TEXT, top_k=5)
+    first = logit_lens.logit_lens(llama, SAMPLE_TEXT, top_k=5)
     monkeypatch.setattr(logit_lens, "_read_layers", lambda *a: pytest.fail("read the layers again"))
-    again = logit_lens.logit_lens(llama, TEXT, top_k=2)
+    again = logit_lens.logit_lens(llama, SAMPLE_TEXT, top_k=2)
     assert [cell[:2] for cell in first.layers[1].top] == again.layers[1].top
 
 
@@ -103,6 +96,6 @@ def test_the_bundled_models_last_layer_is_its_real_prediction(bundled):
 
 def test_bad_top_k_and_masked_models_are_refused(llama):
     with pytest.raises(ExplorerError, match=r"top_k = 0 is out of range; allowed: a whole number in \[1, 20\]"):
-        logit_lens.logit_lens(llama, TEXT, top_k=0)
+        logit_lens.logit_lens(llama, SAMPLE_TEXT, top_k=0)
     with pytest.raises(ExplorerError, match="pick a causal model"):
-        logit_lens.logit_lens(tiny_bert(), TEXT)
+        logit_lens.logit_lens(tiny_bert(), SAMPLE_TEXT)

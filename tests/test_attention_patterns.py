@@ -10,20 +10,9 @@ from explorer import models
 from explorer.attention import forward, patterns
 from explorer.checks import ExplorerError
 
-from builders import tiny_bert, tiny_gemma, tiny_llama
+from builders import SAMPLE_TEXT, tiny_bert
 
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
 GEMMA = "Gemma-3-270M"
-
-
-@pytest.fixture(scope="module")
-def llama() -> models.LoadedModel:
-    return tiny_llama(attn="eager")
-
-
-@pytest.fixture(scope="module")
-def gemma() -> models.LoadedModel:
-    return tiny_gemma(attn="eager", window=8)
 
 
 def beyond_window(n: int, window: int) -> torch.Tensor:
@@ -35,28 +24,28 @@ def beyond_window(n: int, window: int) -> torch.Tensor:
 
 
 def test_matrices_are_the_forwards_own_weights(llama):
-    expected = forward.forward(llama, TEXT).attentions  # the model's own (test_attention_forward)
+    expected = forward.forward(llama, SAMPLE_TEXT).attentions  # the model's own (test_attention_forward)
     for layer in range(2):
         for head in range(4):
-            result = patterns.attention(llama, TEXT, layer, head)
+            result = patterns.attention(llama, SAMPLE_TEXT, layer, head)
             assert torch.allclose(torch.tensor(result.matrix), expected[layer, head], atol=1e-5)
     assert result.num_layers == 2 and result.num_heads == 4 and result.num_key_value_heads == 2
     assert (result.layer_type, result.sliding_window) == ("full_attention", None)
 
 
 def test_head_minus_one_is_the_mean_and_rows_sum_to_one(llama):
-    expected = forward.forward(llama, TEXT).attentions
-    mean = torch.tensor(patterns.attention(llama, TEXT, 1, -1).matrix)
+    expected = forward.forward(llama, SAMPLE_TEXT).attentions
+    mean = torch.tensor(patterns.attention(llama, SAMPLE_TEXT, 1, -1).matrix)
     assert torch.allclose(mean, expected[1].mean(0), atol=1e-6)
     for layer in range(2):
         for head in range(-1, 4):
-            rows = torch.tensor(patterns.attention(llama, TEXT, layer, head).matrix).sum(-1)
+            rows = torch.tensor(patterns.attention(llama, SAMPLE_TEXT, layer, head).matrix).sum(-1)
             assert torch.allclose(rows, torch.ones_like(rows), atol=1e-5)
 
 
 def test_query_heads_name_the_key_value_head_they_share(llama, gemma):
-    assert [patterns.attention(llama, TEXT, 0, h).kv_group for h in range(-1, 4)] == [None, 0, 0, 1, 1]
-    assert [patterns.attention(gemma, TEXT, 0, h).kv_group for h in range(4)] == [0, 0, 0, 0]
+    assert [patterns.attention(llama, SAMPLE_TEXT, 0, h).kv_group for h in range(-1, 4)] == [None, 0, 0, 1, 1]
+    assert [patterns.attention(gemma, SAMPLE_TEXT, 0, h).kv_group for h in range(4)] == [0, 0, 0, 0]
 
 
 @pytest.mark.parametrize(
@@ -71,20 +60,20 @@ def test_query_heads_name_the_key_value_head_they_share(llama, gemma):
 )
 def test_layer_or_head_out_of_range_says_the_range(llama, layer, head, says):
     with pytest.raises(ExplorerError, match=says):
-        patterns.attention(llama, TEXT, layer, head)
+        patterns.attention(llama, SAMPLE_TEXT, layer, head)
 
 
 # ---------------------------------------------------------------- sliding windows
 
 
 def test_gemmas_sliding_layers_are_banded_and_its_global_layer_is_not(gemma):
-    n = len(gemma.tokenizer(TEXT)["input_ids"])
+    n = len(gemma.tokenizer(SAMPLE_TEXT)["input_ids"])
     assert n > 8  # longer than the window
-    expected = forward.forward(gemma, TEXT).attentions  # the model's own (test_attention_forward)
+    expected = forward.forward(gemma, SAMPLE_TEXT).attentions  # the model's own (test_attention_forward)
     far = beyond_window(n, 8)
     for layer in range(3):
         for head in range(4):
-            result = patterns.attention(gemma, TEXT, layer, head)
+            result = patterns.attention(gemma, SAMPLE_TEXT, layer, head)
             matrix = torch.tensor(result.matrix)
             assert torch.allclose(matrix, expected[layer, head], atol=1e-5)
             if layer < 2:
@@ -94,7 +83,7 @@ def test_gemmas_sliding_layers_are_banded_and_its_global_layer_is_not(gemma):
             else:
                 assert (result.layer_type, result.sliding_window) == ("full_attention", None)
                 assert torch.all(matrix[far] > 0)  # the global layer reads the whole past
-    run = forward.forward(gemma, TEXT)
+    run = forward.forward(gemma, SAMPLE_TEXT)
     assert [patterns.is_banded(run, layer) for layer in range(3)] == [True, True, False]
 
 
@@ -141,7 +130,7 @@ def test_bundled_matrix_equals_its_own_attention_and_reports_query_heads():
 
 
 def test_head_patterns_read_the_right_positions(llama):
-    run = forward.forward(llama, TEXT)
+    run = forward.forward(llama, SAMPLE_TEXT)
     found = patterns.head_patterns(run)
     a = run.attentions[1, 2]
     n = a.shape[0]
@@ -154,8 +143,8 @@ def test_show_gives_the_matrix_its_forward_and_the_other_kind_beside_it(gemma, l
     bert = tiny_bert()  # 2 layers, beside Gemma's 3: the comparison's layer is capped at its last
     monkeypatch.setattr(models, "counterpart", lambda kind: "tiny-bert")
     monkeypatch.setattr(models, "get", lambda name, *a, **k: {"tiny-bert": bert}[name])
-    view = patterns.show(gemma, TEXT, 2, 3)
-    assert (view.matrix.layer, view.matrix.head) == (2, 3) and view.run is forward.forward(gemma, TEXT)
+    view = patterns.show(gemma, SAMPLE_TEXT, 2, 3)
+    assert (view.matrix.layer, view.matrix.head) == (2, 3) and view.run is forward.forward(gemma, SAMPLE_TEXT)
     assert view.other.model == "tiny-bert" and not view.other.causal and view.other_layer == 1
     monkeypatch.setattr(models, "counterpart", lambda kind: None)
-    assert patterns.show(llama, TEXT, 0, -1).other is None
+    assert patterns.show(llama, SAMPLE_TEXT, 0, -1).other is None

@@ -9,9 +9,7 @@ import torch
 from explorer import models
 from explorer.inside import block
 
-from builders import tiny_bert, tiny_gemma, tiny_gpt2_eager, tiny_llama
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
+from builders import SAMPLE_TEXT, tiny_bert, tiny_gemma, tiny_gpt2_eager, tiny_llama
 
 FAMILIES = {
     "llama": lambda: tiny_llama(attn="eager"),
@@ -24,7 +22,7 @@ FAMILIES = {
 @pytest.mark.parametrize("family", FAMILIES)
 def test_components_sum_to_the_models_parameters(family):
     lm = FAMILIES[family]()
-    result = block.block(lm, TEXT)
+    result = block.block(lm, SAMPLE_TEXT)
     assert result.total == result.num_parameters == lm.model.num_parameters()
     assert sum(c.params for c in result.components) == result.total
     for c in result.components:
@@ -42,20 +40,20 @@ def test_a_llama_layer_counted_from_its_config():
     c = lm.model.config
     d, heads, kv, ff = c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.intermediate_size
     d_k = d // heads
-    layer = block.block(lm, TEXT).components[1]
+    layer = block.block(lm, SAMPLE_TEXT).components[1]
     assert layer.groups == {"attention": d * heads * d_k * 2 + d * kv * d_k * 2, "mlp": 3 * d * ff, "norms": 2 * d}
 
 
 def test_diagrams_follow_each_familys_forward():
-    llama = block.block(tiny_llama(attn="eager"), TEXT)
+    llama = block.block(tiny_llama(attn="eager"), SAMPLE_TEXT)
     assert [b.kind for b in llama.layer] == ["position", "norm", "attention", "residual", "norm", "mlp", "residual"]
     assert llama.layer[1].label == "RMSNorm" and llama.layer[5].label.startswith("SwiGLU")
     assert "2 key/value heads" in llama.layer[2].label and llama.layer[2].params == 3072
     assert "RoPE inside every attention" in llama.layer[0].detail
-    gemma = block.block(tiny_gemma(attn="eager"), TEXT)
+    gemma = block.block(tiny_gemma(attn="eager"), SAMPLE_TEXT)
     assert [b.kind for b in gemma.layer].count("norm") == 4 and gemma.layer[6].label.startswith("GeGLU")
     assert "RMSNorm on each head's q and k" in gemma.layer[2].detail and "√d" in gemma.layer[0].detail
-    bert = block.block(tiny_bert(), TEXT)
+    bert = block.block(tiny_bert(), SAMPLE_TEXT)
     assert [b.kind for b in bert.layer][-1] == "norm" and bert.differences[0]["model"].startswith("post-LN")
     assert bert.layer[0].label == "token embedding + learned positions"
     assert [b.label for b in llama.notes][3] == "LayerNorm (post-LN)"
@@ -66,10 +64,10 @@ def test_diagrams_follow_each_familys_forward():
 @pytest.mark.parametrize("family", ["llama", "gpt2", "bert"])
 def test_residual_norms_are_the_models_hidden_states(family):
     lm = FAMILIES[family]()
-    result = block.block(lm, TEXT)
+    result = block.block(lm, SAMPLE_TEXT)
     with torch.no_grad():
         states = lm.model(
-            input_ids=torch.tensor([lm.tokenizer(TEXT)["input_ids"]]), output_hidden_states=True
+            input_ids=torch.tensor([lm.tokenizer(SAMPLE_TEXT)["input_ids"]]), output_hidden_states=True
         ).hidden_states
     expected = torch.stack(states).norm(dim=-1)[:, 0]  # (layers + 1, n)
     ours = torch.tensor(result.residual_norms)

@@ -11,9 +11,7 @@ import torch
 from explorer.checks import ExplorerError
 from explorer.inside import scaling
 
-from builders import tiny_gemma, tiny_llama
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
+from builders import SAMPLE_TEXT, tiny_gemma, tiny_llama
 
 
 def test_scaled_scores_have_unit_spread_for_large_d_and_raw_ones_grow_like_sqrt_d():
@@ -52,8 +50,8 @@ def test_the_statistics_against_numpy():
 @pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
 def test_on_a_model_the_scaled_softmax_is_the_models_own(build):
     lm = build(attn="eager")
-    result = scaling.sqrt_dk(lm, TEXT, 64, 0)
-    ids = torch.tensor([lm.tokenizer(TEXT)["input_ids"]])
+    result = scaling.sqrt_dk(lm, SAMPLE_TEXT, 64, 0)
+    ids = torch.tensor([lm.tokenizer(SAMPLE_TEXT)["input_ids"]])
     with torch.no_grad():
         attentions = lm.model(input_ids=ids, output_attentions=True).attentions
     for layer, spread in zip(attentions, result.layers):

@@ -15,9 +15,8 @@ from explorer import models
 from explorer.checks import ExplorerError
 from explorer.inside import steps, trace
 
-from builders import tiny_bert, tiny_gemma, tiny_gpt2_eager, tiny_llama
+from builders import SAMPLE_TEXT, tiny_bert, tiny_gemma, tiny_gpt2_eager, tiny_llama
 
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
 MODULES = {  # per family: where the projections are, inside one layer
     "llama": dict(
         attn="self_attn", q="self_attn.q_proj", k="self_attn.k_proj", v="self_attn.v_proj", o="self_attn.o_proj"
@@ -75,7 +74,9 @@ def reference(lm: models.LoadedModel, family: str, layer: int, text: str) -> dic
     return seen
 
 
-def check_every_step(lm: models.LoadedModel, family: str, layer: int, text: str = TEXT, atol: float = 1e-5) -> None:
+def check_every_step(
+    lm: models.LoadedModel, family: str, layer: int, text: str = SAMPLE_TEXT, atol: float = 1e-5
+) -> None:
     ref = reference(lm, family, layer, text)
     args, kwargs = ref["attn_in"]
     hidden = (args[0] if args else kwargs["hidden_states"])[0]  # (n, d)
@@ -144,9 +145,9 @@ def test_every_intermediate_matches_the_models_own_modules_on_tiny_models(tiny):
 
 def test_gemma_sliding_layers_hide_keys_beyond_the_window_and_its_global_layer_does_not():
     lm = tiny_gemma(window=8, attn="eager")
-    n = len(lm.tokenizer(TEXT)["input_ids"])
+    n = len(lm.tokenizer(SAMPLE_TEXT)["input_ids"])
     assert n > 8
-    local, global_ = steps.attention_steps(lm, TEXT, 0, 0), steps.attention_steps(lm, TEXT, 2, 0)
+    local, global_ = steps.attention_steps(lm, SAMPLE_TEXT, 0, 0), steps.attention_steps(lm, SAMPLE_TEXT, 2, 0)
     assert local.sliding_window == 8 and global_.sliding_window is None
     assert local.mask[n - 1][n - 9] is False and local.mask[n - 1][n - 8] is True
     assert global_.mask[n - 1][0] is True
@@ -155,7 +156,7 @@ def test_gemma_sliding_layers_hide_keys_beyond_the_window_and_its_global_layer_d
 
 
 def test_shapes_and_payload(tiny):
-    r = steps.attention_steps(tiny, TEXT, 0, 1)
+    r = steps.attention_steps(tiny, SAMPLE_TEXT, 0, 1)
     n, d = len(r.tokens), len(r.hidden[0])
     d_k = len(r.q[0])
     assert r.shapes["hidden"] == [n, d] and r.shapes["W_Q"] == [d, d_k] and r.shapes["W_O"] == [d_k, d]
@@ -182,7 +183,7 @@ def test_the_bundled_model_step_by_step(bundled_eager):
 )
 def test_layer_or_head_out_of_range_names_the_range(layer, head, says):
     with pytest.raises(ExplorerError, match=rf"{says}".replace("[", r"\[").replace("]", r"\]")):
-        steps.attention_steps(tiny_llama(attn="eager"), TEXT, layer, head)
+        steps.attention_steps(tiny_llama(attn="eager"), SAMPLE_TEXT, layer, head)
 
 
 def test_texts_over_the_limit_and_sdpa_models_are_refused():
@@ -190,7 +191,7 @@ def test_texts_over_the_limit_and_sdpa_models_are_refused():
     with pytest.raises(ExplorerError, match="the limit is 128"):
         steps.attention_steps(lm, "word " * 200, 0, 0)
     with pytest.raises(ExplorerError, match="eager attention"):
-        steps.attention_steps(lm, TEXT, 0, 0)
+        steps.attention_steps(lm, SAMPLE_TEXT, 0, 0)
 
 
 def test_an_unsupported_architecture_names_the_supported_families():
@@ -203,11 +204,11 @@ def test_an_unsupported_architecture_names_the_supported_families():
     )
     lm = wrap("tiny-opt", "causal", OPTForCausalLM(config), byte_level_tokenizer())
     with pytest.raises(ExplorerError, match="Llama-style models .* Gemma 3, GPT-2 .* BERT-style"):
-        steps.attention_steps(lm, TEXT, 0, 0)
+        steps.attention_steps(lm, SAMPLE_TEXT, 0, 0)
 
 
 def test_switching_head_reuses_the_recorded_forward(monkeypatch):
     lm = tiny_llama(attn="eager")
-    steps.attention_steps(lm, TEXT, 0, 0)
+    steps.attention_steps(lm, SAMPLE_TEXT, 0, 0)
     monkeypatch.setattr(trace, "_record", lambda *a: pytest.fail("ran the forward again"))
-    steps.attention_steps(lm, TEXT, 1, 3)
+    steps.attention_steps(lm, SAMPLE_TEXT, 1, 3)

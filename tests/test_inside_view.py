@@ -17,9 +17,8 @@ from explorer.inside import anatomy, flow, positions, scores
 from explorer.inside.trace import MAX_TOKENS
 from explorer.views import inside as view
 
-from builders import tiny_gemma, tiny_gpt2_eager
+from builders import SAMPLE_TEXT, tiny_gemma, tiny_gpt2_eager
 
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
 STEP_FIELDS = {
     "hidden",
     "q_before_rope",
@@ -43,7 +42,7 @@ def tiny_registry(monkeypatch):
 
 
 def test_attention_steps_draws_each_step_and_returns_every_intermediate():
-    note, *plots, layer, head, data = view.attention_steps(TEXT, "", 1, 2)
+    note, *plots, layer, head, data = view.attention_steps(SAMPLE_TEXT, "", 1, 2)
     assert all(isinstance(p, go.Figure) for p in plots) and len(plots) == 4
     assert "sliding window" in note and "key/value head **0**" in note and "✓" in note
     assert set(data) >= STEP_FIELDS and {"shapes", "scale", "max_abs_diff_vs_model"} <= set(data)
@@ -53,14 +52,14 @@ def test_attention_steps_draws_each_step_and_returns_every_intermediate():
 
 
 def test_the_other_handlers():
-    spread, example, model_plot, data = view.sqrt_dk(128, 2, TEXT, "")
+    spread, example, model_plot, data = view.sqrt_dk(128, 2, SAMPLE_TEXT, "")
     assert data["random"]["d"] == 128 and len(data["layers"]) == 3 and isinstance(model_plot, go.Figure)
     assert all(isinstance(f, go.Figure) for f in view.redraw_random(512, 0))
     table, plot, data = view.score_variants()
     assert "additive" in table and len(data["variants"]) == 4 and len(plot.data) == 4
     note, sinusoids, rotary, data = view.positions("", 16, 8, 0)
     assert "rotary" in note and len(data["rotary"]) == 2 and len(rotary.data) == 2 * 4
-    diagram, table, residual, data = view.block(TEXT, "")
+    diagram, table, residual, data = view.block(SAMPLE_TEXT, "")
     assert "GeGLU" in diagram and "✓" in table and data["total"] == data["num_parameters"]
     note, *_ = view.positions("gpt2", 16, 8, 0)
     assert "learned absolute" in note
@@ -70,10 +69,10 @@ def test_the_other_handlers():
     ("call", "says"),
     [
         (
-            lambda: view.attention_steps(TEXT, "", 3, 0),
+            lambda: view.attention_steps(SAMPLE_TEXT, "", 3, 0),
             r"layer = 3 is out of range; allowed: a whole number in \[0, 2\]",
         ),
-        (lambda: view.attention_steps(TEXT, "", 0, 9), r"head = 9 is out of range"),
+        (lambda: view.attention_steps(SAMPLE_TEXT, "", 0, 9), r"head = 9 is out of range"),
         (lambda: view.attention_steps("word " * 300, "", 0, 0), "the limit is 128"),
         (lambda: view.redraw_random(2000, 0), r"\[8, 1024\]"),
         (lambda: view.score_variants(W="1 2"), "W must be 3 × 3"),
@@ -124,16 +123,16 @@ def test_chinese_on_byte_tokens_draws_no_replacement_character():
 
 
 def test_a_chinese_page_gets_chinese_figures_notes_tables_and_messages():
-    note, *plots, _, _, _ = view.attention_steps(TEXT, "", 1, 2, request=ZH)
+    note, *plots, _, _, _ = view.attention_steps(SAMPLE_TEXT, "", 1, 2, request=ZH)
     assert "滑动窗口" in note and "键/值头 **0**" in note
     assert all(CJK.search(p.layout.title.text) for p in plots)
-    spread, example, model_plot, _ = view.sqrt_dk(128, 2, TEXT, "", request=ZH)
+    spread, example, model_plot, _ = view.sqrt_dk(128, 2, SAMPLE_TEXT, "", request=ZH)
     assert all(CJK.search(f.layout.title.text) for f in (spread, example, model_plot))
     table, plot, _ = view.score_variants(request=ZH)
     assert "加性" in table and "上下文向量" in table and CJK.search(plot.layout.title.text)
     note, sinusoids, rotary, _ = view.positions("", 16, 8, 0, request=ZH)
     assert "旋转位置编码" in note and CJK.search(rotary.layout.title.text)
-    diagram, table, residual, data = view.block(TEXT, "", request=ZH)
+    diagram, table, residual, data = view.block(SAMPLE_TEXT, "", request=ZH)
     assert "分组查询注意力" in diagram and "总和" in table and CJK.search(residual.layout.title.text)
     assert data["differences"][0]["aspect"] == "norm placement"  # names stay English in the payload
     with pytest.raises(gr.Error, match="必须是偶数"):

@@ -22,9 +22,7 @@ from explorer.i18n import t
 from explorer.views import attention as view
 from explorer.views import attention_mosaic as mosaic
 
-from builders import tiny_bert, tiny_gemma
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
+from builders import SAMPLE_TEXT, tiny_bert, tiny_gemma
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +53,16 @@ def test_the_comparison_is_drawn_from_the_compute_result(monkeypatch):
     gemma, bert = tiny_gemma(attn="eager", window=8), tiny_bert()
     monkeypatch.setattr(models, "counterpart", lambda kind: "tiny-bert")
     monkeypatch.setattr(models, "get", lambda name, *a, **k: {"tiny-bert": bert}[name])
-    shown = patterns.show(gemma, TEXT, 2, -1)
+    shown = patterns.show(gemma, SAMPLE_TEXT, 2, -1)
     figure, note = view.comparison(shown)
     assert "tiny-bert" in note and "layer 1" in figure.layout.title.text and "bidirectional" in figure.layout.title.text
-    full = forward.forward(bert, TEXT).attentions[1].mean(0)
+    full = forward.forward(bert, SAMPLE_TEXT).attentions[1].mean(0)
     assert torch.allclose(torch.tensor(figure.data[0].z), full, atol=1e-6)
-    drawn = view.draw(shown, TEXT, "tiny-gemma")
+    drawn = view.draw(shown, SAMPLE_TEXT, "tiny-gemma")
     assert drawn.compare_plot.visible and drawn.compare_note == note
     assert "Layer 2 is a global layer" in drawn.heads_note and "single key/value head" in drawn.heads_note
     monkeypatch.setattr(models, "counterpart", lambda kind: None)
-    alone = view.draw(patterns.show(gemma, TEXT, 0, -1), TEXT, "tiny-gemma")
+    alone = view.draw(patterns.show(gemma, SAMPLE_TEXT, 0, -1), SAMPLE_TEXT, "tiny-gemma")
     assert alone.compare_note == t("attention.no_masked") and not alone.compare_plot.visible
 
 

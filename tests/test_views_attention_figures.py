@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
-from explorer import models
 from explorer.attention import forward
 from explorer.views import attention_figures as figures
 
-from builders import tiny_gemma
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
-
-
-@pytest.fixture(scope="module")
-def gemma() -> models.LoadedModel:
-    return tiny_gemma(attn="eager", window=8)
+from builders import SAMPLE_TEXT
 
 
 def test_heatmaps_draw_the_computed_weights(gemma):
-    run = forward.forward(gemma, TEXT)
+    run = forward.forward(gemma, SAMPLE_TEXT)
     figure = figures.heatmap_figure(run, 1, 2)
     assert torch.allclose(torch.tensor(figure.data[0].z), run.attentions[1, 2], atol=1e-6)
     assert "layer 1, head 2 (key/value group 0)" in figure.layout.title.text

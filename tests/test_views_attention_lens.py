@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
-
-from explorer import models
 from explorer.attention import logit_lens
 from explorer.attention.logit_lens import LensLayer, LensPrediction, LogitLens
 from explorer.views.attention_lens import lens_html
 from explorer.views.common import payload
 
-from builders import tiny_llama
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
-
-
-@pytest.fixture(scope="module")
-def llama() -> models.LoadedModel:
-    return tiny_llama(attn="eager")
+from builders import SAMPLE_TEXT
 
 
 def test_logit_lens_table_and_payload(llama):
-    lens = logit_lens.logit_lens(llama, TEXT, top_k=2)
+    lens = logit_lens.logit_lens(llama, SAMPLE_TEXT, top_k=2)
     table, result = lens_html(lens), payload(lens)
     assert table.count("<tr>") == 1 + 1 + 2  # header, embeddings, two layers
     assert [layer["layer"] for layer in result["layers"]] == [0, 1]
     assert all(len(cell) == 2 for cell in result["layers"][0]["top"])
     assert set(result["layers"][0]["top"][0][0]) >= {"token", "prob", "token_id"}
-    assert result["token_ids"] == llama.tokenizer(TEXT)["input_ids"]
+    assert result["token_ids"] == llama.tokenizer(SAMPLE_TEXT)["input_ids"]
 
 
 def test_the_table_underlines_a_hit_by_token_id_not_by_how_it_looks():

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
-from explorer import models
 from explorer.attention import forward
 from explorer.views import attention_mosaic as mosaic
 
-from builders import tiny_llama
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
-
-
-@pytest.fixture(scope="module")
-def llama() -> models.LoadedModel:
-    return tiny_llama(attn="eager")
+from builders import SAMPLE_TEXT
 
 
 def test_the_mosaic_has_a_tile_per_head_and_clicks_map_back_to_it(llama):
-    run = forward.forward(llama, TEXT)
+    run = forward.forward(llama, SAMPLE_TEXT)
     image = mosaic.mosaic_image(run)
     assert image.size == (
         mosaic.LEFT + 4 * (mosaic.TILE + mosaic.GAP),

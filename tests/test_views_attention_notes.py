@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-
-from explorer import models
 from explorer.attention import forward, patterns
 from explorer.views import attention_notes as notes
 
-from builders import tiny_gemma, tiny_llama
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
-
-
-@pytest.fixture(scope="module")
-def llama() -> models.LoadedModel:
-    return tiny_llama(attn="eager")
-
-
-@pytest.fixture(scope="module")
-def gemma() -> models.LoadedModel:
-    return tiny_gemma(attn="eager", window=8)
+from builders import SAMPLE_TEXT
 
 
 def test_notes_explain_one_key_value_head_and_sliding_windows(gemma, llama):
-    run = forward.forward(gemma, TEXT)
+    run = forward.forward(gemma, SAMPLE_TEXT)
     assert "4 query heads per layer but a single key/value head" in notes.gqa_note(run)
-    assert "query heads\n0–1, 2–3 each share" in notes.gqa_note(forward.forward(llama, TEXT))
-    assert notes.layer_note(forward.forward(llama, TEXT), 0) == ""
+    assert "query heads\n0–1, 2–3 each share" in notes.gqa_note(forward.forward(llama, SAMPLE_TEXT))
+    assert notes.layer_note(forward.forward(llama, SAMPLE_TEXT), 0) == ""
     banded = notes.layer_note(run, 1)
     assert "Layer 1 is a sliding-window layer (window 8)" in banded and "a band along the diagonal" in banded
     assert "2 read a sliding window of 8 tokens and 1 is global (layer 2)" in banded

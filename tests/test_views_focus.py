@@ -18,14 +18,7 @@ from explorer.views import icl as icl_view
 from explorer.views import masked_lm as masked_view
 from explorer.views.generation_figures import text_html
 
-from builders import tiny_gemma, tiny_llama
-
-TEXT = "The capital of France is Paris. The capital of Italy is Rome."
-
-
-@pytest.fixture(scope="module")
-def llama():
-    return tiny_llama(attn="eager")
+from builders import SAMPLE_TEXT, tiny_gemma
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ def registry(llama, monkeypatch):
 
 
 def test_token_focus_draws_the_trajectory_and_the_attention_row_then_the_payload(registry):
-    shown = view.token_focus(TEXT, "", 4, -1)
+    shown = view.token_focus(SAMPLE_TEXT, "", 4, -1)
     assert isinstance(shown, view.Panel) and len(shown) == 4
     result = shown.result_json
     assert set(result) >= {"model", "text", "tokens", "token_ids", "position", "token_id", "trajectory", "attention"}
@@ -50,13 +43,13 @@ def test_token_focus_draws_the_trajectory_and_the_attention_row_then_the_payload
     heatmaps = shown.attention.data
     assert len(heatmaps) == heads + 1 and [h.visible for h in heatmaps] == [True] + [False] * heads
     assert heatmaps[1].z.tolist() == [row[0] for row in result["attention"]]  # head 0: one row per layer
-    link = permalinks.link("attention", text=TEXT, model=registry.name)
+    link = permalinks.link("attention", text=SAMPLE_TEXT, model=registry.name)
     assert result["attention_link"] == link and f'href="{html.escape(link)}"' in shown.summary
 
 
 def test_bad_input_is_a_message_naming_the_input(registry):
     with pytest.raises(gr.Error, match="position"):
-        view.token_focus(TEXT, "", 10_000, -1)
+        view.token_focus(SAMPLE_TEXT, "", 10_000, -1)
 
 
 def test_a_clicked_generated_token_shows_its_step_and_its_focus(registry):
