@@ -3,6 +3,7 @@ import copy
 import pytest
 import torch
 from torch import nn
+from transformers import AutoModelForCausalLM
 
 from explorer import generation as g
 from explorer import weight_layout
@@ -44,6 +45,24 @@ def test_wide_weights_change_memory_order_only(build):
             out, inner = module.weight.shape
             assert module.weight.stride() == ((1, out) if out >= inner else (inner, 1))
     assert model.get_output_embeddings().weight is model.get_input_embeddings().weight  # still tied
+
+
+def mapped_files() -> set[str]:
+    with open("/proc/self/maps") as maps:
+        return {line.split()[-1] for line in maps if len(line.split()) == 6}
+
+
+@pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
+def test_the_weights_file_is_unmapped_so_each_weight_is_held_once(build, tmp_path):
+    build().model.save_pretrained(tmp_path)
+    weights = str(tmp_path / "model.safetensors")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert weights in mapped_files()  # the loader maps the file: a laid-out copy beside it would count twice
+    values = {name: p.clone() for name, p in model.named_parameters()}
+    weight_layout.for_decoding(model)
+    assert weights not in mapped_files()
+    for name, parameter in model.named_parameters():
+        assert torch.equal(parameter, values[name]), name
 
 
 @pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
