@@ -22,6 +22,8 @@ each product pays its own call), and the next siblings, given that same input te
 columns of it. Each sibling stays an `nn.Linear` with its own weight, so hooks, LoRA, the Inside
 views and training see the model as before; a sibling computes alone whenever sharing could be
 wrong: gradients enabled (training), another input, or a weight no longer in the buffer (replaced).
+(It cannot see an input changed in place between two siblings' calls: transformers' blocks never
+do that, and no hook here does.)
 
 Memory: the loader maps the weights file (safetensors) into memory, so a weight read once counts
 in the resident memory as a page of that file. A laid-out copy beside its mapped original would
@@ -32,6 +34,7 @@ once (bench/models.py reports the resident memory with both models loaded).
 
 from __future__ import annotations
 
+import copy
 import types
 from dataclasses import dataclass
 
@@ -74,15 +77,27 @@ def for_decoding(model: nn.Module) -> nn.Module:
     return model
 
 
+def as_loaded(model: nn.Module) -> nn.Module:
+    """A copy of a laid-out `model` as transformers loads it: every weight contiguous (out, in), each
+    linear layer its own product (what benchmarks and tests compare the layout with)."""
+    plain = copy.deepcopy(model)
+    for module in plain.modules():
+        for name in ("forward", "sibling"):
+            module.__dict__.pop(name, None)
+    for parameter in plain.parameters():
+        parameter.data = parameter.data.contiguous()
+    return plain
+
+
 def _sibling_groups(model: nn.Module) -> list[list[nn.Linear]]:
     """Every set of SIBLINGS a module holds as plain bias-free linear layers of one input width."""
     groups = []
     for module in model.modules():
         for names in SIBLINGS:
             linears = [getattr(module, name, None) for name in names]
-            if all(type(m) is nn.Linear and m.bias is None for m in linears):
-                if len({(m.in_features, m.weight.dtype) for m in linears}) == 1:
-                    groups.append(linears)
+            plain = all(type(m) is nn.Linear and m.bias is None for m in linears)
+            if plain and len({(m.in_features, m.weight.dtype) for m in linears}) == 1:
+                groups.append(linears)
     return groups
 
 

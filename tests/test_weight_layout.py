@@ -17,14 +17,6 @@ PROMPTS = [
 ]
 
 
-def standard_copy(model: nn.Module) -> nn.Module:
-    """The model as transformers loads it: every weight contiguous (out, in)."""
-    plain = copy.deepcopy(model)
-    for parameter in plain.parameters():
-        parameter.data = parameter.data.contiguous()
-    return plain
-
-
 def generate_probs(model: nn.Module, ids: list[int], n: int) -> tuple[list[int], torch.Tensor]:
     with torch.inference_mode():
         out = model.generate(
@@ -67,7 +59,9 @@ def test_each_sibling_still_runs_its_hooks_and_computes_alone_when_its_weight_is
     attention = model.model.layers[0].self_attn
     seen = {}
     for name in ("q_proj", "k_proj", "v_proj"):
-        getattr(attention, name).register_forward_hook(lambda m, args, out, name=name: seen.update({name: (args[0], out)}))
+        getattr(attention, name).register_forward_hook(
+            lambda m, args, out, name=name: seen.update({name: (args[0], out)})
+        )
     ids = torch.tensor([g.encode_prompt(tiny, "The capital of")[1]])
     with torch.inference_mode():
         model(ids)
@@ -81,7 +75,7 @@ def test_each_sibling_still_runs_its_hooks_and_computes_alone_when_its_weight_is
 
 def test_training_and_copies_use_each_siblings_own_weight(tiny):
     model = weight_layout.for_decoding(copy.deepcopy(tiny.model))
-    plain = standard_copy(tiny.model)
+    plain = weight_layout.as_loaded(tiny.model)
     ids = torch.tensor([g.encode_prompt(tiny, "The capital of")[1]])
     for m in (model, plain):
         m.requires_grad_(True)
@@ -130,7 +124,7 @@ def test_the_weights_file_is_unmapped_so_each_weight_is_held_once(build, tmp_pat
 @pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
 def test_tiny_models_decode_the_same_after_the_layout(build):
     lm = build()
-    plain = standard_copy(lm.model)
+    plain = weight_layout.as_loaded(lm.model)
     weight_layout.for_decoding(lm.model)
     ids = g.encode_prompt(lm, "The capital of")[1]
     tokens, probs = generate_probs(lm.model, ids, 12)
@@ -142,7 +136,7 @@ def test_tiny_models_decode_the_same_after_the_layout(build):
 @pytest.mark.parametrize("prompt", PROMPTS)
 def test_the_loop_on_the_bundled_model_equals_plain_generate_within_1e_5(bundled, prompt):
     """The app's loop on the laid-out weights against transformers' generate on the weights as loaded."""
-    plain = standard_copy(bundled.model)
+    plain = weight_layout.as_loaded(bundled.model)
     tokens, probs = generate_probs(plain, g.encode_prompt(bundled, prompt)[1], 32)
     result = g.generate(bundled, g.GenerationRequest(prompt, max_new_tokens=32))
     assert [step.token_id for step in result.steps] == tokens
