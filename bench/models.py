@@ -114,8 +114,8 @@ def main() -> None:
         )
     print(
         f"\nResident memory: {before / 2**30:.2f} GiB with the libraries only; with {' and '.join(names)} "
-        f"loaded {both / 2**30:.2f} GiB (weights mapped, not all read yet), {used / 2**30:.2f} GiB once both "
-        f"generated; peak {peak / 2**30:.2f} GiB."
+        f"loaded {both / 2**30:.2f} GiB, {used / 2**30:.2f} GiB once both "
+        f"generated; peak {peak / 2**30:.2f} GiB (while a model loads, its mapped file and its laid-out copy)."
     )
 
 
