@@ -1,6 +1,6 @@
 """Generation speed: the app's instrumented loop vs plain `model.generate`, and batching's cost and gain.
 
-    .venv/bin/python bench/generation.py [--repeats 3] [--tokens 64 256] [--users 16]
+    .venv/bin/python bench/generation.py [--repeats 3] [--tokens 64 256] [--users 16 (0: skip)]
 
 Everything runs on the same loaded model and prompt, interleaved, so the machine's noise hits every
 contender alike; the ratios are the figures to quote. One torch thread, as the app runs.
@@ -17,7 +17,6 @@ contender alike; the ratios are the figures to quote. One torch thread, as the a
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer import generation, models  # noqa: E402
+from explorer import generation, models, weight_layout  # noqa: E402
 from explorer.generation import scheduler  # noqa: E402
 from explorer.generation.batch import PaddedBatch  # noqa: E402
 
@@ -44,23 +43,26 @@ LOAD_SNIPPET = (  # imports (torch, transformers) are timed apart: they are paid
 )
 
 
-def plain_tokens_per_second(lm, model, n: int) -> float:
+def speeds(work) -> tuple[float, float]:
+    """Tokens per second of `work()` (which returns its token count) by wall time and by this
+    process's CPU time (steadier on a shared machine: other jobs' time does not count)."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    tokens = work()
+    return tokens / (time.perf_counter() - started), tokens / (time.process_time() - started_cpu)
+
+
+def plain_tokens_per_second(lm, model, n: int) -> tuple[float, float]:
     ids = torch.tensor([generation.encode_prompt(lm, PROMPT)[1]])  # the same ids as the loop's
-    started = time.perf_counter()
-    with torch.inference_mode():
-        out = model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
-            pad_token_id=lm.tokenizer.eos_token_id,
-        )  # fmt: skip
-    return (out.shape[1] - ids.shape[1]) / (time.perf_counter() - started)
 
+    def work() -> int:
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
+                pad_token_id=lm.tokenizer.eos_token_id,
+            )  # fmt: skip
+        return out.shape[1] - ids.shape[1]
 
-def as_transformers_loads_it(model):
-    """A copy of the model with every weight contiguous (out, in), as `from_pretrained` gives it."""
-    plain = copy.deepcopy(model)
-    for parameter in plain.parameters():
-        parameter.data = parameter.data.contiguous()
-    return plain
+    return speeds(work)
 
 
 def bandwidth_gb_per_s(repeats: int) -> tuple[float, float]:
@@ -86,11 +88,9 @@ def weight_bytes_per_token(model) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def loop_tokens_per_second(lm, n: int, max_batch: int) -> float:
+def loop_tokens_per_second(lm, n: int, max_batch: int) -> tuple[float, float]:
     scheduler.MAX_BATCH = max_batch  # read by every call
-    started = time.perf_counter()
-    result = generation.generate(lm, generation.GenerationRequest(PROMPT, max_new_tokens=n))
-    return len(result.steps) / (time.perf_counter() - started)
+    return speeds(lambda: len(generation.generate(lm, generation.GenerationRequest(PROMPT, max_new_tokens=n)).steps))
 
 
 def hall_tokens_per_second(lm, users: int, max_batch: int) -> float:
@@ -146,10 +146,10 @@ def main() -> None:
     print(
         f"model: {lm.name}, threads: {torch.get_num_threads()}, repeats: {args.repeats} (median), load {os.getloadavg()}"
     )
-    plain_model = as_transformers_loads_it(lm.model)
+    plain_model = weight_layout.as_loaded(lm.model)
     print(
         f"{'tokens':>6} | {'generate tok/s':>14} | {'generate, laid out':>18} | {'loop alone':>10} | "
-        f"{'loop batched':>12} | alone/generate | batched/alone"
+        f"{'loop batched':>12} | alone/generate | batched/alone | by CPU time: alone/generate, batched/alone"
     )
     loop_speeds = []
     for n in args.tokens:
@@ -159,9 +159,14 @@ def main() -> None:
             laid_out.append(plain_tokens_per_second(lm, lm.model, n))
             alone.append(loop_tokens_per_second(lm, n, 1))
             batched.append(loop_tokens_per_second(lm, n, 16))
-        p, o, a, b = (statistics.median(x) for x in (plain, laid_out, alone, batched))
+        (p, o, a, b), (pc, _, ac, bc) = (
+            [statistics.median(run[clock] for run in x) for x in (plain, laid_out, alone, batched)] for clock in (0, 1)
+        )
         loop_speeds.append(a)
-        print(f"{n:>6} | {p:>14.1f} | {o:>18.1f} | {a:>10.1f} | {b:>12.1f} | {a / p:>13.2f}x | {b / a:>12.2f}x")
+        print(
+            f"{n:>6} | {p:>14.1f} | {o:>18.1f} | {a:>10.1f} | {b:>12.1f} | {a / p:>13.2f}x | {b / a:>12.2f}x | "
+            f"{ac / pc:.2f}x, {bc / ac:.2f}x"
+        )
     del plain_model
     read, product = bandwidth_gb_per_s(args.repeats)
     per_token = weight_bytes_per_token(lm.model)
@@ -177,14 +182,16 @@ def main() -> None:
         f"one forward of many rows vs one row (CPU time; a request's latency grows by about this factor "
         f"when that many run at once): {costs}"
     )
-    one, many = [], []
-    for _ in range(args.repeats):
-        one.append(hall_tokens_per_second(lm, args.users, 1))
-        many.append(hall_tokens_per_second(lm, args.users, 16))
-    o, m = statistics.median(one), statistics.median(many)
-    print(
-        f"{args.users} users x 32 sampled tokens: one after another {o:.1f} tok/s, batched {m:.1f} tok/s ({m / o:.1f}x)"
-    )
+    if args.users:
+        one, many = [], []
+        for _ in range(args.repeats):
+            one.append(hall_tokens_per_second(lm, args.users, 1))
+            many.append(hall_tokens_per_second(lm, args.users, 16))
+        o, m = statistics.median(one), statistics.median(many)
+        print(
+            f"{args.users} users x 32 sampled tokens: one after another {o:.1f} tok/s, batched {m:.1f} tok/s "
+            f"({m / o:.1f}x)"
+        )
     if args.skip_load:
         return
     with tempfile.TemporaryDirectory() as empty_cache:

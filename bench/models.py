@@ -61,7 +61,8 @@ def first_token_and_speed(lm: models.LoadedModel) -> tuple[float, float, float, 
     """(seconds to the first token, tokens/s after it by wall and by CPU time, tokens made) for one
     greedy generation."""
     started, started_cpu = time.perf_counter(), time.process_time()
-    stream = generation.stream_generation(lm, PROMPTS[lm.name], max_new_tokens=NEW_TOKENS)
+    request = generation.GenerationRequest(PROMPTS[lm.name], max_new_tokens=NEW_TOKENS)
+    stream = generation.stream_generation(lm, request)
     result = next(stream)  # the same result object grows with every step
     first, first_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     for _ in stream:
@@ -113,8 +114,8 @@ def main() -> None:
         )
     print(
         f"\nResident memory: {before / 2**30:.2f} GiB with the libraries only; with {' and '.join(names)} "
-        f"loaded {both / 2**30:.2f} GiB (weights mapped, not all read yet), {used / 2**30:.2f} GiB once both "
-        f"generated; peak {peak / 2**30:.2f} GiB."
+        f"loaded {both / 2**30:.2f} GiB, {used / 2**30:.2f} GiB once both "
+        f"generated; peak {peak / 2**30:.2f} GiB (while a model loads, its mapped file and its laid-out copy)."
     )
 
 
