@@ -205,18 +205,20 @@ def _notes(notes: list[str]) -> str:
 
 # ---------------------------------------------------------------- in the browser
 
-# On a link to one of TABS (those whose inputs reset others when changed): waits until no output of
-# the tab shows a pending request (at least 200 ms, at most 3 s), the changes the fill set off have then
-# landed. Other links go on at once.
+# On a link to one of TABS (those whose inputs reset others when changed): waits until the tab is
+# drawn, then until no output on the page shows a pending request (at least 200 ms, at most 3 s): the
+# changes the fill set off have then landed. Other links go on at once.
 SETTLE_JS = """async (...args) => {
   const tab = new URLSearchParams(location.search).get('tab');
   performance.mark('plm-link-filled');  // the link's values are in (bench/permalinks.py reads it)
   if (!TABS.includes(tab)) return args;
   const panel = () => document.getElementById('plm-run-' + tab)?.closest('[role=tabpanel]');
-  const pending = () => [...(panel()?.querySelectorAll('[data-testid="status-tracker"]') ?? [])]
+  const pending = () => [...document.querySelectorAll('[data-testid="status-tracker"]')]
     .some(s => !s.classList.contains('hide') && s.offsetParent !== null);
-  await new Promise(r => setTimeout(r, 200));
-  for (let i = 0; i < 28 && pending(); i++) await new Promise(r => setTimeout(r, 100));
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  for (let i = 0; i < 50 && !panel(); i++) await sleep(100);  // the tab is drawn when selected
+  await sleep(200);
+  for (let i = 0; i < 28 && pending(); i++) await sleep(100);
   return args;
 }"""
 
