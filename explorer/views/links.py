@@ -229,7 +229,6 @@ RUN_JS = """async () => {
   for (let i = 0; i < 50; i++) {
     const button = document.getElementById('plm-run-' + tab);
     if (button) {
-      await new Promise(r => setTimeout(r, 50));
       performance.mark('plm-link-run');  // the action starts (bench/permalinks.py reads it)
       button.click();
       return;
