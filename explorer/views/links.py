@@ -23,6 +23,7 @@ import weakref
 from dataclasses import dataclass, field
 
 import gradio as gr
+import plotly.graph_objects as go
 from gradio.context import Context, LocalContext
 
 from .. import checks, permalinks
@@ -48,10 +49,12 @@ class Linked:
 
 @dataclass
 class Page:
-    """The page-wide controls: projector mode and the notes of an opened link."""
+    """The page-wide controls: projector mode, the notes of an opened link, and a hidden plot that
+    has the browser load plotly while a link's action runs (its result is drawn with it)."""
 
     projector: gr.Checkbox
     notes: gr.Markdown
+    warm_up: gr.Plot
 
 
 def page_controls() -> Page:
@@ -59,7 +62,8 @@ def page_controls() -> Page:
         projector_mode = projector.toggle()
         notes = gr.Markdown(visible=False)
         export.page_labels()  # the download buttons' labels, in the page's language
-    return Page(projector_mode, notes)
+        warm_up = gr.Plot(visible="hidden")
+    return Page(projector_mode, notes, warm_up)
 
 
 def copy_button(tab: str, api_name: str) -> None:
@@ -110,7 +114,14 @@ def wire(page: Page, tabs: gr.Tabs) -> None:
         settle = SETTLE_JS.replace("TABS", json.dumps([entry.tab for entry in refilled]))
         refill_inputs = [component for entry in refilled for component in entry.inputs]
         opening = opening.then(fill_again, None, refill_inputs, js=settle, **quick)
-    opening.then(None, None, None, js=RUN_JS)
+    opening = opening.then(None, None, None, js=RUN_JS)
+    opening.then(_warm_up, None, page.warm_up, **quick)
+
+
+def _warm_up():
+    """An empty figure for the hidden plot, on a page opened from a link: plotly (megabytes of script,
+    loaded on a page's first figure) then loads while the action runs, not after its result is in."""
+    return go.Figure() if page_query().get("tab") else gr.skip()
 
 
 def _reset_by_changes(demo: gr.Blocks, entry: Linked) -> bool:
