@@ -10,7 +10,11 @@ link's parameters are the API's (docs/API.md) without a second list to keep in s
 2. on a tab where changing an input resets others (picking an in-context-learning task resets that
    task's fields), once those changes have settled it fills the inputs again, so the link's values
    are what stays (other tabs go on at once);
-3. the browser clicks the tab's main button: the action runs exactly as if the user had clicked it.
+3. the browser clicks the tab's main button: the action runs exactly as if the user had clicked it
+   (meanwhile a hidden plot has the browser load plotly, which draws the result).
+
+These steps skip Gradio's queue, where the page's other load events wait, and wait for nothing a
+tab does not need (bench/permalinks.py times a link from navigation to its result on screen).
 
 Projector mode (its toggle is in `page_controls`) is drawn in the browser: views/projector.py.
 """
@@ -62,7 +66,7 @@ def page_controls() -> Page:
         projector_mode = projector.toggle()
         notes = gr.Markdown(visible=False)
         export.page_labels()  # the download buttons' labels, in the page's language
-        warm_up = gr.Plot(visible="hidden")
+        warm_up = gr.Plot(visible="hidden", elem_id="plm-warm-up")
     return Page(projector_mode, notes, warm_up)
 
 
@@ -75,7 +79,7 @@ def copy_button(tab: str, api_name: str) -> None:
 
 
 def wire(page: Page, tabs: gr.Tabs) -> None:
-    """Connect the Copy link buttons, projector mode and the opening of a link (call once, last)."""
+    """Connect the Copy link buttons and the opening of a link (call once, last)."""
     demo = Context.root_block
     linked = _LINKED.get(demo, [])
     for entry in linked:
@@ -84,9 +88,8 @@ def wire(page: Page, tabs: gr.Tabs) -> None:
     schemas = {entry.tab: entry.parameters for entry in linked}
     refilled = [entry for entry in linked if _reset_by_changes(demo, entry)]
 
-    def fill(entries: list[Linked]) -> list:
+    def fill(entries: list[Linked], opened: permalinks.Opened) -> list:
         """The link's values for the inputs of `entries` (gr.skip() where it sets none)."""
-        opened = permalinks.read(page_query(), schemas)
         return [
             opened.values[parameter.name] if entry.tab == opened.tab and parameter.name in opened.values else gr.skip()
             for entry in entries
@@ -99,11 +102,11 @@ def wire(page: Page, tabs: gr.Tabs) -> None:
         opened = permalinks.read(page_query(), schemas)
         tab = gr.Tabs(selected=opened.tab) if opened.tab else gr.skip()
         notes = gr.Markdown(_notes(opened.notes), visible=True) if opened.notes else gr.skip()
-        return [tab, True if opened.projector else gr.skip(), notes, *fill(linked)]
+        return [tab, True if opened.projector else gr.skip(), notes, *fill(linked, opened)]
 
     @user_errors
     def fill_again():
-        return fill(refilled)
+        return fill(refilled, permalinks.read(page_query(), schemas))
 
     # Not queued: the page's other load events (default texts in its language, the poll's check) wait
     # in the queue; a link's own steps go straight to the server.
