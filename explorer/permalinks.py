@@ -92,19 +92,25 @@ def too_long(query: str) -> TooLong | None:
     if len(query) <= MAX_QUERY_CHARS:
         return None
     pairs = parse_qsl(query, keep_blank_values=True)
-    longest_first = sorted(pairs, key=lambda pair: -len(urlencode([pair])))
-    left_out = []
-    while longest_first and len(urlencode(pairs)) > MAX_QUERY_CHARS:
-        left_out.append(longest_first.pop(0))
-        pairs.remove(left_out[-1])
-    name, value = left_out[0] if left_out else ("?", "")
+    sizes = [len(urlencode([pair])) + 1 for pair in pairs]  # each as written, with its "&"
+    longest_first = sorted(range(len(pairs)), key=lambda i: -sizes[i])
+    length, dropped = sum(sizes), []
+    for i in longest_first:
+        if length <= MAX_QUERY_CHARS:
+            break
+        dropped.append(i)
+        length -= sizes[i]
+    name, value = pairs[dropped[0]] if dropped else ("?", "")
+    names = [_quoted(pairs[i][0]) for i in dropped[:5]] + (["…"] if len(dropped) > 5 else [])
     message = i18n.message(
         "This link is {length:,} characters long; the app opens links up to {limit:,} characters. Its longest "
         "parameter, {name}, holds {chars:,} characters: open the link without {names}, then paste the text in.",
         {"length": len(query), "limit": MAX_QUERY_CHARS, "name": _quoted(name), "chars": len(value),
-         "names": ", ".join(_quoted(n) for n, _ in left_out) or _quoted(name)},
+         "names": ", ".join(names) or _quoted(name)},
     )  # fmt: skip
-    return TooLong(message, "?" + urlencode(pairs))
+    left_out = set(dropped)
+    kept = [pair for i, pair in enumerate(pairs) if i not in left_out]
+    return TooLong(message, "?" + urlencode(kept))
 
 
 def read(query: Mapping[str, str], schemas: Mapping[str, Sequence[Parameter]]) -> Opened:

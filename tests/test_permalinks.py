@@ -99,3 +99,6 @@ def test_a_link_too_long_to_open_is_explained_and_offered_without_its_longest_va
     assert "Its longest parameter, 'prompt', holds 40,000 characters: open the link without 'prompt'" in refused.message
     with i18n.speaking("zh-CN"):
         assert "最长的参数 'prompt' 有 40,000 个字符" in permalinks.too_long(query).message
+    many = "&".join(f"p{i}=1" for i in range(20_000))  # many short parameters: still quick, and a short message
+    refused = permalinks.too_long(many)
+    assert len(refused.shorter) <= permalinks.MAX_QUERY_CHARS and len(refused.message) < 400
