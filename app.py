@@ -14,6 +14,7 @@ from explorer.views import (
     icl,
     inside,
     links,
+    long_links,
     masked_lm,
     models_panel,
     poll,
@@ -71,9 +72,12 @@ def main() -> None:
     )
 
 
-def launch(demo: gr.Blocks, **options) -> None:
+def launch(demo: gr.Blocks, prevent_thread_lock: bool = False, **options) -> None:
     """Launch with every language's labels (the page picks the browser's language)."""
-    demo.launch(i18n=I18N, **options)
+    demo.launch(i18n=I18N, prevent_thread_lock=True, app_kwargs=long_links.APP_KWARGS, **options)
+    long_links.accept(demo)  # a link with a long text opens with a note, never the server's bare error
+    if not prevent_thread_lock:
+        demo.block_thread()
 
 
 if __name__ == "__main__":

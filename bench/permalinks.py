@@ -47,9 +47,11 @@ PENDING = """tab => [...document.getElementById('plm-run-' + tab).closest('[role
   .querySelectorAll('[data-testid="status-tracker"]')].some(s => !s.classList.contains('hide') && s.offsetParent)"""
 
 
-# When the page was interactive, and when the link's action started (its button clicked), in seconds.
+# When the page was interactive, when the link's values were in, and when its action started (its
+# button clicked), in seconds from navigation.
 MARKS = """() => ({
   ready: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd / 1000,
+  filled: (performance.getEntriesByName('plm-link-filled')[0]?.startTime ?? NaN) / 1000,
   run: (performance.getEntriesByName('plm-link-run')[0]?.startTime ?? NaN) / 1000 })"""
 
 
@@ -95,14 +97,16 @@ def main() -> None:
     print(
         f"app at {url}; attention text: {tokens} tokens; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    print(f"{'link':<11} {'first':>6} {'median':>7} {'page ready':>11} {'action starts':>14} {'clicked again':>14}")
+    print(
+        f"{'link':<11} {'first':>6} {'median':>7} {'page ready':>11} {'filled':>7} {'action starts':>14} {'clicked again':>14}"
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         for name, query in LINKS.items():
             first, *rest = [open_link(browser, url + query, name) for _ in range(args.repeats + 1)]
             median = {key: statistics.median(times[key] for times in rest) for key in first}
             print(
-                f"{name:<11} {first['link']:>6.2f} {median['link']:>7.2f} {median['ready']:>11.2f} "
+                f"{name:<11} {first['link']:>6.2f} {median['link']:>7.2f} {median['ready']:>11.2f} {median['filled']:>7.2f} "
                 f"{median['run']:>14.2f} {median['click']:>14.2f}"
             )
         print(f"seconds (median of {args.repeats} after the first); target: link to result < 3 s")

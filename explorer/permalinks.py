@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from . import checks, i18n
 from .checks import ExplorerError
 
 MAX_LINK_CHARS = 8_000  # the longest query a link may have: chat apps, proxies and servers cut longer URLs
+# The longest query the app can open (Gradio parses each request's URL with httpx, which refuses URLs
+# over 65,536 characters); a longer link gets a page saying so (views/long_links.py).
+MAX_QUERY_CHARS = 60_000
 MAX_NAME_CHARS = 40  # an unknown parameter's name is quoted in a note up to this length
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # Parameters of the page itself (read by the app, or by Gradio: its theme and API page).
@@ -73,6 +76,41 @@ def checked_link(tab: str, **values) -> str:
             length=len(query), limit=MAX_LINK_CHARS, name=longest, chars=len(_written(values[longest])),
         )  # fmt: skip
     return query
+
+
+@dataclass
+class TooLong:
+    """A link too long to open: what to tell the person, and the same link without its longest values."""
+
+    message: str  # in the language being served
+    shorter: str  # the query without the values left out (it fits)
+
+
+def too_long(query: str) -> TooLong | None:
+    """None when the query (as in the URL, percent-encoded) can be opened; else the message and the
+    query without its longest parameters, left out longest first until the rest fits."""
+    if len(query) <= MAX_QUERY_CHARS:
+        return None
+    pairs = parse_qsl(query, keep_blank_values=True)
+    sizes = [len(urlencode([pair])) + 1 for pair in pairs]  # each as written, with its "&"
+    longest_first = sorted(range(len(pairs)), key=lambda i: -sizes[i])
+    length, dropped = sum(sizes), []
+    for i in longest_first:
+        if length <= MAX_QUERY_CHARS:
+            break
+        dropped.append(i)
+        length -= sizes[i]
+    name, value = pairs[dropped[0]] if dropped else ("?", "")
+    names = [_quoted(pairs[i][0]) for i in dropped[:5]] + (["…"] if len(dropped) > 5 else [])
+    message = i18n.message(
+        "This link is {length:,} characters long; the app opens links up to {limit:,} characters. Its longest "
+        "parameter, {name}, holds {chars:,} characters: open the link without {names}, then paste the text in.",
+        {"length": len(query), "limit": MAX_QUERY_CHARS, "name": _quoted(name), "chars": len(value),
+         "names": ", ".join(names) or _quoted(name)},
+    )  # fmt: skip
+    left_out = set(dropped)
+    kept = [pair for i, pair in enumerate(pairs) if i not in left_out]
+    return TooLong(message, "?" + urlencode(kept))
 
 
 def read(query: Mapping[str, str], schemas: Mapping[str, Sequence[Parameter]]) -> Opened:

@@ -80,3 +80,15 @@ def test_a_result_downloads_as_json_and_the_code_follows_the_inputs(page):
     code.wait_for(timeout=30_000)
     assert "AutoModelForCausalLM.from_pretrained" in code.inner_text()
     assert "The capital of Italy is" in code.inner_text()
+
+
+def test_the_download_buttons_speak_the_page_language(browser, app_url):  # noqa: F811
+    zh = i18n.labels("zh-CN")
+    page = next(open_page(browser, app_url + "?tab=tokenisation", "zh-CN"))
+    panel = page.locator("[role=tabpanel]:visible").first
+    panel.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    for key in ("export.png", "export.svg", "export.csv"):
+        button = panel.get_by_role("button", name=zh[key], exact=True).first
+        button.wait_for(timeout=10_000)
+        assert button.get_attribute("title") == zh[key + "_tip"], key
+    page.context.close()

@@ -87,3 +87,18 @@ def test_a_link_too_long_to_share_is_refused_naming_what_to_shorten():
     assert permalinks.checked_link("generation", prompt="short") == permalinks.link("generation", prompt="short")
     with pytest.raises(ExplorerError, match=r"links hold at most 8,000\. Shorten prompt \(its text is 9,000"):
         permalinks.checked_link("generation", prompt="x" * 9_000, seed=1)
+
+
+def test_a_link_too_long_to_open_is_explained_and_offered_without_its_longest_values():
+    assert permalinks.too_long(permalinks.link("generation", prompt="x" * 50_000)[1:]) is None
+    query = permalinks.link("generation", prompt="台" * 40_000, seed=3, stop="y" * 30_000)[1:]
+    refused = permalinks.too_long(query)
+    assert len(query) > permalinks.MAX_QUERY_CHARS >= len(refused.shorter)
+    assert parse_qs(refused.shorter[1:]) == {"tab": ["generation"], "seed": ["3"], "stop": ["y" * 30_000]}
+    assert f"This link is {len(query):,} characters long; the app opens links up to 60,000" in refused.message
+    assert "Its longest parameter, 'prompt', holds 40,000 characters: open the link without 'prompt'" in refused.message
+    with i18n.speaking("zh-CN"):
+        assert "最长的参数 'prompt' 有 40,000 个字符" in permalinks.too_long(query).message
+    many = "&".join(f"p{i}=1" for i in range(20_000))  # many short parameters: still quick, and a short message
+    refused = permalinks.too_long(many)
+    assert len(refused.shorter) <= permalinks.MAX_QUERY_CHARS and len(refused.message) < 400

@@ -67,3 +67,18 @@ def test_every_tab_shows_its_code(demo):
     codes = blocks(demo, gr.Code)
     assert len(codes) == len(app.TABS) + 1  # the Generation tab also has one for teacher forcing
     assert all(code.language == "python" for code in codes)
+
+
+def test_the_download_buttons_speak_the_page_language(demo):
+    """Gradio shows a toolbar button's value as is: the page's script rewrites each label and tooltip
+    in the language the page shows, finding the buttons by their English labels."""
+    (labels,) = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "plm-export-labels"]
+    script = labels.js_on_load
+    zh = i18n.labels("zh-CN")
+    for key in ("export.png", "export.svg", "export.csv", "export.json"):
+        assert zh[key] != EN[key] and zh[key] in script and zh[key + "_tip"] in script and EN[key + "_tip"] in script
+        assert f'"{EN[key]}": "{key}"' in script  # an English label is how a toolbar button is found
+    assert 'getElementById("plm-language")' in script
+    for table in blocks(demo, gr.Dataframe):
+        siblings = table.parent.children
+        assert "plm-export-csv" in siblings[siblings.index(table) + 1].elem_classes

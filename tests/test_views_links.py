@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
+import socket
 
 import contract
 import pytest
 
 from explorer import generation, models
+from explorer.permalinks import link
 from explorer.views import links
 
 MAIN_ENDPOINTS = {
@@ -58,3 +62,45 @@ def test_parameters_take_their_components_kinds_and_ranges(linked):
     assert set(generate["model"].choices) == {"", *causal} and generate["model"].kind == "choice"
     tokenize = {parameter.name: parameter for parameter in entries["tokenisation"].parameters}
     assert tokenize["compare_with"].kind == "choices" and "Gemma-3-270M" in tokenize["compare_with"].choices
+
+
+def request(port: int, method: str, target: str, body: dict | None = None) -> tuple[int, str]:
+    """One plain HTTP request (http.client: clients such as httpx refuse URLs over 64 kB themselves)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, target, json.dumps(body) if body is not None else None, headers)
+        reply = connection.getresponse()
+        return reply.status, reply.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def test_long_links_open_with_a_note_and_longer_ones_get_a_page_saying_so(linked):
+    """Past 16 kB, uvicorn alone refuses a request with a bare 400; past 64 kB, Gradio fails on it."""
+    import app
+
+    demo, _ = linked
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        # 40 kB: the page opens, and the link's opening step (sent with the page's query, as the browser
+        # sends it) notes what was too long and keeps the rest
+        query = link("generation", prompt="x" * 40_000, max_new_tokens=8)
+        assert request(port, "GET", "/" + query)[0] == 200
+        index = next(i for i, fn in demo.fns.items() if fn.name == "open_link")
+        body = {"fn_index": index, "data": [], "session_hash": "long-link"}
+        status, shown = request(port, "POST", "/gradio_api/run/predict" + query, body)
+        assert status == 200, shown[:300]
+        assert "40,000 characters long; the limit is 20,000" in shown and "'max_new_tokens'" not in shown
+
+        # 200 kB: a page that says so, in the reader's language, linking to the link without the long text
+        status, page = request(port, "GET", "/" + link("generation", prompt="<b>" * 70_000, max_new_tokens=8))
+        assert status == 414 and "<b><b>" not in page
+        assert "its longest parameter, 'prompt', holds 210,000 characters" in page.lower()
+        assert 'href="/?tab=generation&amp;max_new_tokens=8"' in page
+        assert request(port, "GET", "/?tab=generation&max_new_tokens=8")[0] == 200
+    finally:
+        demo.close()

@@ -16,6 +16,7 @@ import gradio as gr
 from gradio.blocks import Block, BlockContext
 from gradio.context import get_render_context
 
+from .. import i18n
 from .common import t, tr
 
 # Saves `text` as a file called `name` (the browser's download).
@@ -82,10 +83,54 @@ def _id(component: gr.components.Component) -> str:
 
 def _toolbar_button(component, label_key: str) -> gr.Button:
     """A small button in `component`'s own toolbar. Gradio 6 does not translate a toolbar button's
-    label (it would show the key), so these carry format names, the same in every language."""
+    label (it would show the key), so it is built in English and `page_labels` rewrites it."""
     button = gr.Button(t(label_key), size="sm", render=False)
     component.buttons = [*(component.buttons or []), button]
     return button
+
+
+# Writes the download buttons' labels and tooltips in the page's language: the one the language
+# marker shows (views/common.language_marker; Gradio rewrites it when the language is switched), now
+# and whenever the page draws more (a tab is drawn when first shown). A toolbar button (Gradio's
+# `custom-button`) is found by its English label, a table's button by its class; each is marked with
+# its key once found. A table's button has a Gradio-translated label already: it gets the tooltip.
+LABELS_JS = """
+const labels = ${labels}, keys = ${keys};
+const apply = () => {
+  const code = document.getElementById("plm-language")?.textContent.trim();
+  const words = labels[code] || labels.en;
+  for (const button of document.querySelectorAll("button.custom-button, button.plm-export-csv")) {
+    const key = button.dataset.plmExport || keys[button.getAttribute("aria-label")]
+      || (button.classList.contains("plm-export-csv") ? "export.csv" : null);
+    if (!key) continue;
+    button.dataset.plmExport = key;
+    const [label, tip] = [words[key], words[key + "_tip"]];
+    if (button.title !== tip) button.title = tip;
+    if (!button.classList.contains("plm-export-csv") && button.getAttribute("aria-label") !== label) {
+      button.setAttribute("aria-label", label);
+      const shown = button.querySelector(".custom-button-label");
+      if (shown) shown.textContent = label;
+    }
+  }
+};
+let queued = false;
+new MutationObserver(() => {
+  if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; apply(); }); }
+}).observe(document.body, {subtree: true, childList: true, characterData: true});
+apply();
+"""
+KEYS = ("export.png", "export.svg", "export.csv", "export.json")
+
+
+def page_labels() -> gr.HTML:
+    """The hidden element whose script translates the download buttons (once per page)."""
+    labels = {
+        language: {key: words[key] for key in (*KEYS, *(k + "_tip" for k in KEYS))}
+        for language, words in ((language, i18n.labels(language)) for language in i18n.languages())
+    }
+    keys = {i18n.labels(i18n.DEFAULT)[key]: key for key in KEYS}
+    script = _fill(LABELS_JS, labels=json.dumps(labels, ensure_ascii=False), keys=json.dumps(keys, ensure_ascii=False))
+    return gr.HTML("", js_on_load=script, visible="hidden", elem_id="plm-export-labels")
 
 
 def _plot(tab: str, plot: gr.Plot) -> None:
@@ -97,7 +142,7 @@ def _plot(tab: str, plot: gr.Plot) -> None:
 
 def _table(tab: str, table: gr.Dataframe) -> None:
     """A "CSV" button right under the table: rendered into the tab being built, then moved there."""
-    button = gr.Button(tr("export.csv"), size="sm")
+    button = gr.Button(tr("export.csv"), size="sm", elem_classes=["plm-export-csv"])
     button.parent.children.remove(button)
     siblings = table.parent.children
     siblings.insert(siblings.index(table) + 1, button)

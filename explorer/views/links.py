@@ -7,14 +7,16 @@ link's parameters are the API's (docs/API.md) without a second list to keep in s
 1. `demo.load` reads the page's query (explorer/permalinks.py checks it), selects the tab, fills the
    inputs and shows a note for whatever it ignored (the page language's default texts leave alone
    the inputs a link sets: `set_by_link`, asked by common.localized_defaults);
-2. once the changes that fill set off have settled (picking an in-context-learning task resets that
-   task's fields), it fills the inputs again, so the link's values are what stays;
-3. the browser clicks the tab's main button: the action runs exactly as if the user had clicked it.
+2. on a tab where changing an input resets others (picking an in-context-learning task resets that
+   task's fields), once those changes have settled it fills the inputs again, so the link's values
+   are what stays (other tabs go on at once);
+3. the browser clicks the tab's main button: the action runs exactly as if the user had clicked it
+   (meanwhile a hidden plot has the browser load plotly, which draws the result).
 
-Projector mode is drawn in the browser (why: it restyles the plots already on screen without
-recomputing them, and no handler needs to know about it): large type and high contrast through the
-theme's CSS variables, Gradio's dark theme (the class `dark`), and every plotly figure relaid out with
-large fonts on a dark background, again whenever a new figure is drawn.
+These steps skip Gradio's queue, where the page's other load events wait, and wait for nothing a
+tab does not need (bench/permalinks.py times a link from navigation to its result on screen).
+
+Projector mode (its toggle is in `page_controls`) is drawn in the browser: views/projector.py.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ import weakref
 from dataclasses import dataclass, field
 
 import gradio as gr
+import plotly.graph_objects as go
 from gradio.context import Context, LocalContext
 
 from .. import checks, permalinks
 from ..permalinks import Parameter
+from . import export, projector
 from .common import t, tr, user_errors
 
 # Each app's linked tabs, in the order their buttons were placed (tests build several apps).
@@ -49,17 +53,21 @@ class Linked:
 
 @dataclass
 class Page:
-    """The page-wide controls: projector mode and the notes of an opened link."""
+    """The page-wide controls: projector mode, the notes of an opened link, and a hidden plot that
+    has the browser load plotly while a link's action runs (its result is drawn with it)."""
 
     projector: gr.Checkbox
     notes: gr.Markdown
+    warm_up: gr.Plot
 
 
 def page_controls() -> Page:
     with gr.Row():
-        projector = gr.Checkbox(False, label=tr("links.projector"), container=False, scale=0, min_width=420)
+        projector_mode = projector.toggle()
         notes = gr.Markdown(visible=False)
-    return Page(projector, notes)
+        export.page_labels()  # the download buttons' labels, in the page's language
+        warm_up = gr.Plot(visible="hidden", elem_id="plm-warm-up")
+    return Page(projector_mode, notes, warm_up)
 
 
 def copy_button(tab: str, api_name: str) -> None:
@@ -71,43 +79,63 @@ def copy_button(tab: str, api_name: str) -> None:
 
 
 def wire(page: Page, tabs: gr.Tabs) -> None:
-    """Connect the Copy link buttons, projector mode and the opening of a link (call once, last)."""
+    """Connect the Copy link buttons and the opening of a link (call once, last)."""
     demo = Context.root_block
     linked = _LINKED.get(demo, [])
     for entry in linked:
         _read_endpoint(demo, entry)
         _wire_copy(entry, page.projector)
     schemas = {entry.tab: entry.parameters for entry in linked}
-    every_input = [component for entry in linked for component in entry.inputs]
+    refilled = [entry for entry in linked if _reset_by_changes(demo, entry)]
 
-    def fill(with_tab: bool):
-        """The link's tab, projector mode, notes and input values (gr.skip() where it sets none)."""
-        opened = permalinks.read(page_query(), schemas)
-        values = {}
-        for entry in linked:
-            for parameter, component in zip(entry.parameters, entry.inputs):
-                if entry.tab == opened.tab and parameter.name in opened.values:
-                    values[component] = opened.values[parameter.name]
-        filled = [values.get(component, gr.skip()) for component in every_input]
-        if not with_tab:
-            return filled
-        tab = gr.Tabs(selected=opened.tab) if opened.tab else gr.skip()
-        notes = gr.Markdown(_notes(opened.notes), visible=True) if opened.notes else gr.skip()
-        return [tab, True if opened.projector else gr.skip(), notes, *filled]
+    def fill(entries: list[Linked], opened: permalinks.Opened) -> list:
+        """The link's values for the inputs of `entries` (gr.skip() where it sets none)."""
+        return [
+            opened.values[parameter.name] if entry.tab == opened.tab and parameter.name in opened.values else gr.skip()
+            for entry in entries
+            for parameter in entry.parameters
+        ]
 
     @user_errors
     def open_link():
-        return fill(with_tab=True)
+        """The link's tab, projector mode, notes and input values."""
+        opened = permalinks.read(page_query(), schemas)
+        tab = gr.Tabs(selected=opened.tab) if opened.tab else gr.skip()
+        notes = gr.Markdown(_notes(opened.notes), visible=True) if opened.notes else gr.skip()
+        return [tab, True if opened.projector else gr.skip(), notes, *fill(linked, opened)]
 
     @user_errors
     def fill_again():
-        return fill(with_tab=False)
+        return fill(refilled, permalinks.read(page_query(), schemas))
 
-    outputs = [tabs, page.projector, page.notes, *every_input]
-    demo.load(open_link, None, outputs, api_visibility="private", show_progress="hidden").then(
-        fill_again, None, every_input, js=SETTLE_JS, api_visibility="private", show_progress="hidden"
-    ).then(None, None, None, js=RUN_JS)
-    page.projector.change(None, page.projector, None, js=PROJECTOR_JS)
+    # Not queued: the page's other load events (default texts in its language, the poll's check) wait
+    # in the queue; a link's own steps go straight to the server.
+    quick = dict(queue=False, api_visibility="private", show_progress="hidden")
+    outputs = [tabs, page.projector, page.notes, *(component for entry in linked for component in entry.inputs)]
+    opening = demo.load(open_link, None, outputs, **quick)
+    if refilled:
+        settle = SETTLE_JS.replace("TABS", json.dumps([entry.tab for entry in refilled]))
+        refill_inputs = [component for entry in refilled for component in entry.inputs]
+        opening = opening.then(fill_again, None, refill_inputs, js=settle, **quick)
+    opening = opening.then(None, None, None, js=RUN_JS)
+    opening.then(_warm_up, None, page.warm_up, **quick)
+
+
+def _warm_up():
+    """An empty figure for the hidden plot, on a page opened from a link: plotly (megabytes of script,
+    loaded on a page's first figure) then loads while the action runs, not after its result is in."""
+    return go.Figure() if page_query().get("tab") else gr.skip()
+
+
+def _reset_by_changes(demo: gr.Blocks, entry: Linked) -> bool:
+    """Whether changing one of the tab's linked inputs sets others of them (as picking an ICL task
+    resets that task's fields): then a link's values are filled again once those changes have run."""
+    inputs = {component._id for component in entry.inputs}
+    return any(
+        any(block in inputs and event == "change" for block, event in fn.targets)
+        and any(output._id in inputs for output in fn.outputs)
+        for fn in demo.fns.values()
+    )
 
 
 def set_by_link(component) -> bool:
@@ -191,14 +219,20 @@ def _notes(notes: list[str]) -> str:
 
 # ---------------------------------------------------------------- in the browser
 
-# Waits until no output shows a pending request (at least 200 ms, at most 3 s): the page's own load
-# events, or the changes a fill set off, have then landed.
+# On a link to one of TABS (those whose inputs reset others when changed): waits until the tab is
+# drawn, then until no output on the page shows a pending request (at least 200 ms, at most 3 s): the
+# changes the fill set off have then landed. Other links go on at once.
 SETTLE_JS = """async (...args) => {
-  if (!new URLSearchParams(location.search).get('tab')) return args;
+  const tab = new URLSearchParams(location.search).get('tab');
+  performance.mark('plm-link-filled');  // the link's values are in (bench/permalinks.py reads it)
+  if (!TABS.includes(tab)) return args;
+  const panel = () => document.getElementById('plm-run-' + tab)?.closest('[role=tabpanel]');
   const pending = () => [...document.querySelectorAll('[data-testid="status-tracker"]')]
     .some(s => !s.classList.contains('hide') && s.offsetParent !== null);
-  await new Promise(r => setTimeout(r, 200));
-  for (let i = 0; i < 28 && pending(); i++) await new Promise(r => setTimeout(r, 100));
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  for (let i = 0; i < 50 && !panel(); i++) await sleep(100);  // the tab is drawn when selected
+  await sleep(200);
+  for (let i = 0; i < 28 && pending(); i++) await sleep(100);
   return args;
 }"""
 
@@ -209,7 +243,6 @@ RUN_JS = """async () => {
   for (let i = 0; i < 50; i++) {
     const button = document.getElementById('plm-run-' + tab);
     if (button) {
-      await new Promise(r => setTimeout(r, 50));
       performance.mark('plm-link-run');  // the action starts (bench/permalinks.py reads it)
       button.click();
       return;
@@ -226,68 +259,3 @@ COPY_JS = """(query) => {
   if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
   return url;
 }"""
-
-CSS = """
-:root.projector, :root.projector .dark {
-  --text-xxs: 15px; --text-xs: 17px; --text-sm: 19px; --text-md: 22px;
-  --text-lg: 26px; --text-xl: 32px; --text-xxl: 38px;
-  --body-text-color: #ffffff; --body-text-color-subdued: #e4e4e7;
-  --body-background-fill: #000000; --background-fill-primary: #000000; --background-fill-secondary: #111111;
-  --block-background-fill: #0a0a0a; --block-label-text-color: #ffffff; --block-title-text-color: #ffffff;
-  --block-info-text-color: #e4e4e7; --border-color-primary: #a1a1aa; --input-background-fill: #18181b;
-  --table-even-background-fill: #111111; --table-odd-background-fill: #000000;
-}
-:root.projector .html-container table, :root.projector .prose table { font-size: var(--text-md) !important; }
-:root.projector .html-container [style*="color:#6b7280"], :root.projector .html-container [style*="color:#4b5563"],
-:root.projector .html-container [style*="color:#374151"] { color: #e4e4e7 !important; }
-:root.projector .html-container [style*="background"], :root.projector .html-container [style*="background"] * {
-  color: #111111 !important;
-}
-:root.projector .html-container th { background: #27272a !important; color: #ffffff !important; }
-"""
-
-# Projector mode on or off: the page's classes and CSS, the address bar, and every plotly figure
-# (now, and each new one: Gradio redraws a figure from the server's layout, which drops the restyle).
-PROJECTOR_JS = """(on) => {
-  const P = window.__plm || (window.__plm = {});
-  if (!P.restyle) {
-    const style = document.createElement('style');
-    style.textContent = CSS;
-    document.head.appendChild(style);
-    P.wasDark = document.body.classList.contains('dark');
-    const get = (o, path) => path.split('.').reduce((x, k) => (x == null ? undefined : x[k]), o);
-    P.restyle = () => {
-      if (!window.Plotly) return;
-      for (const gd of document.querySelectorAll('.js-plotly-plot')) {
-        if (!gd.layout || !gd._fullLayout || gd.offsetParent === null) continue;
-        const before = gd.layout._plmBefore;
-        if (P.on && !before) {
-          const update = {'font.size': 20, 'font.color': '#ffffff', 'paper_bgcolor': '#000000',
-                          'plot_bgcolor': '#111111', 'title.font.size': 22, 'legend.font.size': 18};
-          for (const axis of Object.keys(gd._fullLayout).filter(k => /^[xy]axis[0-9]*$/.test(k))) {
-            update[axis + '.gridcolor'] = '#52525b';
-            update[axis + '.zerolinecolor'] = '#a1a1aa';
-          }
-          (gd.layout.annotations || []).forEach((a, i) => {
-            if (a.font && a.font.size) update['annotations[' + i + '].font.size'] = Math.round(a.font.size * 1.6);
-          });
-          const saved = {};
-          for (const key in update) { const v = get(gd.layout, key); saved[key] = v === undefined ? null : v; }
-          gd.layout._plmBefore = saved;
-          window.Plotly.relayout(gd, update);
-        } else if (!P.on && before) {
-          delete gd.layout._plmBefore;
-          window.Plotly.relayout(gd, before);
-        }
-      }
-    };
-    setInterval(P.restyle, 500);
-  }
-  P.on = !!on;
-  document.documentElement.classList.toggle('projector', P.on);
-  document.body.classList.toggle('dark', P.on || P.wasDark);
-  const url = new URL(location.href);
-  if (P.on) url.searchParams.set('projector', '1'); else url.searchParams.delete('projector');
-  history.replaceState(null, '', url.toString());
-  P.restyle();
-}""".replace("CSS", json.dumps(CSS))
