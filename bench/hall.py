@@ -28,17 +28,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from load import NEW_TOKENS, PER_STUDENT, PROMPTS, SPREAD, percentile  # noqa: E402 - the same hall
+
 from explorer import generation, models  # noqa: E402
 from explorer.generation import scheduler  # noqa: E402
 
-NEW_TOKENS, PER_STUDENT, SPREAD = 32, 2, 5.0  # as bench/load.py
-PROMPTS = [
-    "The capital of France is",
-    "Once upon a time, in a small village,",
-    "The best way to learn a language is",
-    "In 1969, the first humans",
-    "A recipe for pancakes: first,",
-]
 SAMPLED = generation.SamplingSettings(do_sample=True, temperature=0.8)
 
 
@@ -81,11 +75,6 @@ def hall(lm: models.LoadedModel, students: int, running: int) -> tuple[list[tupl
     with ThreadPoolExecutor(len(sends)) as pool:
         results = list(pool.map(lambda s: send(*s), sends))
     return results, time.perf_counter() - started, time.process_time() - cpu
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def main() -> None:
