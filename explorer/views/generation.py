@@ -38,8 +38,8 @@ BATCHED_WORK = (
 )
 # Every streamed update costs the server's one event loop a few milliseconds (Gradio rebuilds each
 # skipped output's component) and its reader as much again, so the streams share a budget: alone, a
-# stream shows every token; among 32, each shows its text about every 1.6 s (bench/load.py).
-UPDATES_PER_SECOND = 20
+# stream shows its text 10 times a second; among 32, each about every 3 s (bench/load.py).
+UPDATES_PER_SECOND = 10
 
 
 class _Streams:
