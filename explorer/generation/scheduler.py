@@ -40,12 +40,13 @@ from .sequence import Pick, Sequence
 # grows with its rows), so more rows add little, and each running stream holds one of Gradio's 40
 # worker threads: 32 leaves 8 for the other tabs.
 MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "32"))
-# Torch threads of a round's forwards once it feeds MANY_ROWS rows or more (default: every core the
-# process may use). A forward of many rows is compute-bound, so a Space's own two cores serve a hall
-# faster with both; a forward of a few rows is bound by reading the weights, as fast on one thread as
-# on two, and keeps the process's own count (the app's is 1), leaving the other core to Gradio.
-# While they run, MKL's thread count (process-wide) is this for the other tabs' requests too.
-BATCH_THREADS = int(os.environ.get("PLM_EXPLORER_BATCH_THREADS", "0")) or os.cpu_count() or 1
+# Torch threads of a round's forwards once it feeds MANY_ROWS rows or more (0 = the process's own
+# count; the app's is 1). Forwards of many rows are compute-bound, so a machine whose two cores are the
+# app's own may serve a hall faster with 2; on this shared machine 2 served the same tokens per second
+# for 45 % more CPU (bench/hall.py), so it is opt-in. A forward of a few rows is bound by reading the
+# weights, as fast on one thread as on two, so it keeps the process's count. While they run, MKL's
+# thread count (process-wide) is this for the other tabs' requests too.
+BATCH_THREADS = int(os.environ.get("PLM_EXPLORER_BATCH_THREADS", "0"))
 MANY_ROWS = 8  # from here on a forward is compute-bound: 1, 4, 16, 32 rows take 49, 91, 129, 174 ms on a thread
 BATCH_TOKENS = int(os.environ.get("PLM_EXPLORER_BATCH_TOKENS", "16384"))  # rows x columns of padded cache
 IDLE_SECONDS = 10.0  # a scheduler's thread ends after this long without work; the next request starts it
@@ -156,7 +157,7 @@ class Scheduler:
         threads = torch.get_num_threads()
         while self._has_work():
             try:
-                torch.set_num_threads(BATCH_THREADS if self.rows_to_feed() >= MANY_ROWS else threads)
+                torch.set_num_threads((BATCH_THREADS or threads) if self.rows_to_feed() >= MANY_ROWS else threads)
                 self.step()
             except Exception as error:  # noqa: BLE001 - every running sequence hears of it; the thread goes on
                 for ticket in self._rows:
