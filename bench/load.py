@@ -1,17 +1,21 @@
 """A lecture hall at once: 32 students, then 100, pressing Generate within five seconds, on one app.
 
 Starts `app.py` on a free port on 127.0.0.1 once per `--max-batch`, one after another: with batching
-(the default, `PLM_EXPLORER_MAX_BATCH=32`; `--max-batch 32 16 1` compares it with the former 16) and
-without (`PLM_EXPLORER_MAX_BATCH=1`: one sequence per forward, two requests at a time, as before). On each: one user alone first (the single-user latency of
-that run), then every student, each with its own gradio_client Client, sends 2 sampled 32-token
-/generate requests at random moments within 5 s. Prints per run: answered / busy / failed, p50,
-p95 and max latency, p95 over the single-user latency, tokens per second of all students together,
-and the app process's peak resident memory (sampled every 0.2 s with psutil). With 100 students
-(batching only), every request must answer or be told at once that the app is busy ("Queue is
-full! Please try again.") within 120 s. Then, on the batched app, two users branching at once
-must each continue their own text, and short requests must stay quick while long work runs.
+(the default, `PLM_EXPLORER_MAX_BATCH=32`; `--max-batch 32 16 1` compares it with 16) and without
+(`PLM_EXPLORER_MAX_BATCH=1`: one sequence per forward, two requests at a time, as before); other
+settings (`PLM_EXPLORER_BATCH_THREADS`) come from the environment. On each: one user alone first
+(the single-user latency of that run), then every student, each with its own gradio_client Client
+(threads of this one process: 32 client processes would cost the 2 cores more), sends 2 sampled
+32-token /generate requests at random moments within 5 s. Prints one row per run: single-user
+latency, answered / busy / failed, p50, p95 and max latency, p95 over single, tokens per second of
+all students together, the app's peak resident memory (psutil, every 0.2 s), and the CPU seconds
+the app and the clients spent during the hall (the clients share the app's cores); then the
+batched over unbatched tokens per second. With 100 students (batching only), every request must
+answer or be told at once that the app is busy ("Queue is full! Please try again.") within 120 s.
+Then, on the batched app, two users branching at once must each continue their own text, and
+short requests must stay quick while long work runs. bench/hall.py runs the same hall without Gradio.
 
-    .venv/bin/python bench/load.py [--students 32 100] [--skip-checks]
+    .venv/bin/python bench/load.py [--students 32 100] [--max-batch 32 1] [--skip-checks]
 
 Bounded: a fixed number of requests, each with a timeout; the apps are stopped at the end.
 """
@@ -84,6 +88,19 @@ class App:
         except psutil.Error:
             return 0
 
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
+    def wait_idle(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Until the app spends under a tenth of a core (its warm-up done), at most `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = self.cpu_seconds()
+            time.sleep(2.0)
+            if self.cpu_seconds() - before < 0.2:
+                return
+
     def _sample(self) -> None:
         while not self._stop.wait(0.2):
             self.peak_rss = max(self.peak_rss, self.rss())
@@ -128,21 +145,33 @@ def connect(app: App) -> Client:
     return Client(app.url, verbose=False, httpx_kwargs={"timeout": BROWSER_TIMEOUT})
 
 
+def open_page(app: App) -> Client:
+    """A student with the page open: a browser's page load runs the app's load events, which make
+    its session (Gradio builds a session's state from every component of the app, ~0.1 s of its
+    event loop each); a client's first request does it instead, here one /tokenize."""
+    client = connect(app)
+    client.predict(text=PROMPTS[0], api_name="/tokenize")
+    return client
+
+
 def single_user(app: App) -> float:
     """The median latency of one user's 32-token generations, alone on the app."""
     client = connect(app)
     generate(client, 0, PROMPTS[0])  # the model loads in the background at start; this waits for it
+    app.wait_idle()  # the other bundled models load after it: not during the timed runs
     return statistics.median(generate(client, seed, PROMPTS[seed])[1] for seed in range(3))
 
 
-def hall(app: App, students: int) -> tuple[list[tuple], float]:
+def hall(app: App, students: int) -> tuple[list[tuple], float, float, float]:
     """Every student sends PER_STUDENT requests at random moments within SPREAD seconds: the
-    results and the wall time from the first request to the last answer."""
-    with ThreadPoolExecutor(16) as pool:  # clients connect before the clock starts
-        clients = list(pool.map(lambda _: connect(app), range(students)))
+    results, the wall time from the first request to the last answer, and the CPU seconds the app
+    and the students' clients spent meanwhile (the clients: threads of this process, one Client each)."""
+    with ThreadPoolExecutor(16) as pool:  # clients connect and open their sessions before the clock starts
+        clients = list(pool.map(lambda _: open_page(app), range(students)))
     rng = random.Random(0)
     sends = [(rng.uniform(0, SPREAD), s, i) for s in range(students) for i in range(PER_STUDENT)]
     app.peak_rss = app.rss()
+    app_cpu, clients_cpu = app.cpu_seconds(), time.process_time()
     started = time.perf_counter()
 
     def send(when: float, student: int, i: int) -> tuple:
@@ -151,7 +180,8 @@ def hall(app: App, students: int) -> tuple[list[tuple], float]:
 
     with ThreadPoolExecutor(len(sends)) as pool:
         results = list(pool.map(lambda s: send(*s), sends))
-    return results, time.perf_counter() - started
+    wall = time.perf_counter() - started
+    return results, wall, app.cpu_seconds() - app_cpu, time.process_time() - clients_cpu
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -159,15 +189,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def row(label: str, results: list[tuple], wall: float, single: float, peak_rss: int) -> str:
+def row(label: str, single: float, results: list[tuple], wall: float, peak_rss: int, cpu: tuple[float, float]) -> str:
     counts = {kind: sum(r[0] == kind for r in results) for kind in ("ok", "busy", "failed")}
     answered = [r[1] for r in results if r[0] == "ok"]
     p50, p95 = percentile(answered, 50), percentile(answered, 95)
     slowest = max(r[1] for r in results)
     tokens = sum(r[2] for r in results)
     return (
-        f"| {label:<22} | {counts['ok']:>3} | {counts['busy']:>4} | {counts['failed']:>6} | {p50:6.1f} | {p95:6.1f} "
-        f"| {p95 / single:6.1f}x | {slowest:6.1f} | {tokens / wall:6.1f} | {peak_rss / 2**20:6.0f} |"
+        f"| {label:<22} | {single:6.2f} | {counts['ok']:>3} | {counts['busy']:>4} | {counts['failed']:>6} | {p50:6.1f} "
+        f"| {p95:6.1f} | {p95 / single:6.1f}x | {slowest:6.1f} | {tokens / wall:6.1f} | {peak_rss / 2**20:6.0f} "
+        f"| {cpu[0]:5.0f} | {cpu[1]:5.0f} |"
+    )
+
+
+def outcome(students: int, results: list[tuple]) -> str:
+    """The many-users verdict: every request answered or told "busy" within the deadline."""
+    counts = {kind: sum(r[0] == kind for r in results) for kind in ("ok", "busy", "failed")}
+    slowest = max(r[1] for r in results)
+    verdict = "OK" if not counts["failed"] and slowest <= DEADLINE else "FAILED"
+    return (
+        f"{students} students: {counts['ok']} answered, {counts['busy']} told busy, {counts['failed']} failed, "
+        f"slowest {slowest:.0f} s (deadline {DEADLINE:.0f} s): {verdict}"
     )
 
 
@@ -228,16 +270,18 @@ def main() -> None:
     parser.add_argument("--skip-checks", action="store_true", help="skip the isolation and long-work checks")
     args = parser.parse_args()
     rows, notes, failures, throughput = [], [], [], {}
+    load_at_start = os.getloadavg()[0]
     for max_batch in args.max_batch:
         app = App(max_batch)
         try:
             app.wait_ready()
             single = single_user(app)
-            notes.append(f"MAX_BATCH={max_batch}: single-user /generate latency {single:.2f} s")
             for students in args.students if max_batch > 1 else args.students[:1]:
-                results, wall = hall(app, students)
-                rows.append(row(f"{students} students, batch {max_batch}", results, wall, single, app.peak_rss))
+                results, wall, *cpu = hall(app, students)
+                rows.append(row(f"{students} students, batch {max_batch}", single, results, wall, app.peak_rss, cpu))
                 throughput[(students, max_batch)] = sum(r[2] for r in results) / wall
+                if students > 32 and max_batch > 1:
+                    notes.append(outcome(students, results))
                 late = [r for r in results if r[1] > DEADLINE] if max_batch > 1 else []  # 1: the baseline
                 failures += [r for r in results if r[0] == "failed" or (students <= 32 and r[0] != "ok")] + late
             if max_batch > 1 and not args.skip_checks:
@@ -249,17 +293,23 @@ def main() -> None:
             app.stop()
     students = args.students[0]
     print(
-        f"\nLoad on app.py ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end); each student: {PER_STUDENT} x /generate ({NEW_TOKENS} tokens,"
-        f" sampled) sent within {SPREAD:.0f} s. Latencies in seconds, tokens/s of all students together.\n"
+        f"\nLoad on app.py ({os.cpu_count()} cores, load average {load_at_start:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end); each student: {PER_STUDENT} x /generate ({NEW_TOKENS} tokens, sampled) "
+        f"sent within {SPREAD:.0f} s. single: one user alone on the same app, median of 3. Latencies in seconds, "
+        "tok/s of all students together; CPU seconds of the app and of the students' clients during the hall.\n"
     )
     print(
-        "| run                    |  ok | busy | failed |    p50 |    p95 | p95/single |    max |  tok/s | peak RSS MiB |"
+        "| run                    | single |  ok | busy | failed |    p50 |    p95 | p95/single |    max |  tok/s "
+        "| peak RSS MiB | app CPU s | clients CPU s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     if (students, 1) in throughput:
         gain = throughput[(students, args.max_batch[0])] / throughput[(students, 1)]
-        print(f"\n{students} students: batching serves {gain:.1f}x the tokens per second of one sequence per forward")
+        print(
+            f"\n{students} students: batching (MAX_BATCH={args.max_batch[0]}) serves {gain:.1f}x the tokens per second "
+            "of one sequence per forward (MAX_BATCH=1)"
+        )
     print("\n".join(notes))
     for kind, seconds, _, error in failures[:10]:
         print(f"{kind} after {seconds:.1f} s: {error}")

@@ -88,6 +88,19 @@ def test_a_full_batch_makes_newcomers_wait_for_a_free_row(lm):
     assert len(drain(tickets[0])) == 4 and not tickets[2].picks.empty()  # the first left, the third joined
 
 
+def test_the_rows_of_the_next_round_count_the_running_and_the_joining_up_to_the_batch(lm):
+    """What picks the round's torch threads (BATCH_THREADS from MANY_ROWS rows on)."""
+    batch = scheduler.Scheduler(lm, max_batch=3)
+    assert batch.rows_to_feed() == 0
+    for i in (0, 4):
+        batch.enqueue(make(lm, i))
+    assert batch.rows_to_feed() == 2
+    batch.step()
+    batch.enqueue(make(lm, 6))
+    batch.enqueue(make(lm, 8))
+    assert len(batch._rows) == 2 and batch.rows_to_feed() == 3
+
+
 def test_the_padded_cache_budget_holds_back_a_long_newcomer(lm):
     short, long = make(lm, 0), make(lm, 1)
     batch = scheduler.Scheduler(lm, max_batch=16, batch_tokens=2 * len(long.tokens) - 1)
@@ -133,11 +146,12 @@ def _read(batch, sequence):
             return
 
 
-@pytest.mark.parametrize("batch_threads", [0, 2])
+@pytest.mark.parametrize("batch_threads", [1, 2])
 def test_streams_from_many_threads_equal_their_lone_runs(lm, monkeypatch, batch_threads):
-    """Through the scheduler's thread, as the app runs it: eight readers at once (its forwards on the
-    process's thread count, or on two: PLM_EXPLORER_BATCH_THREADS)."""
+    """Through the scheduler's thread, as the app runs it: eight readers at once (their rounds on one
+    thread, or on two: PLM_EXPLORER_BATCH_THREADS; the rounds of fewer than MANY_ROWS on the process's count)."""
     monkeypatch.setattr(scheduler, "BATCH_THREADS", batch_threads)
+    monkeypatch.setattr(scheduler, "MANY_ROWS", 4)
     threads = torch.get_num_threads()
     requests = [
         g.GenerationRequest(PROMPTS[i % 5], SAMPLED if i % 2 else g.SamplingSettings(), 5 + i, seed=i) for i in range(8)

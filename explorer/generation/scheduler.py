@@ -40,11 +40,14 @@ from .sequence import Pick, Sequence
 # grows with its rows), so more rows add little, and each running stream holds one of Gradio's 40
 # worker threads: 32 leaves 8 for the other tabs.
 MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "32"))
-# Torch threads of the scheduler's forwards (0 = the process's own count, as every request runs). Forwards of many rows are
-# compute-bound, so a machine whose cores are the app's own (a Space) serves a hall faster with 2;
-# on cores shared with other jobs, 2 threads wait on each other. While they run, MKL's thread count
-# (process-wide) is 2 for the other tabs' requests too.
+# Torch threads of a round's forwards once it feeds MANY_ROWS rows or more (0 = the process's own
+# count; the app's is 1). Forwards of many rows are compute-bound, so a machine whose two cores are the
+# app's own may serve a hall faster with 2; on this shared machine 2 served the same tokens per second
+# for 45 % more CPU (bench/hall.py), so it is opt-in. A forward of a few rows is bound by reading the
+# weights, as fast on one thread as on two, so it keeps the process's count. While they run, MKL's
+# thread count (process-wide) is this for the other tabs' requests too.
 BATCH_THREADS = int(os.environ.get("PLM_EXPLORER_BATCH_THREADS", "0"))
+MANY_ROWS = 8  # from here on a forward is compute-bound: 1, 4, 16, 32 rows take 49, 91, 129, 174 ms on a thread
 BATCH_TOKENS = int(os.environ.get("PLM_EXPLORER_BATCH_TOKENS", "16384"))  # rows x columns of padded cache
 IDLE_SECONDS = 10.0  # a scheduler's thread ends after this long without work; the next request starts it
 
@@ -117,6 +120,11 @@ class Scheduler:
             self._batch.join(batch)
         self._rows = self._rows + joining
 
+    def rows_to_feed(self) -> int:
+        """The rows of the next round's forwards: the running ones and the waiting ones that may join."""
+        with self._lock:
+            return min(len(self._rows) + len(self._waiting), self.max_batch)
+
     def _admit(self) -> list[Ticket]:
         """The waiting sequences that fit, oldest first: rows up to `max_batch`, padded cache up to
         `batch_tokens` (a sequence alone always fits)."""
@@ -149,7 +157,7 @@ class Scheduler:
         threads = torch.get_num_threads()
         while self._has_work():
             try:
-                torch.set_num_threads(BATCH_THREADS or threads)
+                torch.set_num_threads((BATCH_THREADS or threads) if self.rows_to_feed() >= MANY_ROWS else threads)
                 self.step()
             except Exception as error:  # noqa: BLE001 - every running sequence hears of it; the thread goes on
                 for ticket in self._rows:

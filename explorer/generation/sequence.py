@@ -77,7 +77,7 @@ class Sequence:
             self.finished = True
             return Pick(None, False, scores, "length")
         if self.do_sample:
-            token_id = int(torch.multinomial(scores[-1].softmax(-1), 1, generator=self.generator))
+            token_id = draw(scores[-1].softmax(-1), self.generator)
         else:
             token_id = int(scores[-1].argmax(-1))
         self.ids[0, self.length] = token_id
@@ -87,3 +87,16 @@ class Sequence:
         finish = "eos" if token_id in self.eos_ids else "length" if self.n_new == self.max_new_tokens else None
         self.finished = finish is not None
         return Pick(token_id, False, scores, finish)
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator) -> int:
+    """`torch.multinomial(probs, 1, generator=generator)`, bit for bit, in a third of its time.
+
+    torch draws one sample as an exponential race: the argmax of p / q with q ~ Exp(1) per token,
+    its q made by a per-element sampler (~1 ms for 49k tokens, on every step of every sampled row).
+    The same q is -log(1 - u) of one vectorised draw of doubles from the same generator, which
+    leaves the generator where torch's sampler would (tests/test_generation_sequence.py).
+    """
+    u = torch.empty(probs.shape, dtype=torch.float64).uniform_(generator=generator)  # (1, vocab)
+    q = u.neg_().log1p_().neg_().float()  # (1, vocab) Exp(1), as torch's sampler rounds it
+    return int(probs.div(q).argmax())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import gradio as gr
@@ -33,6 +36,31 @@ BATCHED_WORK = (
     if generation.MAX_BATCH > 1
     else SHORT_WORK
 )
+# Every streamed update costs the server's one event loop a few milliseconds (Gradio rebuilds each
+# skipped output's component) and its reader as much again, so the streams share a budget: alone, a
+# stream shows its text 10 times a second; among 32, each about every 3 s (bench/load.py).
+UPDATES_PER_SECOND = 10
+
+
+class _Streams:
+    """How many generations stream now: each waits `running / UPDATES_PER_SECOND` s between updates."""
+
+    def __init__(self):
+        self.running = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def one_more(self):
+        with self._lock:
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+_STREAMS = _Streams()
 
 
 def alternatives(result: GenerationResult | None, step: int) -> gr.Dropdown:
@@ -56,11 +84,14 @@ class Session:
 
 
 def _stream(model: str, request: GenerationRequest, progress):
-    """Stream the text while generating; draw the plots and the JSON once at the end."""
+    """Stream the text while generating (paced: see `UPDATES_PER_SECOND`); draw the plots and the JSON once at the end."""
     lm = models.get(model, "causal", progress=gradio_progress(progress))
-    result = None
-    for result in generation.stream_generation(lm, request):
-        yield text_html(result), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    result, shown = None, 0.0
+    with _STREAMS.one_more():
+        for result in generation.stream_generation(lm, request):
+            if time.monotonic() - shown >= _STREAMS.running / UPDATES_PER_SECOND:
+                shown = time.monotonic()
+                yield text_html(result), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     last = len(result.steps) - 1
     yield (
         text_html(result),
