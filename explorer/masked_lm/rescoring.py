@@ -22,10 +22,12 @@ import re
 import torch
 
 from .. import i18n
-from ..lm import encode_document, sentence_logprobs
+from ..lm import document_start_ids, encode_document, shared_prefix_logprobs
 from ..models import LoadedModel, Progress
 from .blanks import Filler, fill_text, is_cjk, left_context, prefix_and_space, writes_cjk
 from .left_only import next_words
+from .one_token_words import one_token_words
+from .words import word_tokens
 
 FILL_INSTRUCTION = (
     'Fill in the blank (___) in this sentence with one word and write the whole sentence.\nSentence: "{sentence}"'
@@ -90,6 +92,9 @@ def proposals(
         # documents start ("The", "import"), scored for nothing, unless the asked model proposed nothing.
         starts_text = not text[: masks[index].start()].strip() and asked
         guessed = [] if starts_text else [(f.token, "left context") for f in left_only[index]]
+        if writes_cjk(text) and not starts_text:  # Chinese: the left context's one-token words, picked by the right
+            left = left_context(text, masks, index, ["…"] * index)
+            guessed += [(w, "next token") for w in one_token_words(lm, left, text[masks[index].end() :])]
         words: dict[str, set[str]] = {}
         for word, source in [*guessed, *((w, how) for w in asked)]:
             for shorter in cjk_prefixes(word):  # 北京市 is proposed as 北, 北京 and 北京市: the sentence picks
@@ -112,16 +117,31 @@ def rescore(
 ) -> tuple[list[list[Filler]], int]:
     """Rank every blank's proposed words by the log-likelihood of the complete sentence they make
     (the other blanks hold their provisional word), probabilities renormalised per blank:
-    (ranked words per blank, sentences scored)."""
-    jobs = [(index, word) for index, words in enumerate(proposed) for word in words]
-    sentences = [
-        fill_text(text, [word if i == index else provisional[i] for i in range(len(proposed))]) for index, word in jobs
-    ]
-    scores = sentence_logprobs(lm, sentences)  # one batched forward for every blank's sentences
+    (ranked words per blank, sentences scored).
+
+    A Chinese sentence's likelihood sums two of its tokenisations, the tokenizer's and the one cut
+    word by word (`words.word_tokens`), when they differ: a text's probability is the sum over every
+    token sequence that spells it, and the tokenizer's own can be one the model finds unlikely
+    (中国的|首|都是北京 is e^-16 times less likely to Gemma-3-270M than 中国的|首都|是|北京)."""
+    start = document_start_ids(lm.tokenizer)
+    encodings = [lambda s: lm.tokenizer(s, add_special_tokens=False)["input_ids"]]
+    if writes_cjk(text):
+        encodings.append(lambda s: word_tokens(lm.tokenizer, s))
     ranked = []
     for index, words in enumerate(proposed):
-        scored = [(scores[j], word) for j, (i, word) in enumerate(jobs) if i == index]
-        norm = torch.tensor([s for s, _ in scored], dtype=torch.float64).logsumexp(0).item()
-        fillers = [Filler(word, math.exp(s - norm), s, " + ".join(sorted(words[word]))) for s, word in scored]
+        sentences = [
+            fill_text(text, [word if i == index else provisional[i] for i in range(len(proposed))]) for word in words
+        ]
+        # One batch per tokenisation, its common start run once (`shared_prefix_logprobs`).
+        per_encoding = [[start + encode(sentence) for sentence in sentences] for encode in encodings]
+        scores = [shared_prefix_logprobs(lm, rows) for rows in per_encoding]  # (encodings, words)
+        totals = []
+        for j in range(len(sentences)):
+            distinct = {tuple(rows[j]): score[j] for rows, score in zip(per_encoding, scores)}  # equal rows count once
+            totals.append(torch.tensor(list(distinct.values()), dtype=torch.float64).logsumexp(0).item())
+        norm = torch.tensor(totals, dtype=torch.float64).logsumexp(0).item()
+        fillers = [
+            Filler(word, math.exp(s - norm), s, " + ".join(sorted(words[word]))) for s, word in zip(totals, words)
+        ]
         ranked.append(sorted(fillers, key=lambda f: -f.logprob))
-    return ranked, len(sentences)
+    return ranked, sum(len(words) for words in proposed)
