@@ -38,7 +38,7 @@ class FillMaskResult:
     left_only_model: str  # the causal model behind `left_only`
     left_only_filled: str  # the text filled left to right, each blank from its left context only
     note: str  # what ran, in one or two plain sentences
-    candidates_scored: int  # causal-rescoring: complete sentences scored in one batched forward
+    candidates_scored: int  # causal-rescoring: complete sentences scored, one batch per blank
     seconds: float
 
 
@@ -69,12 +69,12 @@ def fill_mask(
         method = "causal-rescoring"
         proposed, provisional = proposals(lm, text, masks, left_only, n, progress)
         n_sentences = sum(len(words) for words in proposed)
-        progress(0.75, i18n.message("Scoring {n} complete sentences in one batch", {"n": n_sentences}))
+        progress(0.75, i18n.message("Scoring {n} complete sentences, one batch per blank", {"n": n_sentences}))
         candidates, scored = rescore(lm, text, proposed, provisional)
         note = i18n.message(
             "causal-rescoring: no masked LM is used, so {model} (a left-to-right model) proposed words "
             "from the left context and when asked to fill the blank, then ranked the complete sentences by their "
-            "likelihood ({n} sentences scored in one batch), so the words after the blank count too. "
+            "likelihood ({n} sentences scored, one batch per blank), so the words after the blank count too. "
             "Probabilities are renormalised over the words scored.",
             {"model": lm.name, "n": scored},
         )

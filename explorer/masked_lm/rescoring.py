@@ -7,10 +7,13 @@ whole sentence. So, per blank:
    model through its chat template (source "instruct"), a base model such as Gemma 3 270M through
    the same question as a plain document (source "prompt": on the 30 cloze sentences it lifts
    Gemma 3 270M from 16 to 19 hits in the top 5), or, in Chinese, through three filled examples
-   (FEW_SHOT_ZH: a blank at a sentence's start gets words that fit what follows it);
+   (FEW_SHOT_ZH: a blank at a sentence's start gets words that fit what follows it); in Chinese
+   also the left context's likeliest one-token words that the next tokens after the blank follow
+   best (source "next token", `one_token_words`);
 2. put each proposed word in the blank and score every complete sentence by its log-likelihood
-   (`lm.sentence_logprobs`: all of them in one batched forward), so the words after the blank
-   count too;
+   (`lm.shared_prefix_logprobs`: a blank's sentences in one batch after their shared start, run
+   once), so the words after the blank count too; a Chinese sentence sums two tokenisations, the
+   tokenizer's and the one cut word by word (`words.word_tokens`);
 3. rank the words by their sentence's score, renormalised over the words proposed for the blank.
 """
 
