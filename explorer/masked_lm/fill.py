@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 from .. import checks, i18n
 from ..models import LoadedModel, Progress
-from .blanks import Filler, check_fill_text, fill_text
+from .blanks import Filler, check_fill_text, fill_text, writes_cjk
 from .left_only import left_only_predictions
 from .masked import masked_lm_predictions
 from .rescoring import proposals, rescore
 
 MAX_TOP_K = 50
 MIN_CANDIDATES_PER_SOURCE = 10  # each source proposes max(this, top_k) words per blank
+CJK_SHARE = 2  # ... in Chinese a share of that: each word also competes as its shorter starts (北京市: 北, 北京)
 
 
 @dataclass
@@ -67,7 +68,8 @@ def fill_mask(
         )
     else:
         method = "causal-rescoring"
-        proposed, provisional = proposals(lm, text, masks, left_only, n, progress)
+        per_source = n // CJK_SHARE if writes_cjk(text) else n
+        proposed, provisional = proposals(lm, text, masks, left_only, per_source, progress)
         n_sentences = sum(len(words) for words in proposed)
         progress(0.75, i18n.message("Scoring {n} complete sentences, one batch per blank", {"n": n_sentences}))
         candidates, scored = rescore(lm, text, proposed, provisional)

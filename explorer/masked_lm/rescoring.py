@@ -94,7 +94,7 @@ def proposals(
         # A blank that starts the text has no left context: what "left context" proposes there is only how
         # documents start ("The", "import"), scored for nothing, unless the asked model proposed nothing.
         starts_text = not text[: masks[index].start()].strip() and asked
-        guessed = [] if starts_text else [(f.token, "left context") for f in left_only[index]]
+        guessed = [] if starts_text else [(f.token, "left context") for f in left_only[index][:n]]
         if writes_cjk(text) and not starts_text:  # Chinese: the left context's one-token words, picked by the right
             left = left_context(text, masks, index, ["…"] * index)
             guessed += [(w, "next token") for w in one_token_words(lm, left, text[masks[index].end() :])]
@@ -127,21 +127,22 @@ def rescore(
     token sequence that spells it, and the tokenizer's own can be one the model finds unlikely
     (中国的|首|都是北京 is e^-16 times less likely to Gemma-3-270M than 中国的|首都|是|北京)."""
     start = document_start_ids(lm.tokenizer)
-    encodings = [lambda s: lm.tokenizer(s, add_special_tokens=False)["input_ids"]]
-    if writes_cjk(text):
-        encodings.append(lambda s: word_tokens(lm.tokenizer, s))
     ranked = []
     for index, words in enumerate(proposed):
         sentences = [
             fill_text(text, [word if i == index else provisional[i] for i in range(len(proposed))]) for word in words
         ]
-        # One batch per tokenisation, its common start run once (`shared_prefix_logprobs`).
-        per_encoding = [[start + encode(sentence) for sentence in sentences] for encode in encodings]
-        scores = [shared_prefix_logprobs(lm, rows) for rows in per_encoding]  # (encodings, words)
-        totals = []
-        for j in range(len(sentences)):
-            distinct = {tuple(rows[j]): score[j] for rows, score in zip(per_encoding, scores)}  # equal rows count once
-            totals.append(torch.tensor(list(distinct.values()), dtype=torch.float64).logsumexp(0).item())
+        # The tokenizer's tokens, one batch after their common start (`shared_prefix_logprobs`); in Chinese,
+        # a second batch of the word-by-word tokens that differ from them (most are the same).
+        rows = [start + lm.tokenizer(sentence, add_special_tokens=False)["input_ids"] for sentence in sentences]
+        totals = torch.tensor(shared_prefix_logprobs(lm, rows), dtype=torch.float64)  # (words,)
+        if writes_cjk(text):
+            cut = [start + word_tokens(lm.tokenizer, sentence) for sentence in sentences]
+            other = [j for j in range(len(rows)) if cut[j] != rows[j]]
+            if other:
+                scores = torch.tensor(shared_prefix_logprobs(lm, [cut[j] for j in other]), dtype=torch.float64)
+                totals[other] = torch.stack([totals[other], scores]).logsumexp(0)  # p(text) sums its tokenisations
+        totals = totals.tolist()
         norm = torch.tensor(totals, dtype=torch.float64).logsumexp(0).item()
         fillers = [
             Filler(word, math.exp(s - norm), s, " + ".join(sorted(words[word]))) for s, word in zip(totals, words)
