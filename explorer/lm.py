@@ -194,17 +194,7 @@ def sentence_logprobs(lm: LoadedModel, sentences: Sequence[str]) -> list[float]:
     predicts = real[:, 1:]  # position j predicts token j+1, if that token is real
     with torch.inference_mode():
         hidden = lm.model.base_model(input_ids=input_ids).last_hidden_state[:, :-1][predicts]  # (n_real, d)
-        targets = input_ids[:, 1:][predicts]  # (n_real,)
-        head = lm.model.get_output_embeddings()
-        token_logprobs = torch.cat(
-            [
-                head(hidden[i : i + HEAD_CHUNK])
-                .float()
-                .log_softmax(-1)
-                .gather(1, targets[i : i + HEAD_CHUNK, None])[:, 0]
-                for i in range(0, len(targets), HEAD_CHUNK)
-            ]
-        )
+        token_logprobs = target_logprobs(lm.model, hidden, input_ids[:, 1:][predicts])  # (n_real,)
     rows = torch.arange(len(sentences))[:, None].expand_as(predicts)[predicts]  # which sentence each row is
     totals = torch.zeros(len(sentences), dtype=torch.float64).index_add_(0, rows, token_logprobs.double())
     return totals.tolist()
@@ -241,12 +231,13 @@ def shared_prefix_logprobs(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> li
 
 
 def target_logprobs(model: nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """log p(target) at each final-normed hidden state (n, d) -> (n,), a slice of the vocabulary at a
-    time (`head_chunks`): the logsumexp of each slice, and each target's logit from its slice."""
-    chosen = torch.empty(len(targets))  # (n,)
-    slices = []
-    for first_id, logits in head_chunks(model, hidden):  # (n, slice)
-        slices.append(logits.logsumexp(-1))
-        inside = (targets >= first_id) & (targets < first_id + logits.shape[1])
-        chosen[inside] = logits[inside, targets[inside] - first_id]
-    return chosen - torch.stack(slices, -1).logsumexp(-1)
+    """log p(target) at each final-normed hidden state (n, d) -> (n,): the LM head and its softmax over
+    the vocabulary, HEAD_CHUNK rows at a time to bound the logits' memory."""
+    head = model.get_output_embeddings()
+    return torch.cat(
+        [
+            head(hidden[i : i + HEAD_CHUNK]).float().log_softmax(-1).gather(1, targets[i : i + HEAD_CHUNK, None])[:, 0]
+            for i in range(0, len(targets), HEAD_CHUNK)
+        ]
+        or [torch.zeros(0)]
+    )
