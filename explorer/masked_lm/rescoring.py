@@ -125,7 +125,7 @@ def rescore(
     A Chinese sentence's likelihood sums two of its tokenisations, the tokenizer's and the one cut
     word by word (`words.word_tokens`), when they differ: a text's probability is the sum over every
     token sequence that spells it, and the tokenizer's own can be one the model finds unlikely
-    (中国的|首|都是北京 is e^-16 times less likely to Gemma-3-270M than 中国的|首都|是|北京)."""
+    (中国的|首|都是|北京 is about e^-16 times less likely to Gemma-3-270M than 中国的|首都|是|北京)."""
     start = document_start_ids(lm.tokenizer)
     ranked = []
     for index, words in enumerate(proposed):

@@ -2,7 +2,8 @@
 
 A BPE merges the pairs its training found most often, not words: Gemma 3's tokenizer splits
 中国的首都是 as 中国的|首|都是 (都是, "all are", outranks 首都, "capital"), a split in which 首 reads
-as a measure word; after it Gemma-3-270M gives 北京 0.1 %, after 中国的|首都|是 68 %. Text written
+as a measure word: after it 北京 is not among Gemma-3-270M's 15 likeliest next tokens, after
+中国的|首都|是 it is the first, at 68 %. Text written
 without spaces has no other clue where its words end, so here each run of CJK characters is cut
 by forward maximum matching, the classic baseline of Chinese word segmentation: from each
 character, the longest run of up to MAX_WORD_CHARS characters that is a single token of the
