@@ -3,11 +3,10 @@
 A BPE merges the pairs its training found most often, not words: Gemma 3's tokenizer splits
 中国的首都是 as 中国的|首|都是 (都是, "all are", outranks 首都, "capital"), a split in which 首 reads
 as a measure word: after it 北京 is not among Gemma-3-270M's 15 likeliest next tokens, after
-中国的|首都|是 it is the first, at 68 %. Text written
-without spaces has no other clue where its words end, so here each run of CJK characters is cut
-by forward maximum matching, the classic baseline of Chinese word segmentation: from each
-character, the longest run of up to MAX_WORD_CHARS characters that is a single token of the
-vocabulary, and the next run after it. Everything else is tokenised as the tokenizer does.
+中国的|首都|是 it is the first, at 68 %. Text written without spaces has no other clue where its
+words end, so here each run of CJK characters is cut by forward maximum matching, the classic
+baseline of Chinese word segmentation: from each character, the longest run of up to
+MAX_WORD_CHARS characters that is a single token of the vocabulary, and the next run after it. Everything else is tokenised as the tokenizer does.
 """
 
 from __future__ import annotations
