@@ -194,17 +194,50 @@ def sentence_logprobs(lm: LoadedModel, sentences: Sequence[str]) -> list[float]:
     predicts = real[:, 1:]  # position j predicts token j+1, if that token is real
     with torch.inference_mode():
         hidden = lm.model.base_model(input_ids=input_ids).last_hidden_state[:, :-1][predicts]  # (n_real, d)
-        targets = input_ids[:, 1:][predicts]  # (n_real,)
-        head = lm.model.get_output_embeddings()
-        token_logprobs = torch.cat(
-            [
-                head(hidden[i : i + HEAD_CHUNK])
-                .float()
-                .log_softmax(-1)
-                .gather(1, targets[i : i + HEAD_CHUNK, None])[:, 0]
-                for i in range(0, len(targets), HEAD_CHUNK)
-            ]
-        )
+        token_logprobs = target_logprobs(lm.model, hidden, input_ids[:, 1:][predicts])  # (n_real,)
     rows = torch.arange(len(sentences))[:, None].expand_as(predicts)[predicts]  # which sentence each row is
     totals = torch.zeros(len(sentences), dtype=torch.float64).index_add_(0, rows, token_logprobs.double())
     return totals.tolist()
+
+
+def shared_prefix_logprobs(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> list[float]:
+    """log p(row[1:] | row[0]) for token rows that start alike (one text, other words in a blank),
+    the same numbers as scoring each row on its own, in two forwards: the rows' longest common start
+    runs once, and its KV cache is shared by the batch of their right-padded ends (a causal model's
+    real tokens never look at the pads after them). The LM head runs on the common start once."""
+    rows = [list(row) for row in rows]
+    check_fits(lm, max(len(row) for row in rows))
+    shared = 1  # the common start, at least the first token, leaving every row one token of its own
+    while shared < min(len(row) for row in rows) - 1 and len({row[shared] for row in rows}) == 1:
+        shared += 1
+    start = torch.tensor([rows[0][:shared]])  # (1, shared)
+    ends = [row[shared:] for row in rows]
+    longest = max(len(end) for end in ends)
+    end_ids = torch.tensor([end + [pad_id(lm)] * (longest - len(end)) for end in ends])  # (batch, longest)
+    real = torch.tensor([[j < len(end) for j in range(longest)] for end in ends])  # (batch, longest)
+    with torch.inference_mode():
+        first = lm.model.base_model(input_ids=start, use_cache=True)
+        past = first.past_key_values
+        past.batch_repeat_interleave(len(rows))  # one copy of the common start's cache per row
+        hidden = lm.model.base_model(input_ids=end_ids, past_key_values=past).last_hidden_state  # (batch, longest, d)
+        start_hidden = first.last_hidden_state[0]  # (shared, d)
+        # Each end token is predicted by the position before it: the common start's last, then its own row.
+        before = torch.cat([start_hidden[-1].expand(len(rows), 1, -1), hidden[:, :-1]], 1)  # (batch, longest, d)
+        start_score = target_logprobs(lm.model, start_hidden[:-1], start[0, 1:]).double().sum()
+        end_scores = target_logprobs(lm.model, before[real], end_ids[real])  # (n_real,)
+    which = torch.arange(len(rows))[:, None].expand_as(real)[real]  # the row of each real end token
+    totals = torch.full((len(rows),), float(start_score), dtype=torch.float64)
+    return totals.index_add_(0, which, end_scores.double()).tolist()
+
+
+def target_logprobs(model: nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(target) at each final-normed hidden state (n, d) -> (n,): the LM head and its softmax over
+    the vocabulary, HEAD_CHUNK rows at a time to bound the logits' memory."""
+    head = model.get_output_embeddings()
+    return torch.cat(
+        [
+            head(hidden[i : i + HEAD_CHUNK]).float().log_softmax(-1).gather(1, targets[i : i + HEAD_CHUNK, None])[:, 0]
+            for i in range(0, len(targets), HEAD_CHUNK)
+        ]
+        or [torch.zeros(0)]
+    )

@@ -43,3 +43,19 @@ def test_a_causal_model_with_a_mask_token_in_its_vocabulary_still_rescores():
     result = masked_lm.fill_mask(gemma, gemma, "The capital of France is [MASK].", top_k=3)
     assert result.method == "causal-rescoring" and result.candidates_scored > 0
     assert "<mask>" not in result.note
+
+
+def test_a_chinese_blank_asks_each_source_for_half_as_many_words(monkeypatch):
+    """A Chinese word also competes as its shorter starts (北京市: 北, 北京), so each source proposes
+    half as many words; the left-only view still shows top_k."""
+    from explorer.masked_lm import fill, rescoring
+
+    asked = []
+    ask = rescoring.asked_words
+    monkeypatch.setattr(
+        rescoring, "asked_words", lambda lm, text, masks, index, n: asked.append(n) or ask(lm, text, masks, index, n)
+    )
+    lm = tiny_gemma()
+    masked_lm.fill_mask(lm, lm, "The capital of France is [MASK].", top_k=12)
+    masked_lm.fill_mask(lm, lm, "中国的首都是[MASK]。", top_k=12)
+    assert asked == [12, 12 // fill.CJK_SHARE]

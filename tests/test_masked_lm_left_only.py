@@ -7,9 +7,17 @@ import pytest
 import torch
 
 from explorer import masked_lm
-from explorer.lm import encode_document
+from explorer.lm import document_start_ids, encode_document
 from explorer.masked_lm.blanks import is_cjk
-from explorer.masked_lm.left_only import CJK_WORD_CHARS, _WordInProgress, next_words, starts_cjk, starts_word
+from explorer.masked_lm.left_only import (
+    CJK_WORD_CHARS,
+    _WordInProgress,
+    blank_ids,
+    next_words,
+    starts_cjk,
+    starts_word,
+)
+from explorer.masked_lm.words import word_tokens
 from explorer.segments import token_bytes
 
 from builders import tiny_gemma, tiny_llama
@@ -91,3 +99,12 @@ def test_next_words_after_chinese_text_are_whole_characters(build):
     assert words and all("\ufffd" not in word and word for word, _ in words)
     cjk = [word for word, _ in words if all(is_cjk(c) for c in word)]
     assert all(1 <= len(word) <= CJK_WORD_CHARS for word in cjk)
+
+
+@pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
+def test_the_left_context_is_read_with_its_chinese_cut_word_by_word(build):
+    tokenizer = build().tokenizer
+    for left in ["中国的首都是", "The capital of France is ", "台湾大学 is in "]:
+        expected = document_start_ids(tokenizer) + word_tokens(tokenizer, left.rstrip())
+        assert blank_ids(tokenizer, left) == expected
+    assert blank_ids(tokenizer, "The capital of France is ") == encode_document(tokenizer, "The capital of France is")

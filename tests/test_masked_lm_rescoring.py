@@ -14,6 +14,7 @@ from explorer import masked_lm
 from explorer.lm import encode_document
 from explorer.masked_lm import rescoring
 from explorer.masked_lm.blanks import check_fill_text
+from explorer.masked_lm.words import word_tokens
 
 from builders import tiny_gemma, tiny_llama
 
@@ -25,7 +26,7 @@ CLOZE = [
 
 
 @pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
-def test_every_sentence_is_scored_exactly_in_one_forward(build):
+def test_each_blank_s_sentences_are_scored_in_one_batch_after_their_shared_start(build):
     lm = build()
     proposed = [{"Paris": {"left context"}, "Rome": {"instruct"}}, {"Italy": {"instruct"}, "France": {"instruct"}}]
     calls = []
@@ -34,7 +35,7 @@ def test_every_sentence_is_scored_exactly_in_one_forward(build):
         ranked, scored = rescoring.rescore(lm, "The capital of [MASK] is [MASK].", proposed, ["Rome", "Italy"])
     finally:
         hook.remove()
-    assert len(calls) == 1 and scored == 4  # one padded forward for every blank's sentences
+    assert len(calls) == 2 * 2 and scored == 4  # per blank: its sentences' common start, then one padded batch
     sentences = {
         "Paris": "The capital of Paris is Italy.",
         "Rome": "The capital of Rome is Italy.",
@@ -50,6 +51,34 @@ def test_every_sentence_is_scored_exactly_in_one_forward(build):
                 logprobs = lm.model(input_ids=ids).logits[0, :-1].log_softmax(-1)
             assert filler.logprob == pytest.approx(float(logprobs.gather(1, ids[0, 1:, None]).sum()), abs=1e-3)
     assert {f.token: f.source for f in ranked[0]} == {"Paris": "left context", "Rome": "instruct"}
+
+
+@pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
+def test_a_chinese_sentence_sums_its_two_tokenisations(build):
+    """A Chinese sentence's likelihood is the sum over the tokenizer's tokens and its word-by-word
+    tokens (`word_tokens`), each scored as a whole document; the same tokens count once."""
+    lm = build()
+    proposed = [{"北京": {"prompt"}, "中国": {"left context"}}]
+    ranked, scored = rescoring.rescore(lm, "中国的首都是[MASK]。", proposed, ["北京"])
+    assert scored == 2
+    for filler in ranked[0]:
+        sentence = f"中国的首都是{filler.token}。"
+        rows = {
+            tuple(encode_document(lm.tokenizer, sentence)),
+            tuple(lm_start(lm) + word_tokens(lm.tokenizer, sentence)),
+        }
+        expected = torch.tensor([document_logprob(lm, list(row)) for row in rows], dtype=torch.float64).logsumexp(0)
+        assert filler.logprob == pytest.approx(float(expected), abs=1e-3)
+
+
+def lm_start(lm):
+    return encode_document(lm.tokenizer, "")
+
+
+def document_logprob(lm, ids: list[int]) -> float:
+    with torch.no_grad():
+        logprobs = lm.model(input_ids=torch.tensor([ids])).logits[0, :-1].log_softmax(-1)
+    return float(logprobs.gather(1, torch.tensor(ids[1:])[:, None]).sum())
 
 
 def test_left_only_ignores_the_right_context_and_rescoring_does_not():
@@ -70,16 +99,15 @@ def test_left_only_ignores_the_right_context_and_rescoring_does_not():
 
 
 @pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
-def test_several_blanks_are_scored_in_one_batch(build, monkeypatch):
+def test_several_blanks_are_scored_one_batch_per_blank(build, monkeypatch):
     lm = build()
     batches = []
-    score = rescoring.sentence_logprobs
-    monkeypatch.setattr(
-        rescoring, "sentence_logprobs", lambda lm, sentences: batches.append(sentences) or score(lm, sentences)
-    )
+    score = rescoring.shared_prefix_logprobs
+    monkeypatch.setattr(rescoring, "shared_prefix_logprobs", lambda lm, rows: batches.append(rows) or score(lm, rows))
     result = masked_lm.fill_mask(lm, lm, "Once upon a [MASK] there was a [MASK] model.", top_k=4)
-    assert len(batches) == 1 and len(batches[0]) == result.candidates_scored
-    assert all("[MASK]" not in sentence for sentence in batches[0])  # complete sentences
+    assert len(batches) == 2 and sum(map(len, batches)) == result.candidates_scored  # English: one tokenisation
+    sentences = [lm.tokenizer.decode(row) for rows in batches for row in rows]
+    assert all("[MASK]" not in sentence and "model." in sentence for sentence in sentences)  # complete sentences
     assert len(result.masks) == 2
     assert "[MASK]" not in result.filled and "[MASK]" not in result.left_only_filled
     assert all(1 <= len(m.candidates) <= 4 for m in result.masks)

@@ -15,6 +15,8 @@ from explorer.generation.teacher_forcing import sequence_probs
 from explorer.inside.block import block
 from explorer.snippets import snippet
 
+from builders import GEMMA, registered_tokenizer
+
 TOLERANCE = 1e-4
 OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -118,13 +120,24 @@ def test_icl_snippet_prints_the_label_probabilities(bundled):
 
 def test_masked_lm_snippet_rescores_the_candidates(bundled):
     text = "The capital of France is [MASK], a city on the Seine."
-    expected = masked_lm.fill_mask(bundled, bundled, text, top_k=5)
+    assert snippet("masked_lm", text=text, model=bundled.name, method="causal-rescoring", result=None) == ""
+    assert_rescoring_snippet_prints_the_tab_s_logprobs(bundled, text)
+
+
+def test_masked_lm_snippet_sums_a_chinese_sentence_s_two_tokenisations():
+    """On Gemma-3-270M, whose tokenizer cuts 中国的首都是 as 中国的|首|都是: the snippet's sum over the
+    tokenizer's tokens and the word-by-word tokens is the tab's log-likelihood."""
+    registered_tokenizer(GEMMA)  # a skip where Gemma-3-270M is not registered
+    assert_rescoring_snippet_prints_the_tab_s_logprobs(models.get(GEMMA), "中国的首都是[MASK]。")
+
+
+def assert_rescoring_snippet_prints_the_tab_s_logprobs(lm, text: str) -> None:
+    expected = masked_lm.fill_mask(lm, lm, text, top_k=5)
     result = {
         "method": expected.method,
         "masks": [{"candidates": [vars(c) for c in m.candidates]} for m in expected.masks],
     }
-    assert snippet("masked_lm", text=text, model=bundled.name, method="causal-rescoring", result=None) == ""
-    rows = run(snippet("masked_lm", text=text, model=bundled.name, method="causal-rescoring", result=result))[1:]
+    rows = run(snippet("masked_lm", text=text, model=lm.name, method="causal-rescoring", result=result))[1:]
     by_word = {c.token: c for c in expected.masks[0].candidates}
     assert len(rows) == len(by_word)
     for row in rows:

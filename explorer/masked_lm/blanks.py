@@ -19,7 +19,7 @@ class Filler:
     token: str  # the word (or word piece) as text
     prob: float  # masked-lm: the model's probability; causal-rescoring: renormalised over the candidates
     logprob: float  # masked-lm: log p(token); causal-rescoring: the whole sentence's log-likelihood
-    source: str  # "masked-lm" | "left context" | "instruct" (a base model: "prompt") | both, joined by " + "
+    source: str  # "masked-lm" | "left context" | "next token" | "instruct" (a base model: "prompt"), joined by " + "
 
 
 def check_fill_text(text) -> tuple[str, list[re.Match]]:

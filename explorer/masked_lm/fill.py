@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 from .. import checks, i18n
 from ..models import LoadedModel, Progress
-from .blanks import Filler, check_fill_text, fill_text
+from .blanks import Filler, check_fill_text, fill_text, writes_cjk
 from .left_only import left_only_predictions
 from .masked import masked_lm_predictions
 from .rescoring import proposals, rescore
 
 MAX_TOP_K = 50
 MIN_CANDIDATES_PER_SOURCE = 10  # each source proposes max(this, top_k) words per blank
+CJK_SHARE = 2  # ... in Chinese a share of that: each word also competes as its shorter starts (北京市: 北, 北京)
 
 
 @dataclass
@@ -38,7 +39,7 @@ class FillMaskResult:
     left_only_model: str  # the causal model behind `left_only`
     left_only_filled: str  # the text filled left to right, each blank from its left context only
     note: str  # what ran, in one or two plain sentences
-    candidates_scored: int  # causal-rescoring: complete sentences scored in one batched forward
+    candidates_scored: int  # causal-rescoring: complete sentences scored, one batch per blank
     seconds: float
 
 
@@ -67,14 +68,15 @@ def fill_mask(
         )
     else:
         method = "causal-rescoring"
-        proposed, provisional = proposals(lm, text, masks, left_only, n, progress)
+        per_source = n // CJK_SHARE if writes_cjk(text) else n
+        proposed, provisional = proposals(lm, text, masks, left_only, per_source, progress)
         n_sentences = sum(len(words) for words in proposed)
-        progress(0.75, i18n.message("Scoring {n} complete sentences in one batch", {"n": n_sentences}))
+        progress(0.75, i18n.message("Scoring {n} complete sentences, one batch per blank", {"n": n_sentences}))
         candidates, scored = rescore(lm, text, proposed, provisional)
         note = i18n.message(
             "causal-rescoring: no masked LM is used, so {model} (a left-to-right model) proposed words "
             "from the left context and when asked to fill the blank, then ranked the complete sentences by their "
-            "likelihood ({n} sentences scored in one batch), so the words after the blank count too. "
+            "likelihood ({n} sentences scored, one batch per blank), so the words after the blank count too. "
             "Probabilities are renormalised over the words scored.",
             {"model": lm.name, "n": scored},
         )

@@ -15,10 +15,11 @@ import re
 
 import torch
 
-from ..lm import check_fits, encode_document, forward, greedy_steps, token_texts
+from ..lm import check_fits, document_start_ids, forward, greedy_steps, token_texts
 from ..models import LoadedModel
 from ..segments import token_bytes
 from .blanks import Filler, is_cjk, left_context, prefix_and_space
+from .words import word_tokens
 
 WORD_PIECES = 3  # a proposed word is completed greedily with at most this many more tokens
 CJK_WORD_CHARS = 4  # Chinese has no spaces: a "word" is 1 to 4 characters (北, 北京, 珠穆朗玛 …)
@@ -127,8 +128,10 @@ def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool
 
 def blank_ids(tokenizer, left: str) -> list[int]:
     """What a left-to-right model reads before a blank whose left context is `left`: the document
-    start, then the left context without the space before the blank (`prefix_and_space`)."""
-    return encode_document(tokenizer, prefix_and_space(left)[0])
+    start, then the left context without the space before the blank (`prefix_and_space`), its
+    Chinese cut word by word (`words.word_tokens`: 中国的|首都|是, not the tokenizer's 中国的|首|都是,
+    after which the model expects a measure word's noun, not a city)."""
+    return document_start_ids(tokenizer) + word_tokens(tokenizer, prefix_and_space(left)[0])
 
 
 def left_only_predictions(

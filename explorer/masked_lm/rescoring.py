@@ -7,10 +7,13 @@ whole sentence. So, per blank:
    model through its chat template (source "instruct"), a base model such as Gemma 3 270M through
    the same question as a plain document (source "prompt": on the 30 cloze sentences it lifts
    Gemma 3 270M from 16 to 19 hits in the top 5), or, in Chinese, through three filled examples
-   (FEW_SHOT_ZH: a blank at a sentence's start gets words that fit what follows it);
+   (FEW_SHOT_ZH: a blank at a sentence's start gets words that fit what follows it); in Chinese
+   also the left context's likeliest one-token words that the next tokens after the blank follow
+   best (source "next token", `one_token_words`);
 2. put each proposed word in the blank and score every complete sentence by its log-likelihood
-   (`lm.sentence_logprobs`: all of them in one batched forward), so the words after the blank
-   count too;
+   (`lm.shared_prefix_logprobs`: a blank's sentences in one batch after their shared start, run
+   once), so the words after the blank count too; a Chinese sentence sums two tokenisations, the
+   tokenizer's and the one cut word by word (`words.word_tokens`);
 3. rank the words by their sentence's score, renormalised over the words proposed for the blank.
 """
 
@@ -22,10 +25,12 @@ import re
 import torch
 
 from .. import i18n
-from ..lm import encode_document, sentence_logprobs
+from ..lm import document_start_ids, encode_document, shared_prefix_logprobs
 from ..models import LoadedModel, Progress
 from .blanks import Filler, fill_text, is_cjk, left_context, prefix_and_space, writes_cjk
 from .left_only import next_words
+from .one_token_words import one_token_words
+from .words import word_tokens
 
 FILL_INSTRUCTION = (
     'Fill in the blank (___) in this sentence with one word and write the whole sentence.\nSentence: "{sentence}"'
@@ -89,7 +94,10 @@ def proposals(
         # A blank that starts the text has no left context: what "left context" proposes there is only how
         # documents start ("The", "import"), scored for nothing, unless the asked model proposed nothing.
         starts_text = not text[: masks[index].start()].strip() and asked
-        guessed = [] if starts_text else [(f.token, "left context") for f in left_only[index]]
+        guessed = [] if starts_text else [(f.token, "left context") for f in left_only[index][:n]]
+        if writes_cjk(text) and not starts_text:  # Chinese: the left context's one-token words, picked by the right
+            left = left_context(text, masks, index, ["…"] * index)
+            guessed += [(w, "next token") for w in one_token_words(lm, left, text[masks[index].end() :])]
         words: dict[str, set[str]] = {}
         for word, source in [*guessed, *((w, how) for w in asked)]:
             for shorter in cjk_prefixes(word):  # 北京市 is proposed as 北, 北京 and 北京市: the sentence picks
@@ -112,16 +120,32 @@ def rescore(
 ) -> tuple[list[list[Filler]], int]:
     """Rank every blank's proposed words by the log-likelihood of the complete sentence they make
     (the other blanks hold their provisional word), probabilities renormalised per blank:
-    (ranked words per blank, sentences scored)."""
-    jobs = [(index, word) for index, words in enumerate(proposed) for word in words]
-    sentences = [
-        fill_text(text, [word if i == index else provisional[i] for i in range(len(proposed))]) for index, word in jobs
-    ]
-    scores = sentence_logprobs(lm, sentences)  # one batched forward for every blank's sentences
+    (ranked words per blank, sentences scored).
+
+    A Chinese sentence's likelihood sums two of its tokenisations, the tokenizer's and the one cut
+    word by word (`words.word_tokens`), when they differ: a text's probability is the sum over every
+    token sequence that spells it, and the tokenizer's own can be one the model finds unlikely
+    (中国的|首|都是|北京 is about e^-16 times less likely to Gemma-3-270M than 中国的|首都|是|北京)."""
+    start = document_start_ids(lm.tokenizer)
     ranked = []
     for index, words in enumerate(proposed):
-        scored = [(scores[j], word) for j, (i, word) in enumerate(jobs) if i == index]
-        norm = torch.tensor([s for s, _ in scored], dtype=torch.float64).logsumexp(0).item()
-        fillers = [Filler(word, math.exp(s - norm), s, " + ".join(sorted(words[word]))) for s, word in scored]
+        sentences = [
+            fill_text(text, [word if i == index else provisional[i] for i in range(len(proposed))]) for word in words
+        ]
+        # The tokenizer's tokens, one batch after their common start (`shared_prefix_logprobs`); in Chinese,
+        # a second batch of the word-by-word tokens that differ from them (most are the same).
+        rows = [start + lm.tokenizer(sentence, add_special_tokens=False)["input_ids"] for sentence in sentences]
+        totals = torch.tensor(shared_prefix_logprobs(lm, rows), dtype=torch.float64)  # (words,)
+        if writes_cjk(text):
+            cut = [start + word_tokens(lm.tokenizer, sentence) for sentence in sentences]
+            other = [j for j in range(len(rows)) if cut[j] != rows[j]]
+            if other:
+                scores = torch.tensor(shared_prefix_logprobs(lm, [cut[j] for j in other]), dtype=torch.float64)
+                totals[other] = torch.stack([totals[other], scores]).logsumexp(0)  # p(text) sums its tokenisations
+        totals = totals.tolist()
+        norm = torch.tensor(totals, dtype=torch.float64).logsumexp(0).item()
+        fillers = [
+            Filler(word, math.exp(s - norm), s, " + ".join(sorted(words[word]))) for s, word in zip(totals, words)
+        ]
         ranked.append(sorted(fillers, key=lambda f: -f.logprob))
-    return ranked, len(sentences)
+    return ranked, sum(len(words) for words in proposed)

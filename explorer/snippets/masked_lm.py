@@ -1,11 +1,13 @@
 """The Masked-LM tab's snippet (`/fill_mask`). A masked LM: one forward pass with its mask token in
 each blank, the top-k words per blank. A causal model (causal rescoring): each candidate word the tab
 proposed is put in the blank and the whole sentence scored by its log-likelihood, renormalised over
-the candidates (the tab renormalises over every word it proposed, so its probabilities are a little lower)."""
+the candidates (the tab renormalises over every word it proposed, so its probabilities are a little lower);
+a Chinese sentence's log-likelihood sums its two tokenisations, as the tab's does."""
 
 from __future__ import annotations
 
 from .. import models
+from ..masked_lm.blanks import writes_cjk
 from .common import DOCUMENT_START, Code, fill, loading
 
 MASKED = """\
@@ -31,12 +33,7 @@ candidates = $candidates  # the words the tab proposed for the first blank
 others = $others  # the other blanks hold the tab's first choice for them
 $start
 
-def sentence_logprob(sentence):  # log p(sentence), the sentence a whole document
-    ids = start + tokenizer(sentence, add_special_tokens=False)["input_ids"]
-    with torch.inference_mode():
-        logprobs = model(torch.tensor([ids])).logits[0, :-1].float().log_softmax(-1)  # (n-1, vocab)
-    return logprobs.gather(1, torch.tensor(ids[1:])[:, None]).sum().item()
-
+$score
 
 def filled(word):
     words = iter([word] + others)
@@ -48,6 +45,50 @@ probs = torch.tensor(logprobs, dtype=torch.float64).softmax(0).tolist()  # renor
 print("logprob      prob      word")
 for word, logprob, prob in sorted(zip(candidates, logprobs, probs), key=lambda row: -row[1]):
     print(f"{logprob:11.6f}  {prob:.6f}  {word!r}")
+"""
+
+SCORE = """\
+def sentence_logprob(sentence):  # log p(sentence), the sentence a whole document
+    ids = start + tokenizer(sentence, add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logprobs = model(torch.tensor([ids])).logits[0, :-1].float().log_softmax(-1)  # (n-1, vocab)
+    return logprobs.gather(1, torch.tensor(ids[1:])[:, None]).sum().item()
+"""
+
+# Chinese: a sentence's probability sums two of the token sequences that spell it, the tokenizer's
+# and the one cut word by word (explorer/masked_lm/words.py), when they differ.
+SCORE_CHINESE = """\
+CJK_RUN = "([\\u3040-\\u30ff\\u3400-\\u4dbf\\u4e00-\\u9fff]+)"
+
+
+def tokens(text):
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def word_tokens(text):  # each run of Chinese characters cut from the left into the longest single tokens
+    ids = []
+    for part in re.split(CJK_RUN, text):
+        if not re.fullmatch(CJK_RUN, part):
+            ids += tokens(part)
+            continue
+        begin = 0
+        while begin < len(part):
+            ends = range(min(len(part), begin + 6), begin, -1)
+            end = next((end for end in ends if len(tokens(part[begin:end])) == 1), 0)
+            ids += tokens(part[begin : end or begin + 1])
+            begin = end or begin + 1
+    return ids
+
+
+def document_logprob(ids):  # log p(ids), the first (the document start) not predicted
+    with torch.inference_mode():
+        logprobs = model(torch.tensor([ids])).logits[0, :-1].float().log_softmax(-1)  # (n-1, vocab)
+    return logprobs.gather(1, torch.tensor(ids[1:])[:, None]).sum().item()
+
+
+def sentence_logprob(sentence):  # summed over the tokenizer's tokens and the word-by-word tokens
+    rows = {tuple(start + tokens(sentence)), tuple(start + word_tokens(sentence))}  # the same tokens count once
+    return torch.tensor([document_logprob(list(row)) for row in rows], dtype=torch.float64).logsumexp(0).item()
 """
 
 
@@ -74,4 +115,5 @@ def render(
         candidates=[c["token"] for c in first["candidates"]],
         others=[m["candidates"][0]["token"] for m in rest],
         start=Code(DOCUMENT_START),
+        score=Code(SCORE_CHINESE if writes_cjk(text) else SCORE),
     )
