@@ -1,12 +1,14 @@
 """Generation speed: the app's instrumented loop vs plain `model.generate`, and batching's cost and gain.
 
-    .venv/bin/python bench/generation.py [--repeats 3] [--tokens 64 256] [--users 16 (0: skip)]
+    .venv/bin/python bench/generation.py [--repeats 3] [--tokens 64 256] [--users 16 (0: skip)] [--skip-api]
 
 Everything runs on the same loaded model and prompt, interleaved, so the machine's noise hits every
 contender alike; the ratios are the figures to quote. One torch thread, as the app runs.
 1. One user, greedy: plain `model.generate` on the weights as transformers loads them, and on the
    weights as the app lays them out (`weight_layout`); the loop alone (`PLM_EXPLORER_MAX_BATCH=1`);
-   the loop through the batching scheduler (its thread, a batch of one): its cost must stay within 5 %.
+   the loop through the batching scheduler (its thread, a batch of one): its cost must stay within 5 %;
+   and `/generate` through the API (the app started in this process, called with `gradio_client`, wall
+   time from the call to its last output): at least 1.0x plain `model.generate`.
    Then the roofline: a token reads every weight once, so bytes per token / the memory bandwidth
    this thread reaches (reading a 256 MiB tensor) is the fastest any fp32 decode can go.
 2. A lecture hall: `--users` sampled 32-token generations at once through the scheduler vs one
@@ -104,6 +106,30 @@ def hall_tokens_per_second(lm, users: int, max_batch: int) -> float:
     return sum(len(r.steps) for r in results) / (time.perf_counter() - started)
 
 
+def api_tokens_per_second(client, n: int) -> tuple[float, float]:
+    """`/generate` (greedy, `n` tokens) through the app's API, by wall time (the app's CPU time is this
+    process's, but so is the client's: only the wall time is given, twice, to fit the table)."""
+    started = time.perf_counter()
+    payload = client.predict(prompt=PROMPT, max_new_tokens=n, do_sample=False, api_name="/generate")[-1]
+    rate = len(payload["steps"]) / (time.perf_counter() - started)
+    return rate, rate
+
+
+def started_app():
+    """The app on a free port in this process (same loaded model), and a client of it."""
+    import socket
+
+    from gradio_client import Client
+
+    import app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.launch(app.build_app(), server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    return Client(f"http://127.0.0.1:{port}/", verbose=False)
+
+
 def forward_cost(lm, rows: int, steps: int = 5) -> float:
     """CPU seconds of one decoding forward feeding `rows` rows at once (median of `steps`; the
     thread's own CPU time, so other jobs on the machine do not count)."""
@@ -139,6 +165,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--skip-load", action="store_true", help="skip timing the model loads")
+    parser.add_argument("--skip-api", action="store_true", help="skip /generate through the app's API")
     args = parser.parse_args()
     torch.set_num_threads(1)
     lm = models.get()
@@ -147,25 +174,29 @@ def main() -> None:
         f"model: {lm.name}, threads: {torch.get_num_threads()}, repeats: {args.repeats} (median), load {os.getloadavg()}"
     )
     plain_model = weight_layout.as_loaded(lm.model)
+    client = None if args.skip_api else started_app()
     print(
         f"{'tokens':>6} | {'generate tok/s':>14} | {'generate, laid out':>18} | {'loop alone':>10} | "
-        f"{'loop batched':>12} | alone/generate | batched/alone | by CPU time: alone/generate, batched/alone"
+        f"{'loop batched':>12} | {'API':>5} | alone/generate | batched/alone | API/generate | "
+        "by CPU time: alone/generate, batched/alone"
     )
     loop_speeds = []
     for n in args.tokens:
-        plain, laid_out, alone, batched = [], [], [], []
+        plain, laid_out, alone, batched, api = [], [], [], [], []
         for _ in range(args.repeats):
             plain.append(plain_tokens_per_second(lm, plain_model, n))
             laid_out.append(plain_tokens_per_second(lm, lm.model, n))
             alone.append(loop_tokens_per_second(lm, n, 1))
             batched.append(loop_tokens_per_second(lm, n, 16))
-        (p, o, a, b), (pc, _, ac, bc) = (
-            [statistics.median(run[clock] for run in x) for x in (plain, laid_out, alone, batched)] for clock in (0, 1)
+            api.append(api_tokens_per_second(client, n) if client else (float("nan"),) * 2)
+        (p, o, a, b, w), (pc, _, ac, bc, _) = (
+            [statistics.median(run[clock] for run in x) for x in (plain, laid_out, alone, batched, api)]
+            for clock in (0, 1)
         )
         loop_speeds.append(a)
         print(
-            f"{n:>6} | {p:>14.1f} | {o:>18.1f} | {a:>10.1f} | {b:>12.1f} | {a / p:>13.2f}x | {b / a:>12.2f}x | "
-            f"{ac / pc:.2f}x, {bc / ac:.2f}x"
+            f"{n:>6} | {p:>14.1f} | {o:>18.1f} | {a:>10.1f} | {b:>12.1f} | {w:>5.1f} | {a / p:>13.2f}x | "
+            f"{b / a:>12.2f}x | {w / p:>11.2f}x | {ac / pc:.2f}x, {bc / ac:.2f}x"
         )
     del plain_model
     read, product = bandwidth_gb_per_s(args.repeats)
