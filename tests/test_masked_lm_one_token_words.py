@@ -38,3 +38,13 @@ def test_a_blank_with_nothing_after_it_gets_none():
     lm = tiny_gemma()
     assert module.one_token_words(lm, "中国的首都是", "") == []
     assert module.one_token_words(lm, "中国的首都是", "[MASK]。") == []  # the next blank follows at once
+
+
+@pytest.mark.parametrize("build", [tiny_gemma, tiny_llama])
+def test_the_bound_skips_only_words_that_cannot_be_kept(build, monkeypatch):
+    lm = build()
+    monkeypatch.setattr(module, "KEEP", 3)
+    monkeypatch.setattr(module, "CHUNK", module.CANDIDATES)  # one batch: every word scored
+    every = module.one_token_words(lm, "一个星期有", "天。")
+    monkeypatch.setattr(module, "CHUNK", 1)  # one word at a time: the bound stops as soon as it can
+    assert module.one_token_words(lm, "一个星期有", "天。") == every

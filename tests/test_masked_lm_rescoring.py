@@ -156,10 +156,13 @@ def test_causal_rescoring_finds_the_right_word_in_the_top_5(bundled):
 
 
 def test_a_chinese_blank_is_filled_with_whole_words_of_every_length():
-    """A Chinese word proposed as 北京市 also competes as 北 and 北京; every word is whole characters."""
-    assert rescoring.cjk_prefixes("北京市") == ["北", "北京", "北京市"]
-    assert rescoring.cjk_prefixes("Paris") == ["Paris"] and rescoring.cjk_prefixes("7月") == ["7月"]
+    """A Chinese word proposed as 北京市 also competes as its starts that end between its tokens (this
+    tokenizer: 北|京|⟨e5⟩⟨b8⟩⟨82⟩: 北 and 北京, never a cut character); every word is whole characters."""
     lm = tiny_gemma()
+    assert rescoring.cjk_prefixes(lm.tokenizer, "北京市") == ["北", "北京", "北京市"]
+    assert rescoring.cjk_prefixes(lm.tokenizer, "中国的") == ["中国", "中国的"]  # 中国 is one token: no 中
+    assert rescoring.cjk_prefixes(lm.tokenizer, "Paris") == ["Paris"]
+    assert rescoring.cjk_prefixes(lm.tokenizer, "7月") == ["7月"]
     result = masked_lm.fill_mask(lm, lm, "中国的首都是[MASK]。", top_k=5)
     words = [f.token for f in result.masks[0].candidates + result.masks[0].left_only]
     assert words and all(word and "\ufffd" not in word for word in words)

@@ -19,7 +19,7 @@ from .rescoring import proposals, rescore
 
 MAX_TOP_K = 50
 MIN_CANDIDATES_PER_SOURCE = 10  # each source proposes max(this, top_k) words per blank
-CJK_SHARE = 2  # ... in Chinese a share of that: each word also competes as its shorter starts (北京市: 北, 北京)
+CJK_SHARE = 2  # ... in Chinese a share of that: each word also competes as its shorter starts (北京市: 北京)
 
 
 @dataclass

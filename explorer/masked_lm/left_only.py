@@ -15,7 +15,7 @@ import re
 
 import torch
 
-from ..lm import check_fits, document_start_ids, forward, greedy_steps, token_texts
+from ..lm import check_fits, document_start_ids, forward, token_texts
 from ..models import LoadedModel
 from ..segments import token_bytes
 from .blanks import Filler, is_cjk, left_context, prefix_and_space
@@ -86,7 +86,8 @@ def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool
     """The n most likely next *words* after `prefix_ids`, each with its probability, most likely first.
 
     The prefix runs once; its n likeliest word-starting tokens fan out into n rows that continue
-    from copies of its KV cache, completed greedily, one batched step per piece.
+    from copies of its KV cache, completed greedily, one batched step per piece, for the words
+    still growing (the LM head, 262,144 words wide on Gemma, costs more per row than the body).
     """
     tokenizer = lm.tokenizer
     check_fits(lm, len(prefix_ids) + 1 + CJK_WORD_PIECES)  # the prefix, the first token, the pieces after it
@@ -104,20 +105,25 @@ def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool
         return []
     past = out.past_key_values
     past.batch_repeat_interleave(len(firsts))  # one copy of the prefix's cache per word
-    open_rows = set(range(len(firsts)))
-    # The completion: each row's greedy next token joins its word while it continues the word.
-    steps = greedy_steps(lm, torch.tensor([w.ids[0] for w in firsts])[:, None], past)  # feeds (n, 1), yields (n,)
-    for best, best_probs in steps:
+    # The completion: each row's greedy next token joins its word while it continues the word. A word
+    # that ends leaves the batch (its row of the cache too), so each step runs the open words only.
+    growing = list(range(len(firsts)))  # the words still open, in the batch's order
+    feed = torch.tensor([w.ids[0] for w in firsts])[:, None]  # (open, 1)
+    while growing:
+        out = forward(lm, feed, past)
+        probs = out.logits[:, -1].float().softmax(-1)  # (open, vocab)
+        best = probs.argmax(-1)  # (open,)
         ids = best.tolist()
-        for row, (token_id, text, data) in enumerate(
-            zip(ids, token_texts(tokenizer, ids), token_bytes(tokenizer, ids))
+        kept = []
+        for row, (word, token_id, text, data) in enumerate(
+            zip([firsts[i] for i in growing], ids, token_texts(tokenizer, ids), token_bytes(tokenizer, ids))
         ):
-            if row in open_rows and firsts[row].takes(data, text):
-                firsts[row].add(token_id, data, float(best_probs[row]))
-            else:
-                open_rows.discard(row)
-        if not open_rows:
-            break
+            if word.takes(data, text):
+                word.add(token_id, data, float(probs[row, token_id]))
+                kept.append(row)
+        if kept and len(kept) < len(growing):
+            past.batch_select_indices(torch.tensor(kept, dtype=torch.long))
+        growing, feed = [growing[row] for row in kept], best[kept][:, None]  # feed: (open, 1)
     # Two first tokens can make the same word (" Paris" and " Par"+"is"): keep the likelier.
     words: dict[str, float] = {}
     for word in firsts:
