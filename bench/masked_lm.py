@@ -1,6 +1,7 @@
 """Masked-LM tab benchmark: causal rescoring's hit rate on the cloze sentences, and fill_mask latency.
 
-    .venv/bin/python bench/masked_lm.py                 # torch threads as the app: PLM_EXPLORER_THREADS (default 1)
+    .venv/bin/python bench/masked_lm.py                 # torch threads as the app gives a lone request: every core
+    .venv/bin/python bench/masked_lm.py --threads 1 2   # one and two threads side by side, interleaved
     .venv/bin/python bench/masked_lm.py --latency-only  # the latency table only
     .venv/bin/python bench/masked_lm.py --model NAME    # another registered causal model (default: the bundled one)
     .venv/bin/python bench/masked_lm.py --set zh --model Gemma-3-270M   # the 36 Chinese sentences (cloze_zh)
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from before import at_commit  # noqa: E402
 
-from explorer import datasets, masked_lm, models  # noqa: E402
+from explorer import cores, datasets, masked_lm, models  # noqa: E402
 
 LATENCY_CASES = {
     "en": [
@@ -44,14 +45,36 @@ LATENCY_CASES = {
 REPEATS = 3
 
 
+def on_threads(fill_mask, threads: int):
+    """`fill_mask` on `threads` torch threads."""
+
+    def run(*args):
+        torch.set_num_threads(threads)
+        return fill_mask(*args)
+
+    return run
+
+
 def hit_rate(
-    lm: models.LoadedModel, language: str, top_k: int = 5, before: str = "", path: str = "", part: slice = slice(None)
+    lm: models.LoadedModel,
+    language: str,
+    top_k: int = 5,
+    before: str = "",
+    path: str = "",
+    part: slice = slice(None),
+    threads: tuple[int, ...] = (1,),
 ) -> None:
     """Top-1 and top-k hits on the cloze set; with `before` (a commit), that commit's fill_mask runs
-    beside today's on each sentence, interleaved, so both meet the same machine load."""
-    contenders = {"after": masked_lm.fill_mask}
+    beside today's on each sentence, interleaved, so both meet the same machine load; likewise each
+    of several thread counts."""
+    versions = {"after": masked_lm.fill_mask}
     if before:
-        contenders = {"before": at_commit(before, "masked_lm").masked_lm.fill_mask, **contenders}
+        versions = {"before": at_commit(before, "masked_lm").masked_lm.fill_mask, **versions}
+    contenders = {
+        f"{name} {n}t" if len(threads) > 1 else name: on_threads(fill_mask, n)
+        for name, fill_mask in versions.items()
+        for n in threads
+    }
     rows = (
         datasets.load_cloze(language)
         if not path
@@ -76,12 +99,13 @@ def hit_rate(
         f"\nHit rate: the right word first / in the top {top_k} (causal rescoring, {lm.name}, set {path or language})"
     )
     print(f"{'group':<18}" + "".join(f"{name + ' hits':>14}{'rate':>7}" for name in contenders) + f"{'n':>5}")
-    for group in sorted(by_group["after"], key=lambda g: g == "all"):
+    last = list(contenders)[-1]
+    for group in sorted(by_group[last], key=lambda g: g == "all"):
         cells = "".join(
             f"{sum(by_group[n][group]):>14}{sum(by_group[n][group]) / len(by_group[n][group]):>7.0%}"
             for n in contenders
         )
-        print(f"{group:<18}{cells}{len(by_group['after'][group]):>5}")
+        print(f"{group:<18}{cells}{len(by_group[last][group]):>5}")
     for name in contenders:
         print(
             f"{name}: top-1 {sum(firsts[name])}/{len(rows)}, top-{top_k} {sum(by_group[name]['all'])}/{len(rows)}; "
@@ -113,9 +137,12 @@ def main() -> None:
     parser.add_argument("--before", default="", help="a commit whose fill_mask runs beside today's (e.g. a408a13)")
     parser.add_argument("--cloze-file", default="", help="another cloze set (JSON lines) instead of --set's")
     parser.add_argument("--rows", default=":", help="a slice of the set, e.g. 18: (split a long run over processes)")
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[cores.ALONE_THREADS], help="torch threads (a lone request's)"
+    )
     args = parser.parse_args()
-    threads = int(os.environ.get("PLM_EXPLORER_THREADS", "1"))
-    torch.set_num_threads(threads)
+    threads = args.threads
+    torch.set_num_threads(threads[0])
     started = time.perf_counter()
     lm = models.get(args.model, "causal")
     print(
@@ -127,7 +154,7 @@ def main() -> None:
     if not args.latency_only:
         start, _, end = args.rows.partition(":")
         rows = slice(int(start) if start else None, int(end) if end else None)
-        hit_rate(lm, args.set, before=args.before, path=args.cloze_file, part=rows)
+        hit_rate(lm, args.set, before=args.before, path=args.cloze_file, part=rows, threads=tuple(threads))
     print(f"\nload average now {os.getloadavg()[0]:.1f}; total {time.perf_counter() - started:.0f} s")
 
 

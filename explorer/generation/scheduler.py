@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from .. import cache
+from .. import cache, cores
 from ..models import LoadedModel
 from .batch import PaddedBatch
 from .sequence import Pick, Sequence
@@ -154,7 +154,8 @@ class Scheduler:
             self._batch = None
 
     def _run(self) -> None:
-        threads = torch.get_num_threads()
+        threads = cores.REQUEST_THREADS  # set, not inherited: see explorer/cores.py
+        torch.set_num_threads(threads)
         while self._has_work():
             try:
                 torch.set_num_threads((BATCH_THREADS or threads) if self.rows_to_feed() >= MANY_ROWS else threads)

@@ -13,7 +13,7 @@ import gradio as gr
 import pandas as pd
 from gradio.context import Context
 
-from .. import checks, i18n, models
+from .. import checks, cores, i18n, models
 from ..checks import ExplorerError
 
 log = logging.getLogger("plm-explorer")
@@ -51,12 +51,14 @@ LONG_WORK = dict(concurrency_id="long-work", concurrency_limit=1)
 
 
 def user_errors(fn):
-    """Serve a handler in the request's language and turn its failures into messages for people.
+    """Serve a handler in the request's language, on the cores it may use, and turn its failures into
+    messages for people.
 
     The page's language (the cookie its language marker writes, else the browser's Accept-Language;
     an API client without either gets English) is set for the handler's duration, so plots, tables and ExplorerError messages use it. An
     ExplorerError (and any unexpected failure) becomes a gr.Error the page can show; the app keeps
-    serving. Works for plain functions and generators (streaming handlers) alike.
+    serving. While it computes, the request counts in `cores.RUNNING`: alone, it uses every core (a
+    stream decides again at each step). Works for plain functions and generators (streaming handlers) alike.
     """
 
     def to_gr_error(error: Exception) -> gr.Error:
@@ -83,7 +85,7 @@ def user_errors(fn):
             # Gradio may resume a stream on another worker thread: set the language for each step.
             (spoken, args), steps = language(args, kwargs), None
             while True:
-                with i18n.speaking(spoken):
+                with i18n.speaking(spoken), cores.RUNNING.computing():
                     try:
                         steps = steps or fn(*args, **kwargs)
                         item = next(steps)
@@ -98,7 +100,7 @@ def user_errors(fn):
     @functools.wraps(fn)
     def call(*args, **kwargs):
         spoken, args = language(args, kwargs)
-        with i18n.speaking(spoken):
+        with i18n.speaking(spoken), cores.RUNNING.computing():
             try:
                 return fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001

@@ -1,0 +1,93 @@
+"""A request alone computes on every core; beside others, on the per-request count; its thread's own
+count comes back after. Through `views.common.user_errors`, as every handler of the app runs."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+import torch
+
+from explorer import cores
+from explorer.checks import ExplorerError
+from explorer.views.common import user_errors
+
+
+@pytest.fixture
+def counts(monkeypatch):
+    """Distinct counts (3 alone, 1 beside others), so the test sees which one was chosen."""
+    monkeypatch.setattr(cores, "ALONE_THREADS", 3)
+    monkeypatch.setattr(cores, "REQUEST_THREADS", 1)
+    monkeypatch.setattr(cores, "RUNNING", cores.Occupancy())
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_available_cores_is_at_least_one_and_at_most_the_affinity():
+    assert 1 <= cores.available_cores() <= len(os.sched_getaffinity(0))
+
+
+def test_alone_every_core_beside_another_one_and_the_count_comes_back(counts):
+    with cores.RUNNING.computing() as first:
+        assert first == 3 and torch.get_num_threads() == 3
+        with cores.RUNNING.computing() as second:
+            assert second == 1 and torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 3
+    assert torch.get_num_threads() == 2
+    with cores.RUNNING.computing() as again:  # the others left: alone again
+        assert again == 3
+
+
+def test_a_failure_still_leaves_the_count_and_the_occupancy(counts):
+    with pytest.raises(ValueError), cores.RUNNING.computing():
+        raise ValueError("boom")
+    assert torch.get_num_threads() == 2
+    with cores.RUNNING.computing() as threads:
+        assert threads == 3
+
+
+def test_a_handler_alone_gets_every_core_and_one_beside_another(counts):
+    seen, inside, leave = {}, threading.Event(), threading.Event()
+
+    @user_errors
+    def slow():
+        seen["slow"] = torch.get_num_threads()
+        inside.set()
+        leave.wait(10)
+
+    @user_errors
+    def quick():
+        seen["quick"] = torch.get_num_threads()
+
+    runner = threading.Thread(target=slow)
+    runner.start()
+    inside.wait(10)
+    quick()
+    leave.set()
+    runner.join()
+    assert seen == {"slow": 3, "quick": 1}
+    quick()
+    assert seen["quick"] == 3 and torch.get_num_threads() == 2
+
+
+def test_a_stream_decides_at_each_step_and_a_failing_handler_frees_its_place(counts):
+    @user_errors
+    def stream():
+        yield torch.get_num_threads()
+        yield torch.get_num_threads()
+
+    @user_errors
+    def fails():
+        raise ExplorerError("bad input")
+
+    steps = stream()
+    assert next(steps) == 3
+    with cores.RUNNING.computing():  # another request arrives between the stream's steps
+        assert next(steps) == 1
+    with pytest.raises(Exception, match="bad input"):
+        fails()
+    with cores.RUNNING.computing() as threads:
+        assert threads == 3
