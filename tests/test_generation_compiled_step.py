@@ -76,6 +76,17 @@ def test_each_model_steps_through_its_own_weights(compiling):
     assert ids == expected[0] and torch.allclose(probs, expected[1], atol=1e-5)
 
 
+def test_compiling_waits_until_no_views_hooks_are_on_the_model(compiling):
+    lm = tiny_llama()
+    handle = lm.model.model.layers[0].register_forward_hook(lambda *_: None)  # as the Inside views do
+    thread = compiled_step.start(lm)
+    thread.join(timeout=1.5)
+    assert thread.is_alive() and compiled_step.ready(lm) is None  # waiting: its graph would call the hook
+    handle.remove()
+    thread.join()
+    assert compiled_step.ready(lm) is not None
+
+
 def test_a_failed_compile_leaves_decoding_eager_with_one_log_line(compiling, monkeypatch, caplog):
     lm = tiny_llama()
     monkeypatch.setattr(compiled_step.CompiledStep, "compile", lambda self: 1 / 0)

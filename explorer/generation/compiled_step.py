@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import types
 import weakref
 
@@ -75,8 +76,12 @@ class CompiledStep:
             seed = lm_ops.forward(self.lm, torch.zeros(1, 1, dtype=torch.long), DynamicCache()).past_key_values
             for layer, first in zip(self.cache.layers, seed.layers):
                 layer.lazy_initialization(first.keys, first.values)  # (1, kv_heads, columns, head_dim) zeros
+            while _hooked(self.lm.model):  # a view's hooks (Inside) would be traced into the graph
+                time.sleep(1.0)
             with inductor_config.patch(OPTIONS):  # this thread's settings (torch.compile's `options` omit freezing)
                 self._forward(torch.zeros(1, 1, dtype=torch.long), torch.tensor([0]))  # column 0: overwritten by `take`
+            if _hooked(self.lm.model):  # (hooks added after it are not seen: the graph has no guard on them)
+                raise RuntimeError("a view's hooks were on the model while it was traced")
 
     def take(self, owner: object, dynamic: DynamicCache) -> bool:
         """Load a one-row dynamic cache into the static one, for `owner` alone; False when the
@@ -111,6 +116,10 @@ class CompiledStep:
                 layer.keys = static.keys[:, :, :columns].clone()  # (1, kv_heads, columns, head_dim)
                 layer.values = static.values[:, :, :columns].clone()
         self._owner = None
+
+
+def _hooked(model: torch.nn.Module) -> bool:
+    return any(module._forward_hooks or module._forward_pre_hooks for module in model.modules())
 
 
 _STEPS = cache.named("compiled decoding steps", capacity=8)
