@@ -7,8 +7,12 @@ contender alike; the ratios are the figures to quote. One torch thread, as the a
 1. One user, greedy: plain `model.generate` on the weights as transformers loads them, and on the
    weights as the app lays them out (`weight_layout`); the loop alone (`PLM_EXPLORER_MAX_BATCH=1`);
    the loop through the batching scheduler (its thread, a batch of one): its cost must stay within 5 %;
-   and `/generate` through the API (the app started in this process, called with `gradio_client`, wall
-   time from the call to its last output): at least 1.0x plain `model.generate`.
+   the loop with its steps compiled (`compiled_step`; through the scheduler, as the app runs it): at
+   least 1.3x plain `model.generate`; and `/generate` through the API (the app started in this
+   process, compiled steps on, called with `gradio_client`, wall time from the call to its last
+   output): at least 1.0x plain `model.generate`. The others run eager (`compiled_step.ENABLED` off).
+   Compiling is timed first (wall and CPU seconds, resident memory before and after), and the
+   compiled loop's tokens and probabilities are checked against the eager loop's.
    Then the roofline: a token reads every weight once, so bytes per token / the memory bandwidth
    this thread reaches (reading a 256 MiB tensor) is the fastest any fp32 decode can go.
 2. A lecture hall: `--users` sampled 32-token generations at once through the scheduler vs one
@@ -34,7 +38,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explorer import generation, models, weight_layout  # noqa: E402
-from explorer.generation import scheduler  # noqa: E402
+from explorer.generation import compiled_step, scheduler  # noqa: E402
 from explorer.generation.batch import PaddedBatch  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman who"
@@ -90,9 +94,35 @@ def weight_bytes_per_token(model) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def loop_tokens_per_second(lm, n: int, max_batch: int) -> tuple[float, float]:
-    scheduler.MAX_BATCH = max_batch  # read by every call
+def loop_tokens_per_second(lm, n: int, max_batch: int, compiled: bool = False) -> tuple[float, float]:
+    scheduler.MAX_BATCH, compiled_step.ENABLED = max_batch, compiled  # read by every call
     return speeds(lambda: len(generation.generate(lm, generation.GenerationRequest(PROMPT, max_new_tokens=n)).steps))
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def compile_step(lm) -> None:
+    """Compile the loop's step (as the app does in the background after loading), timed; then check
+    that the compiled loop picks the eager loop's tokens with the same probabilities."""
+    scheduler.MAX_BATCH, compiled_step.ENABLED = 1, True
+    request = generation.GenerationRequest(PROMPT, max_new_tokens=64)
+    before, wall, cpu = resident_mb(), time.perf_counter(), time.process_time()
+    compiled_step.start(lm).join()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if compiled_step.ready(lm) is None:
+        raise SystemExit("compiling failed (see the log line above)")
+    compiled = generation.generate(lm, request)
+    compiled_step.ENABLED = False
+    eager = generation.generate(lm, request)
+    same = [s.token_id for s in compiled.steps] == [s.token_id for s in eager.steps]
+    delta = max(abs(a.raw_prob - b.raw_prob) for a, b in zip(compiled.steps, eager.steps))
+    print(
+        f"compiling the step: {wall:.0f} s wall, {cpu:.0f} s CPU; resident memory {before:.0f} -> "
+        f"{resident_mb():.0f} MB; 64 greedy tokens identical to eager: {same}, max |Δprob| {delta:.1e}"
+    )
 
 
 def hall_tokens_per_second(lm, users: int, max_batch: int) -> float:
@@ -109,6 +139,7 @@ def hall_tokens_per_second(lm, users: int, max_batch: int) -> float:
 def api_tokens_per_second(client, n: int) -> tuple[float, float]:
     """`/generate` (greedy, `n` tokens) through the app's API, by wall time (the app's CPU time is this
     process's, but so is the client's: only the wall time is given, twice, to fit the table)."""
+    compiled_step.ENABLED = True  # as the app runs
     started = time.perf_counter()
     payload = client.predict(prompt=PROMPT, max_new_tokens=n, do_sample=False, api_name="/generate")[-1]
     rate = len(payload["steps"]) / (time.perf_counter() - started)
@@ -168,36 +199,41 @@ def main() -> None:
     parser.add_argument("--skip-api", action="store_true", help="skip /generate through the app's API")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    compiled_step.ENABLED = False  # compiled below, timed (the app compiles in the background as it loads)
     lm = models.get()
     generation.generate(lm, generation.GenerationRequest(PROMPT, max_new_tokens=4))  # warm up kernels
     print(
         f"model: {lm.name}, threads: {torch.get_num_threads()}, repeats: {args.repeats} (median), load {os.getloadavg()}"
     )
+    compile_step(lm)
     plain_model = weight_layout.as_loaded(lm.model)
     client = None if args.skip_api else started_app()
     print(
         f"{'tokens':>6} | {'generate tok/s':>14} | {'generate, laid out':>18} | {'loop alone':>10} | "
-        f"{'loop batched':>12} | {'API':>5} | alone/generate | batched/alone | API/generate | "
-        "by CPU time: alone/generate, batched/alone"
+        f"{'loop batched':>12} | {'loop, compiled':>14} | {'API':>5} | alone/generate | batched/alone | "
+        "compiled/generate | API/generate | by CPU time: alone/generate, batched/alone, compiled/generate"
     )
     loop_speeds = []
     for n in args.tokens:
-        plain, laid_out, alone, batched, api = [], [], [], [], []
+        plain, laid_out, alone, batched, compiled, api = [], [], [], [], [], []
         for _ in range(args.repeats):
             plain.append(plain_tokens_per_second(lm, plain_model, n))
             laid_out.append(plain_tokens_per_second(lm, lm.model, n))
             alone.append(loop_tokens_per_second(lm, n, 1))
             batched.append(loop_tokens_per_second(lm, n, 16))
+            compiled.append(loop_tokens_per_second(lm, n, 16, compiled=True))
             api.append(api_tokens_per_second(client, n) if client else (float("nan"),) * 2)
-        (p, o, a, b, w), (pc, _, ac, bc, _) = (
-            [statistics.median(run[clock] for run in x) for x in (plain, laid_out, alone, batched, api)]
+        (p, o, a, b, c, w), (pc, _, ac, bc, cc, _) = (
+            [statistics.median(run[clock] for run in x) for x in (plain, laid_out, alone, batched, compiled, api)]
             for clock in (0, 1)
         )
-        loop_speeds.append(a)
+        loop_speeds.append(c)
         print(
-            f"{n:>6} | {p:>14.1f} | {o:>18.1f} | {a:>10.1f} | {b:>12.1f} | {w:>5.1f} | {a / p:>13.2f}x | "
-            f"{b / a:>12.2f}x | {w / p:>11.2f}x | {ac / pc:.2f}x, {bc / ac:.2f}x"
+            f"{n:>6} | {p:>14.1f} | {o:>18.1f} | {a:>10.1f} | {b:>12.1f} | {c:>14.1f} | {w:>5.1f} | "
+            f"{a / p:>13.2f}x | {b / a:>12.2f}x | {c / p:>16.2f}x | {w / p:>11.2f}x | "
+            f"{ac / pc:.2f}x, {bc / ac:.2f}x, {cc / pc:.2f}x  (load {os.getloadavg()[0]:.1f})"
         )
+    compiled_step.ENABLED = False  # the figures below are the eager forward's
     del plain_model
     read, product = bandwidth_gb_per_s(args.repeats)
     per_token = weight_bytes_per_token(lm.model)
@@ -205,7 +241,7 @@ def main() -> None:
     print(
         f"roofline: {per_token / 1e6:.0f} MB of weights per token; this thread reads {read:.1f} GB/s "
         f"(sum of 256 MiB; one-row product {product:.1f} GB/s): at most {ceiling:.0f} tok/s; "
-        f"the loop reaches {max(loop_speeds) / ceiling:.0%} of it"
+        f"the compiled loop reaches {max(loop_speeds) / ceiling:.0%} of it"
     )
     alone = forward_cost(lm, 1)
     costs = ", ".join(f"{rows} rows {forward_cost(lm, rows) / alone:.1f}x" for rows in (16, 32, 64))

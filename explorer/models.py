@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -227,7 +227,14 @@ def _load(spec: ModelSpec, attn: str, progress: Progress) -> LoadedModel:
     if spec.kind == "causal":  # decoding feeds one row per forward: lay the weights out for it
         weight_layout.for_decoding(model)
     progress(1.0, f"{spec.name} ready")
-    return LoadedModel(spec, model, tokenizer, source)
+    loaded = LoadedModel(spec, model, tokenizer, source)
+    for hook in ON_LOAD:
+        hook(loaded)
+    return loaded
+
+
+# Called with every model once it is loaded: the generation package starts compiling its decoding step.
+ON_LOAD: list[Callable[[LoadedModel], object]] = []
 
 
 # Loaded models, keyed by (name, attention implementation); evicting one drops, in every named

@@ -23,7 +23,9 @@ columns of it. Each sibling stays an `nn.Linear` with its own weight, so hooks, 
 views and training see the model as before; a sibling computes alone whenever sharing could be
 wrong: gradients enabled (training), another input, or a weight no longer in the buffer (replaced).
 (It cannot see an input changed in place between two siblings' calls: transformers' blocks never
-do that, and no hook here does.)
+do that, and no hook here does.) Under `torch.compile` each sibling takes its columns of its own
+product with the whole buffer, and the compiler's common-subexpression pass merges the identical
+products into one.
 
 Memory: the loader maps the weights file (safetensors) into memory, so a weight read once counts
 in the resident memory as a page of that file. A laid-out copy beside its mapped original would
@@ -119,6 +121,8 @@ def _share_input(linears: list[nn.Linear]) -> list[nn.Linear]:
 def _shared_forward(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     sibling = linear.sibling
     shared = sibling.shared
+    if torch.compiler.is_compiling():  # a graph: every sibling's product is the same, merged into one
+        return (x @ shared.buffer)[..., sibling.columns]  # by the compiler (generation/compiled_step.py)
     if torch.is_grad_enabled() or linear.weight.data_ptr() != shared.buffer.data_ptr() + sibling.offset:
         return F.linear(x, linear.weight)
     if sibling.first:

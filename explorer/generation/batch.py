@@ -12,6 +12,9 @@ Three tensors describe the batch:
 Rows join (pre-filled together, then the shorter side is padded on the left) and leave (their
 rows are dropped, then the columns that became padding for every row) between steps.
 
+A row alone steps through the model's compiled forward once it is ready (`compiled_step`): its
+keys and values move into that forward's static cache until the batch changes.
+
 The cache has a plain (full) layer for every layer, sliding-window ones included: the model builds
 its own sliding-window mask over the cache's columns, and since a row's real tokens are contiguous,
 column distances equal position distances. (A sliding cache layer would cut columns by count,
@@ -26,6 +29,7 @@ from transformers import DynamicCache
 
 from .. import lm as lm_ops
 from ..models import LoadedModel
+from . import compiled_step
 
 
 class PaddedBatch:
@@ -34,6 +38,7 @@ class PaddedBatch:
         self.cache = cache
         self.mask = mask  # (rows, columns) 1 = real token
         self.positions = positions  # (rows,) the next token's position id
+        self._static: compiled_step.CompiledStep | None = None  # holds the cache while one row is alone
 
     @property
     def rows(self) -> int:
@@ -54,9 +59,30 @@ class PaddedBatch:
     def step(self, tokens: list[int]) -> torch.Tensor:
         """Feed one token per row: the logits after it (rows, vocab)."""
         self.mask = F.pad(self.mask, (0, 1), value=1)  # (rows, columns + 1)
-        logits = self._forward(torch.tensor(tokens)[:, None], self.positions[:, None], keep=1)
+        logits = self._compiled_step(tokens)
+        if logits is None:
+            logits = self._forward(torch.tensor(tokens)[:, None], self.positions[:, None], keep=1)[:, -1]
         self.positions = self.positions + 1
-        return logits[:, -1]
+        return logits
+
+    def _compiled_step(self, tokens: list[int]) -> torch.Tensor | None:
+        """A lone row's step through its model's compiled forward, when that is ready and free
+        (the row's keys and values move into its static cache for as long as the row is alone)."""
+        if self._static is None:
+            compiled = compiled_step.ready(self.lm)
+            if self.rows > 1 or compiled is None or not compiled.take(self, self.cache):
+                return None
+            self._static = compiled
+        logits = self._static.step(tokens[0])  # (1, vocab)
+        if logits is None:  # the static cache is full: eager from here on
+            self._leave_static()
+        return logits
+
+    def _leave_static(self) -> None:
+        """Move the row's keys and values back into the dynamic cache (before the batch changes)."""
+        if self._static is not None:
+            self._static.give_back(self.cache)
+            self._static = None
 
     def _forward(self, ids: torch.Tensor, positions: torch.Tensor, keep: int) -> torch.Tensor:
         out = lm_ops.forward(
@@ -66,6 +92,8 @@ class PaddedBatch:
 
     def join(self, other: PaddedBatch) -> None:
         """Append `other`'s rows below these, padding whichever is shorter on the left."""
+        self._leave_static()
+        other._leave_static()
         columns = max(self.mask.shape[1], other.mask.shape[1])
         for mine, theirs in zip(self.cache.layers, other.cache.layers):
             mine.keys = torch.cat([_left_pad(mine.keys, columns, 2), _left_pad(theirs.keys, columns, 2)])
@@ -75,6 +103,7 @@ class PaddedBatch:
 
     def keep_rows(self, rows: list[int]) -> None:
         """Drop every row not listed (at least one stays), then the leading columns no remaining row uses."""
+        self._leave_static()
         index = torch.tensor(rows, dtype=torch.long)
         self.mask, self.positions = self.mask[index], self.positions[index]
         unused = int(self.mask.any(0).long().argmax())  # the first column some row uses
