@@ -62,7 +62,7 @@ def build_app() -> gr.Blocks:
 def main() -> None:
     # One torch thread per request beside others (a 135M model decodes as fast on one thread as on
     # two, 16.6 vs 16.9 tok/s here, and two requests with two threads each would fight over the 2
-    # cores); a request alone takes every core (explorer/cores.py).
+    # cores); a request alone may take more (explorer/cores.py).
     torch.set_num_threads(cores.REQUEST_THREADS)
     models.warm_up()  # in the background: the page is served at once
     launch(

@@ -1,6 +1,6 @@
 """Masked-LM tab benchmark: causal rescoring's hit rate on the cloze sentences, and fill_mask latency.
 
-    .venv/bin/python bench/masked_lm.py                 # torch threads as the app gives a lone request: every core
+    .venv/bin/python bench/masked_lm.py                 # torch threads as the app gives a lone request (PLM_EXPLORER_ALONE_THREADS)
     .venv/bin/python bench/masked_lm.py --threads 1 2   # one and two threads side by side, interleaved
     .venv/bin/python bench/masked_lm.py --latency-only  # the latency table only
     .venv/bin/python bench/masked_lm.py --model NAME    # another registered causal model (default: the bundled one)

@@ -1,12 +1,15 @@
-"""How many torch threads a request computes with: every core while it is the app's only request, the
-app's per-request count (`PLM_EXPLORER_THREADS`, default 1) while others run beside it.
+"""How many torch threads a request computes with: `PLM_EXPLORER_ALONE_THREADS` while it is the app's
+only request, the per-request count (`PLM_EXPLORER_THREADS`, default 1) while others run beside it.
 
-A lone lecturer's Masked-LM fill, attention forward or tuning run is made of large matrix products
-that two threads finish in about half the time of one; two requests at once keep one thread each, so
-they do not fight over two cores. torch keeps a thread count per OS thread (once that thread has run
-an op), so a request sets its own for its duration and puts the old one back after; a thread started
-meanwhile may inherit the last count set anywhere, which is why the generation scheduler's thread sets
-`REQUEST_THREADS` itself.
+Both default to 1. On a machine whose cores are the app's own, a lone lecturer's Masked-LM fill or
+tuning run may take two: a Chinese cloze fill on Gemma took 0.78x the time on two threads on a quiet
+machine here, but 2-9x longer when another process was busy on one of the two cores (a thread of
+the team waits at every barrier for the one that lost its core), so it is opt-in. Two requests at
+once keep one thread each. torch keeps a thread count per OS thread (once that thread has run an
+op), so a request sets its own for its duration and puts the old one back after; a thread started
+meanwhile may inherit the last count set anywhere, which is why the generation scheduler's thread
+sets `REQUEST_THREADS` itself. The count of running requests also tells background work (compiling)
+when to start: between requests.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import math
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,15 +37,18 @@ def available_cores() -> int:
 
 
 REQUEST_THREADS = int(os.environ.get("PLM_EXPLORER_THREADS", "1"))  # each request's threads beside others
-ALONE_THREADS = int(os.environ.get("PLM_EXPLORER_ALONE_THREADS", "0")) or available_cores()  # a lone request's
+# A lone request's threads; "all" = every core this process may use (`available_cores`).
+_ALONE = os.environ.get("PLM_EXPLORER_ALONE_THREADS", "")
+ALONE_THREADS = available_cores() if _ALONE == "all" else int(_ALONE or REQUEST_THREADS)
 
 
 class Occupancy:
     """The requests computing now, and the threads each takes when it starts (or goes on) computing."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._running = 0
+        self._last_end = -math.inf  # when the last request stopped computing (time.monotonic)
 
     @contextlib.contextmanager
     def computing(self) -> Iterator[int]:
@@ -58,6 +65,15 @@ class Occupancy:
             torch.set_num_threads(before)
             with self._lock:
                 self._running -= 1
+                self._last_end = time.monotonic()
+                self._lock.notify_all()
+
+    def wait_quiet(self, seconds: float) -> None:
+        """Block until no request has computed for `seconds`: background work that would slow the
+        requests down (compiling) starts between them."""
+        with self._lock:
+            while (quiet := time.monotonic() - self._last_end) < seconds or self._running:
+                self._lock.wait(None if self._running else seconds - quiet)
 
 
 RUNNING = Occupancy()  # the app's requests (views/common.user_errors counts each one)

@@ -3,14 +3,18 @@ weights, the real code paths) and the bundled SmolLM2 (loaded once per test sess
 
 from __future__ import annotations
 
+import os
 import socket
 
-import pytest
-from gradio_client import Client
+# No test pays compile time (test_generation_compiled_step turns it on); app subprocesses inherit it.
+os.environ.setdefault("PLM_EXPLORER_COMPILE", "0")
 
-from explorer import cache, models
+import pytest  # noqa: E402
+from gradio_client import Client  # noqa: E402
 
-from builders import CORPUS, byte_level_tokenizer, tiny_gemma, tiny_llama  # noqa: F401 (re-exported to the test modules)
+from explorer import cache, models  # noqa: E402
+
+from builders import CORPUS, byte_level_tokenizer, tiny_gemma, tiny_llama  # noqa: E402, F401 (re-exported to the test modules)
 
 tiny_tokenizer = byte_level_tokenizer  # the name the older test modules use
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 import torch
@@ -91,3 +92,29 @@ def test_a_stream_decides_at_each_step_and_a_failing_handler_frees_its_place(cou
         fails()
     with cores.RUNNING.computing() as threads:
         assert threads == 3
+
+
+def test_background_work_waits_until_no_request_has_computed_for_a_while(counts):
+    started, inside, leave = [], threading.Event(), threading.Event()
+
+    def request():
+        with cores.RUNNING.computing():
+            inside.set()
+            leave.wait(10)
+
+    def background():
+        cores.RUNNING.wait_quiet(0.3)
+        started.append(time.monotonic())
+
+    runner = threading.Thread(target=request)
+    runner.start()
+    inside.wait(10)
+    waiter = threading.Thread(target=background)
+    waiter.start()
+    waiter.join(0.5)
+    assert not started  # a request is computing
+    leave.set()
+    runner.join()
+    ended = time.monotonic()
+    waiter.join(10)
+    assert started and started[0] - ended >= 0.25  # then it waited for the quiet time

@@ -14,8 +14,9 @@ at column c writes its keys there and attends to the columns before it (the mode
 - One row at a time owns the static cache (`take`): its keys and values are copied in, and copied
   back out (`give_back`) when its batch changes or it reaches `COLUMNS`.
 
-Compiling takes ~30 s of CPU, so it runs in a background thread when a model loads (`start`);
-until it is done the steps are eager, and they stay eager if it fails (one log line). Only the
+Compiling takes ~30 s of CPU, so it runs in a background thread when a model loads (`start`),
+once no request has computed for QUIET_SECONDS (it is mostly Python: requests beside it slow down,
+sharing the interpreter's lock); until it is done the steps are eager, and they stay eager if it fails (one log line). Only the
 steps of a batch of one row use it: prefills, batches of several rows, and the Inside, Attention
 and hook views run the model's own eager forward.
 """
@@ -34,7 +35,7 @@ from torch._inductor import config as inductor_config
 from transformers import DynamicCache
 from transformers.cache_utils import Cache, StaticLayer
 
-from .. import cache, models
+from .. import cache, cores, models
 from .. import lm as lm_ops
 from ..models import LoadedModel
 
@@ -43,6 +44,7 @@ ENABLED = os.environ.get("PLM_EXPLORER_COMPILE", "1") != "0"  # "0": nothing com
 # serves, over every column): SmolLM2 at 128 columns 26 tok/s, 256 25, 1024 19 (eager 22). Rows longer than
 # this (prompt and generated tokens) continue eager once they reach it.
 COLUMNS = 128
+QUIET_SECONDS = 3.0  # compiling starts once no request has computed for this long
 OPTIONS = {"freezing": True, "cpp.weight_prepack": False}  # inductor's settings while compiling (see above)
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,7 @@ def start(lm: LoadedModel) -> threading.Thread | None:
         torch.set_num_threads(threads)
         try:
             with _ONE_AT_A_TIME:
+                cores.RUNNING.wait_quiet(QUIET_SECONDS)  # it slows the requests beside it: start between them
                 step = CompiledStep(lm)
                 step.compile()
         except Exception as error:  # noqa: BLE001 - no compiler, an unsupported model: eager it is

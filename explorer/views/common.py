@@ -57,8 +57,8 @@ def user_errors(fn):
     The page's language (the cookie its language marker writes, else the browser's Accept-Language;
     an API client without either gets English) is set for the handler's duration, so plots, tables and ExplorerError messages use it. An
     ExplorerError (and any unexpected failure) becomes a gr.Error the page can show; the app keeps
-    serving. While it computes, the request counts in `cores.RUNNING`: alone, it uses every core (a
-    stream decides again at each step). Works for plain functions and generators (streaming handlers) alike.
+    serving. While it computes, the request counts in `cores.RUNNING`, which picks its torch threads
+    (alone or beside others; a stream decides again at each step). Works for plain functions and generators (streaming handlers) alike.
     """
 
     def to_gr_error(error: Exception) -> gr.Error:
