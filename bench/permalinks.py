@@ -3,7 +3,8 @@
     .venv/bin/python bench/permalinks.py [--repeats 3]
 
 Starts the app on a free port, then in headless Chromium opens a Generation link (16 new tokens, greedy)
-and an Attention link (a 64-token text) and times each from navigation to result: the link's inputs
+and an Attention link (a 64-token text), each to the tab's lecture page (`/<tab>?…`: the tab alone) and to
+the home page (`/?tab=<tab>&…`: every tab), and times each from navigation to result: the link's inputs
 filled, the action run and its plots drawn (the Generation tab's step plot and its 16 steps, the
 Attention tab's heatmap). Each link is opened in a fresh page; the first opening (cold: the browser
 fetches the page's scripts, the model's first forward) is reported apart from the median of the rest.
@@ -53,7 +54,8 @@ PENDING = """tab => [...document.getElementById('plm-run-' + tab).closest('[role
   .querySelectorAll('[data-testid="status-tracker"]')].some(s => !s.classList.contains('hide') && s.offsetParent)"""
 
 
-# When the page was interactive, when the link's values were in, and when its action started (its
+# When the page was interactive, when the link's values were in (marked only where a tab's inputs
+# reset others: on the home page, and on the ICL tab's lecture page; else nan), and when its action started (its
 # button clicked), in seconds from navigation.
 MARKS = """() => ({
   ready: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd / 1000,
