@@ -93,6 +93,9 @@ def main() -> None:
 
 def launch(demo: gr.Blocks, prevent_thread_lock: bool = False, **options) -> None:
     """Launch with every language's labels (the page picks the browser's language)."""
+    # The lecture pages are reached by links: no bar of pages (Gradio 6.31 draws one for routes even
+    # with gr.Navbar(visible=False)).
+    options.setdefault("css", ".nav-holder { display: none !important; }")
     demo.launch(i18n=I18N, prevent_thread_lock=True, app_kwargs=long_links.APP_KWARGS, **options)
     long_links.accept(demo)  # a link with a long text opens with a note, never the server's bare error
     if not prevent_thread_lock:

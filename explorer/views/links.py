@@ -13,6 +13,8 @@ link's parameters are the API's (docs/API.md) without a second list to keep in s
 3. the browser clicks the tab's main button: the action runs exactly as if the user had clicked it
    (meanwhile a hidden plot has the browser load plotly, which draws the result).
 
+The same happens on a tab's lecture page (app.py: the tab alone at `/<tab>`, whose link names no tab:
+the page is the tab; Copy link writes these links, and "All tabs" opens the same link on the home page).
 These steps skip Gradio's queue, where the page's other load events wait, and wait for nothing a
 tab does not need (bench/permalinks.py times a link from navigation to its result on screen).
 
@@ -216,7 +218,9 @@ def _wire_copy(entry: Linked, projector: gr.Checkbox) -> None:
     @user_errors
     def make_link(values: dict):
         written = {p.name: _plain(values[component]) for p, component in zip(entry.parameters, entry.inputs)}
-        query = permalinks.checked_link(entry.tab, True, **written, projector=True if values[projector] else None)
+        query = permalinks.checked_link(
+            entry.tab, lecture=True, **written, projector=True if values[projector] else None
+        )
         return gr.Textbox(value=query, visible=True)
 
     copy_js = COPY_JS.replace("TAB", json.dumps(entry.tab)).replace("HOME", json.dumps(not entry.page))
