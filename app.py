@@ -48,6 +48,8 @@ def build_app() -> gr.Blocks:
         language_marker()
         links.wire(page, tabs)
         poll.student_page()  # a `?poll=<CODE>` link shows only the poll's question
+    for key, view in TABS:  # each tab also alone on its own page, for links
+        lecture_page(demo, key, view)
     # Two requests at a time keep both CPU cores busy without starving either (generation has its own
     # limit: its requests share forwards, see explorer/generation/scheduler.py). Past QUEUE_SIZE waiting
     # requests, a newcomer is told at once that the app is busy ("Queue is full! Please try again.")
@@ -57,6 +59,23 @@ def build_app() -> gr.Blocks:
         max_size=int(os.environ.get("PLM_EXPLORER_QUEUE_SIZE", "64")),
     )
     return demo
+
+
+def lecture_page(demo: gr.Blocks, key: str, view) -> None:
+    """The tab alone on a page of its own, `/<key>` (its link: permalinks.lecture_link). A browser builds
+    one tab's components and events there, not every tab's, so a link opens several times faster (issue
+    #16, bench/permalinks.py). Its events serve the page only: the API is the home page's (docs/API.md)."""
+    with demo.route(key, key, show_in_navbar=False):
+        gr.Markdown(tr("app.title"))
+        page = links.page_controls()
+        links.all_tabs_button(key)
+        with gr.Tabs(), gr.Tab(tr(f"app.tab.{key}"), id=key):
+            view.build()
+        language_marker()
+        links.wire(page, None)
+    for event in demo.fns.values():
+        if event.page == key:
+            event.api_visibility = "private"  # not in the API (its names would be `<name>_1`)
 
 
 def main() -> None:
@@ -74,6 +93,9 @@ def main() -> None:
 
 def launch(demo: gr.Blocks, prevent_thread_lock: bool = False, **options) -> None:
     """Launch with every language's labels (the page picks the browser's language)."""
+    # The lecture pages are reached by links: no bar of pages (Gradio 6.31 draws one for routes even
+    # with gr.Navbar(visible=False)).
+    options.setdefault("css", ".nav-holder { display: none !important; }")
     demo.launch(i18n=I18N, prevent_thread_lock=True, app_kwargs=long_links.APP_KWARGS, **options)
     long_links.accept(demo)  # a link with a long text opens with a note, never the server's bare error
     if not prevent_thread_lock:

@@ -3,7 +3,8 @@
     .venv/bin/python bench/permalinks.py [--repeats 3]
 
 Starts the app on a free port, then in headless Chromium opens a Generation link (16 new tokens, greedy)
-and an Attention link (a 64-token text) and times each from navigation to result: the link's inputs
+and an Attention link (a 64-token text), each to the tab's lecture page (`/<tab>?…`: the tab alone) and to
+the home page (`/?tab=<tab>&…`: every tab), and times each from navigation to result: the link's inputs
 filled, the action run and its plots drawn (the Generation tab's step plot and its 16 steps, the
 Attention tab's heatmap). Each link is opened in a fresh page; the first opening (cold: the browser
 fetches the page's scripts, the model's first forward) is reported apart from the median of the rest.
@@ -26,17 +27,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import torch  # noqa: E402
 
 from explorer import models  # noqa: E402
-from explorer.permalinks import link  # noqa: E402
+from explorer.permalinks import lecture_link, link  # noqa: E402
 
 ATTENTION_TEXT = (
     "Attention lets every token look back at the tokens before it. A head that copies the previous token, "
     "a head that finds the first token, and a head that repeats a pattern all live in the same layer of this "
     "model, and each of them writes what it found into the residual stream for the next layer to read."
 )
-LINKS = {
-    "generation": link("generation", prompt="The capital of France is", max_new_tokens=16, do_sample=False),
-    "attention": link("attention", text=ATTENTION_TEXT, layer=3, head=-1),
+INPUTS = {
+    "generation": dict(prompt="The capital of France is", max_new_tokens=16, do_sample=False),
+    "attention": dict(text=ATTENTION_TEXT, layer=3, head=-1),
 }
+# Each tab's link to its lecture page (the tab alone) and to the home page (every tab).
+LINKS = [
+    (tab, page, make(tab, **values))
+    for tab, values in INPUTS.items()
+    for page, make in (("lecture", lecture_link), ("home", link))
+]
 # The result of a link on screen: the tab's first plot drawn with data (the Generation tab's step plot,
 # drawn when the last token is in; the Attention tab's heatmap). `tab` is the link's tab.
 PLOT = "tab => document.getElementById('plm-run-' + tab)?.closest('[role=tabpanel]')?.querySelector('.js-plotly-plot')"
@@ -47,7 +54,8 @@ PENDING = """tab => [...document.getElementById('plm-run-' + tab).closest('[role
   .querySelectorAll('[data-testid="status-tracker"]')].some(s => !s.classList.contains('hide') && s.offsetParent)"""
 
 
-# When the page was interactive, when the link's values were in, and when its action started (its
+# When the page was interactive, when the link's values were in (marked only where a tab's inputs
+# reset others: on the home page, and on the ICL tab's lecture page; else nan), and when its action started (its
 # button clicked), in seconds from navigation.
 MARKS = """() => ({
   ready: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd / 1000,
@@ -98,16 +106,16 @@ def main() -> None:
         f"app at {url}; attention text: {tokens} tokens; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(
-        f"{'link':<11} {'first':>6} {'median':>7} {'page ready':>11} {'filled':>7} {'action starts':>14} {'clicked again':>14}"
+        f"{'link':<11} {'page':<8} {'first':>6} {'median':>7} {'page ready':>11} {'filled':>7} {'action starts':>14} {'clicked again':>14} {'load':>5}"
     )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        for name, query in LINKS.items():
+        for name, page, query in LINKS:
             first, *rest = [open_link(browser, url + query, name) for _ in range(args.repeats + 1)]
             median = {key: statistics.median(times[key] for times in rest) for key in first}
             print(
-                f"{name:<11} {first['link']:>6.2f} {median['link']:>7.2f} {median['ready']:>11.2f} {median['filled']:>7.2f} "
-                f"{median['run']:>14.2f} {median['click']:>14.2f}"
+                f"{name:<11} {page:<8} {first['link']:>6.2f} {median['link']:>7.2f} {median['ready']:>11.2f} {median['filled']:>7.2f} "
+                f"{median['run']:>14.2f} {median['click']:>14.2f} {os.getloadavg()[0]:>5.1f}"
             )
         print(f"seconds (median of {args.repeats} after the first); target: link to result < 3 s")
         browser.close()

@@ -1,4 +1,6 @@
-"""Permalinks: a tab and its inputs written into the page's URL, `?tab=<key>&<parameter>=<value>…`.
+"""Permalinks: a tab and its inputs written into the page's URL, `?tab=<key>&<parameter>=<value>…` on the
+home page (every tab), or `<key>?<parameter>=<value>…` on the tab's own lecture page (the tab alone,
+which a browser opens faster).
 
 The keys are the tab keys of app.TABS; the parameters are named as the tab's endpoint names them in
 docs/API.md, so a link reads like the API call it reproduces. `&projector=1` asks for projector mode.
@@ -51,10 +53,19 @@ class Opened:
 
 
 def link(tab: str, **values) -> str:
-    """The query string that opens `tab` with these inputs, e.g. `?tab=attention&text=…`.
+    """The query string that opens `tab` on the home page with these inputs, e.g. `?tab=attention&text=…`.
     Booleans are written 1/0, lists comma-separated; None values are left out."""
-    written = {name: _written(value) for name, value in values.items() if value is not None}
-    return "?" + urlencode({"tab": tab, **written})
+    return "?" + urlencode({"tab": tab, **_written_values(values)})
+
+
+def lecture_link(tab: str, **values) -> str:
+    """The link, relative to the app's address, that opens the tab's own lecture page with these
+    inputs, e.g. `attention?text=…`: the same parameters, the tab named by the page."""
+    return f"{tab}?{urlencode(_written_values(values))}"
+
+
+def _written_values(values: dict) -> dict[str, str]:
+    return {name: _written(value) for name, value in values.items() if value is not None}
 
 
 def _written(value) -> str:
@@ -65,9 +76,10 @@ def _written(value) -> str:
     return str(value)
 
 
-def checked_link(tab: str, **values) -> str:
-    """`link(...)`, refused when longer than a link can safely be (a message saying what to shorten)."""
-    query = link(tab, **values)
+def checked_link(tab: str, lecture: bool = False, **values) -> str:
+    """`link(...)` (`lecture_link(...)` if `lecture`), refused when longer than a link can safely be (a
+    message saying what to shorten)."""
+    query = (lecture_link if lecture else link)(tab, **values)
     if len(query) > MAX_LINK_CHARS:
         longest = max(values, key=lambda name: len(_written(values[name])))
         raise ExplorerError(

@@ -42,7 +42,7 @@ RESULT_PROBE = """panel => ({
 
 
 def top_level_tabs() -> list[str]:
-    """The labels of the app's top-level tabs, in order (nested tabs belong to their tab)."""
+    """The labels of the home page's top-level tabs, in order (nested tabs belong to their tab)."""
     import gradio as gr
 
     import app
@@ -51,6 +51,8 @@ def top_level_tabs() -> list[str]:
 
     def walk(block) -> None:
         for child in getattr(block, "children", []):
+            if child.page:  # a tab's lecture page (the tab again, alone)
+                continue
             if isinstance(child, gr.Tab):  # its label is a translation key: the English text is shown here
                 label = child.label
                 labels.append(i18n.labels("en")[label.key] if hasattr(label, "key") else label)

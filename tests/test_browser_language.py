@@ -2,14 +2,15 @@
 
 A zh-CN browser opens the app in Chinese and its requests carry the cookie `plm_language=zh-CN`;
 switching the page to English in the settings panel rewrites the cookie, and the server's next
-message (an error toast from the Masked LM tab) comes in English. Reuses test_browser's Chromium.
+message (an error toast from the Masked LM tab) comes in English. A tab's lecture page speaks the
+browser's language too. Reuses test_browser's Chromium.
 """
 
 from __future__ import annotations
 
 import time
 
-from test_browser import browser, open_page  # noqa: F401
+from test_browser import browser, open_page, wait_until_done  # noqa: F401
 
 from explorer import i18n
 
@@ -52,3 +53,14 @@ def test_the_language_switched_in_the_page_rules_server_messages(browser, app_ur
     page.locator(".api-docs").first.wait_for(state="hidden", timeout=10_000)
     english_tab = i18n.labels("en")["app.tab.masked_lm"]
     assert "The text has no [MASK]" in error_toast_for_a_text_without_a_blank(page, english_tab)
+
+
+def test_a_lecture_page_speaks_the_browsers_language(browser, app_url):  # noqa: F811
+    page = next(open_page(browser, app_url + "masked_lm", "zh-CN"))
+    chinese = i18n.labels("zh-CN")
+    page.get_by_role("button", name=chinese["links.all_tabs"]).wait_for(timeout=60_000)
+    assert page.get_by_role("button", name=chinese["links.copy"]).count() == 1
+    page.wait_for_function("() => performance.getEntriesByName('plm-link-run').length > 0", timeout=60_000)
+    wait_until_done(page.locator("[role=tabpanel]:visible").first)  # the page runs its tab once opened
+    assert "文本里没有 [MASK]" in error_toast_for_a_text_without_a_blank(page, chinese["app.tab.masked_lm"])
+    page.context.close()

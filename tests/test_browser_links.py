@@ -1,7 +1,8 @@
 """Permalinks and projector mode in a real browser (Chromium, as tests/test_browser.py drives it).
 
-For each tab: a link with non-default inputs opens that tab, fills them, runs the tab's main action
-and shows its result; the tab's "Copy link" button writes the same link back. A link with a script,
+For each tab, on the home page and on the tab's lecture page: a link with non-default inputs opens that
+tab, fills them, runs the tab's main action and shows its result; the tab's "Copy link" button writes
+the same inputs back as the lecture page's link (and the address bar as the page's own). A link with a script,
 unknown parameters and bad values opens with a note and runs nothing of it; projector mode switches on
 from a link and off from its toggle, the plots following.
 """
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from test_browser import RESULT_PROBE, browser, open_page, wait_until_done  # noqa: F401
 
-from explorer.permalinks import link
+from explorer.permalinks import lecture_link, link
 
 # One link per tab (values the tab's defaults do not have), and an input that must show the link's value.
 LINKS = {
@@ -35,12 +36,16 @@ def opened(browser, app_url: str, query: str, locale: str = "en-US"):  # noqa: F
     return page
 
 
+@pytest.mark.parametrize("lecture", [False, True], ids=["home", "lecture"])
 @pytest.mark.parametrize("tab", list(LINKS))
-def test_a_link_opens_its_tab_fills_the_inputs_and_runs_the_action(browser, app_url, tab):  # noqa: F811
+def test_a_link_opens_its_tab_fills_the_inputs_and_runs_the_action(browser, app_url, tab, lecture):  # noqa: F811
+    """On the home page (`?tab=<tab>&…`, every tab) and on the tab's lecture page (`<tab>?…`, the tab alone)."""
     values, shown = LINKS[tab]
-    page = opened(browser, app_url, link(tab, **values))
+    page = opened(browser, app_url, (lecture_link if lecture else link)(tab, **values))
     button = page.locator(f"#plm-run-{tab}")
     button.wait_for(state="visible", timeout=60_000)  # the link's tab is the one shown
+    if lecture:
+        assert page.locator("[id^=plm-run-]").count() == 1, "a lecture page holds its tab alone"
     page.wait_for_function(RAN, timeout=120_000)
     panel = page.locator("[role=tabpanel]:visible").first
     wait_until_done(panel)
@@ -50,16 +55,24 @@ def test_a_link_opens_its_tab_fills_the_inputs_and_runs_the_action(browser, app_
     if shown:
         assert any(shown in text for text in page.evaluate(TEXTS)), f"{tab}: the link's text is not in the inputs"
 
-    panel.get_by_role("button", name="Copy link").click()  # the same inputs give the same link back
+    panel.get_by_role("button", name="Copy link").click()  # the same inputs give the lecture page's link back
+    copied = f"/{tab}?"
     page.wait_for_function(
-        "() => [...document.querySelectorAll('textarea, input')].some(e => e.value.includes('?tab='))"
+        f"() => [...document.querySelectorAll('textarea, input')].some(e => e.value.includes({copied!r}))"
     )
-    url = next(text for text in page.evaluate(TEXTS) if "?tab=" in text)
+    url = next(text for text in page.evaluate(TEXTS) if copied in text)
+    assert urlparse(url).path == urlparse(app_url).path + tab
     query = parse_qs(urlparse(url).query)
-    assert query["tab"] == [tab]
     for name, value in values.items():
         assert query.get(name, [""]) == [str(value)], (name, query.get(name))
-    assert urlparse(page.url).query == urlparse(url).query  # the address bar holds the link too
+    # the address bar holds the same link, for the page it shows
+    here = parse_qs(urlparse(page.url).query)
+    assert here == ({**query} if lecture else {"tab": [tab], **query}), here
+    if lecture:  # "All tabs" opens the same link on the home page
+        page.get_by_role("button", name="All tabs").click()
+        page.wait_for_function("() => new URLSearchParams(location.search).get('tab') !== null", timeout=60_000)
+        assert urlparse(page.url).path == urlparse(app_url).path
+        assert parse_qs(urlparse(page.url).query) == {"tab": [tab], **query}
     page.context.close()
 
 

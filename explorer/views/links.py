@@ -13,6 +13,8 @@ link's parameters are the API's (docs/API.md) without a second list to keep in s
 3. the browser clicks the tab's main button: the action runs exactly as if the user had clicked it
    (meanwhile a hidden plot has the browser load plotly, which draws the result).
 
+The same happens on a tab's lecture page (app.py: the tab alone at `/<tab>`, whose link names no tab:
+the page is the tab; Copy link writes these links, and "All tabs" opens the same link on the home page).
 These steps skip Gradio's queue, where the page's other load events wait, and wait for nothing a
 tab does not need (bench/permalinks.py times a link from navigation to its result on screen).
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import weakref
 from dataclasses import dataclass, field
 
@@ -47,6 +50,7 @@ class Linked:
     api_name: str
     copy: gr.Button
     shown: gr.Textbox
+    page: str  # the page it is on: "" (the home page, every tab) or the tab's own lecture page
     parameters: list[Parameter] = field(default_factory=list)  # filled by wire(), from the endpoint
     inputs: list = field(default_factory=list)  # the components, in the parameters' order
 
@@ -70,18 +74,27 @@ def page_controls() -> Page:
     return Page(projector_mode, notes, warm_up)
 
 
+def all_tabs_button(tab: str) -> None:
+    """On a lecture page: a button that opens the same link on the home page, among every tab."""
+    button = gr.Button(tr("links.all_tabs"), size="sm", variant="secondary", scale=0, min_width=240)
+    button.click(None, js=ALL_TABS_JS.replace("TAB", json.dumps(tab)))
+
+
 def copy_button(tab: str, api_name: str) -> None:
     """A "Copy link" button here: it writes the link to `tab` with the current inputs of its main
     endpoint `api_name` (the one whose parameters the link names)."""
     copy = gr.Button(tr("links.copy"), size="sm", variant="secondary")
     shown = gr.Textbox(label=tr("links.link"), visible=False, buttons=["copy"], interactive=False)
-    _LINKED.setdefault(Context.root_block, []).append(Linked(tab, api_name, copy, shown))
-
-
-def wire(page: Page, tabs: gr.Tabs) -> None:
-    """Connect the Copy link buttons and the opening of a link (call once, last)."""
     demo = Context.root_block
-    linked = _LINKED.get(demo, [])
+    _LINKED.setdefault(demo, []).append(Linked(tab, api_name, copy, shown, demo.current_page))
+
+
+def wire(page: Page, tabs: gr.Tabs | None) -> None:
+    """Connect the Copy link buttons and the opening of a link (call once per page, last): on the home
+    page (`tabs`: its tabs), or on a tab's lecture page (`tabs` None: the page is the tab)."""
+    demo = Context.root_block
+    lecture = demo.current_page  # "" on the home page, else the tab key
+    linked = [entry for entry in _LINKED.get(demo, []) if entry.page == lecture]
     for entry in linked:
         _read_endpoint(demo, entry)
         _wire_copy(entry, page.projector)
@@ -99,32 +112,39 @@ def wire(page: Page, tabs: gr.Tabs) -> None:
     @user_errors
     def open_link():
         """The link's tab, projector mode, notes and input values."""
-        opened = permalinks.read(page_query(), schemas)
-        tab = gr.Tabs(selected=opened.tab) if opened.tab else gr.skip()
+        opened = permalinks.read(_query(lecture), schemas)
         notes = gr.Markdown(_notes(opened.notes), visible=True) if opened.notes else gr.skip()
-        return [tab, True if opened.projector else gr.skip(), notes, *fill(linked, opened)]
+        tab = [gr.Tabs(selected=opened.tab) if opened.tab else gr.skip()] if tabs else []
+        return [*tab, True if opened.projector else gr.skip(), notes, *fill(linked, opened)]
 
     @user_errors
     def fill_again():
-        return fill(refilled, permalinks.read(page_query(), schemas))
+        return fill(refilled, permalinks.read(_query(lecture), schemas))
 
     # Not queued: the page's other load events (default texts in its language, the poll's check) wait
     # in the queue; a link's own steps go straight to the server.
     quick = dict(queue=False, api_visibility="private", show_progress="hidden")
-    outputs = [tabs, page.projector, page.notes, *(component for entry in linked for component in entry.inputs)]
+    outputs = [*([tabs] if tabs else []), page.projector, page.notes, *(c for entry in linked for c in entry.inputs)]
     opening = demo.load(open_link, None, outputs, **quick)
     if refilled:
-        settle = SETTLE_JS.replace("TABS", json.dumps([entry.tab for entry in refilled]))
+        settle = SETTLE_JS.replace("TABS", json.dumps([entry.tab for entry in refilled])).replace(
+            "PAGE", json.dumps(lecture)
+        )
         refill_inputs = [component for entry in refilled for component in entry.inputs]
         opening = opening.then(fill_again, None, refill_inputs, js=settle, **quick)
-    opening = opening.then(None, None, None, js=RUN_JS)
-    opening.then(_warm_up, None, page.warm_up, **quick)
+    opening = opening.then(None, None, None, js=RUN_JS.replace("PAGE", json.dumps(lecture)))
+
+    def warm_up():
+        """An empty figure for the hidden plot, on a page opened from a link: plotly (megabytes of script,
+        loaded on a page's first figure) then loads while the action runs, not after its result is in."""
+        return go.Figure() if _query(lecture).get("tab") else gr.skip()
+
+    opening.then(warm_up, None, page.warm_up, **quick)
 
 
-def _warm_up():
-    """An empty figure for the hidden plot, on a page opened from a link: plotly (megabytes of script,
-    loaded on a page's first figure) then loads while the action runs, not after its result is in."""
-    return go.Figure() if page_query().get("tab") else gr.skip()
+def _query(lecture: str) -> dict[str, str]:
+    """The page's query, naming its tab on a lecture page (whose link names none: the page is the tab)."""
+    return {**page_query(), "tab": lecture} if lecture else page_query()
 
 
 def _reset_by_changes(demo: gr.Blocks, entry: Linked) -> bool:
@@ -141,11 +161,11 @@ def _reset_by_changes(demo: gr.Blocks, entry: Linked) -> bool:
 def set_by_link(component) -> bool:
     """Whether the page being served was opened from a link that sets this input (then the page's
     language does not replace it with its own default text)."""
-    query = page_query()
-    for entry in _LINKED.get(LocalContext.blocks.get(None), []) if query.get("tab") else []:
+    for entry in _LINKED.get(LocalContext.blocks.get(None), []):
         for parameter, linked in zip(entry.parameters, entry.inputs):
             if linked is component:
-                return entry.tab == query["tab"] and parameter.name in query
+                query = _query(entry.page)
+                return entry.tab == query.get("tab") and parameter.name in query
     return False
 
 
@@ -159,7 +179,8 @@ def page_query() -> dict[str, str]:
 def _read_endpoint(demo: gr.Blocks, entry: Linked) -> None:
     """The endpoint's parameter names (its function's signature) and input components, in order;
     its trigger (the tab's main button) gets the id the browser clicks when a link opens."""
-    event = next(fn for fn in demo.fns.values() if fn.api_name == entry.api_name)
+    own_name = re.compile(re.escape(entry.api_name) + r"(_\d+)?")  # a lecture page's copy is named `<name>_1`
+    event = next(fn for fn in demo.fns.values() if fn.page == entry.page and own_name.fullmatch(fn.api_name or ""))
     names = [
         name
         for name, p in inspect.signature(event.fn).parameters.items()
@@ -197,11 +218,14 @@ def _wire_copy(entry: Linked, projector: gr.Checkbox) -> None:
     @user_errors
     def make_link(values: dict):
         written = {p.name: _plain(values[component]) for p, component in zip(entry.parameters, entry.inputs)}
-        query = permalinks.checked_link(entry.tab, **written, projector=True if values[projector] else None)
+        query = permalinks.checked_link(
+            entry.tab, lecture=True, **written, projector=True if values[projector] else None
+        )
         return gr.Textbox(value=query, visible=True)
 
+    copy_js = COPY_JS.replace("TAB", json.dumps(entry.tab)).replace("HOME", json.dumps(not entry.page))
     entry.copy.click(make_link, {*entry.inputs, projector}, entry.shown, api_visibility="private").success(
-        None, entry.shown, entry.shown, js=COPY_JS
+        None, entry.shown, entry.shown, js=copy_js
     )
 
 
@@ -223,7 +247,7 @@ def _notes(notes: list[str]) -> str:
 # drawn, then until no output on the page shows a pending request (at least 200 ms, at most 3 s): the
 # changes the fill set off have then landed. Other links go on at once.
 SETTLE_JS = """async (...args) => {
-  const tab = new URLSearchParams(location.search).get('tab');
+  const tab = PAGE || new URLSearchParams(location.search).get('tab');
   performance.mark('plm-link-filled');  // the link's values are in (bench/permalinks.py reads it)
   if (!TABS.includes(tab)) return args;
   const panel = () => document.getElementById('plm-run-' + tab)?.closest('[role=tabpanel]');
@@ -238,7 +262,7 @@ SETTLE_JS = """async (...args) => {
 
 # Clicks the linked tab's main button once the tab has drawn it (the tab is rendered on selection).
 RUN_JS = """async () => {
-  const tab = new URLSearchParams(location.search).get('tab');
+  const tab = PAGE || new URLSearchParams(location.search).get('tab');
   if (!tab) return;
   for (let i = 0; i < 50; i++) {
     const button = document.getElementById('plm-run-' + tab);
@@ -251,11 +275,20 @@ RUN_JS = """async () => {
   }
 }"""
 
-# The query written by the server becomes a full address: shown, put in the address bar, copied.
-COPY_JS = """(query) => {
-  if (!query || !query.startsWith('?')) return query;
-  const url = location.origin + location.pathname + query;
-  history.replaceState(null, '', url);
+# The lecture page's link written by the server (`<tab>?…`) becomes a full address: shown and copied.
+# The address bar gets the same link for the page it shows (on the home page: `?tab=<tab>&…`).
+COPY_JS = """(link) => {
+  if (!link || !link.includes('?')) return link;
+  const url = new URL(link, location.href).href;
+  const parameters = link.slice(link.indexOf('?') + 1);
+  const here = HOME ? location.pathname + '?tab=' + TAB + (parameters ? '&' + parameters : '') : url;
+  history.replaceState(null, '', here);
   if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
   return url;
+}"""
+
+# The lecture page's link on the home page: `?tab=<tab>&` and the page's own parameters.
+ALL_TABS_JS = """() => {
+  const parameters = [...new URLSearchParams(location.search)].filter(([name]) => name !== 'tab');
+  location.href = new URL('./?' + new URLSearchParams([['tab', TAB], ...parameters]), location.href).href;
 }"""

@@ -7,7 +7,7 @@ sends (2 MiB) plus its headers (Gradio's launch() takes no server settings, but 
 for every new connection). Then Gradio parses each request's URL with httpx, which fails on URLs over
 64 kB: `LongLinks`, a middleware before Gradio's routes, answers such a request with a short page in
 the reader's language (explorer/permalinks.py: `too_long`) that links to the same link without its
-longest values. Links up to that size open in the app, whose notes say what was too long for a field.
+longest values (on the same page: the home page or a tab's lecture page). Links up to that size open in the app, whose notes say what was too long for a field.
 """
 
 from __future__ import annotations
@@ -46,12 +46,18 @@ class LongLinks:
             page = PAGE.format(
                 lang=language,
                 message=html.escape(refused.message, quote=False),
-                shorter=html.escape(scope.get("root_path", "") + "/" + refused.shorter),
+                shorter=html.escape(scope.get("root_path", "") + scope["path"] + refused.shorter),
                 open=html.escape(i18n.t("links.open_shorter"), quote=False),
             )
-        is_page = scope["method"] == "GET" and scope["path"] in ("", "/")
+        is_page = scope["method"] == "GET" and scope["path"].strip("/") in _pages(scope)
         response = HTMLResponse(page, 414) if is_page else PlainTextResponse(refused.message, 414)
         await response(scope, receive, send)
+
+
+def _pages(scope) -> set[str]:
+    """The app's pages: "" (the home page) and each tab's lecture page (Gradio's routes)."""
+    app = scope.get("app")
+    return {path for path, *_ in app.get_blocks().pages} if hasattr(app, "get_blocks") else {""}
 
 
 # Passed to demo.launch(): the middleware runs before Gradio's own routes.
