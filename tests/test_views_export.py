@@ -18,10 +18,13 @@ def demo():
 
 
 def blocks(demo, kind):
-    """The components of `kind` inside the app's tabs (the models panel below them is not a tab)."""
+    """The components of `kind` inside the home page's tabs (the models panel below them is not a tab;
+    the lecture pages hold second copies of the tabs)."""
 
     def walk(block, in_tab=False):
         for child in getattr(block, "children", []):
+            if child.page != "":
+                continue
             if in_tab and isinstance(child, kind):
                 yield child
             yield from walk(child, in_tab or isinstance(child, gr.Tab))
@@ -72,7 +75,11 @@ def test_every_tab_shows_its_code(demo):
 def test_the_download_buttons_speak_the_page_language(demo):
     """Gradio shows a toolbar button's value as is: the page's script rewrites each label and tooltip
     in the language the page shows, finding the buttons by their English labels."""
-    (labels,) = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "plm-export-labels"]
+    (labels,) = [
+        block
+        for block in demo.blocks.values()
+        if getattr(block, "elem_id", None) == "plm-export-labels" and block.page == ""
+    ]
     script = labels.js_on_load
     zh = i18n.labels("zh-CN")
     for key in ("export.png", "export.svg", "export.csv", "export.json"):
