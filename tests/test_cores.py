@@ -118,3 +118,41 @@ def test_background_work_waits_until_no_request_has_computed_for_a_while(counts)
     ended = time.monotonic()
     waiter.join(10)
     assert started and started[0] - ended >= 0.25  # then it waited for the quiet time
+
+
+def test_a_thread_giving_way_stops_while_a_request_computes(counts):
+    progress, inside, leave, stop = [], threading.Event(), threading.Event(), threading.Event()
+
+    def background():
+        with cores.RUNNING.giving_way(quiet=0.05, longest_pause=10):
+            while not stop.is_set():
+                progress.append(abs(-1))  # Python calls: where it looks at the requests
+
+    def request():
+        with cores.RUNNING.computing():
+            inside.set()
+            leave.wait(10)
+
+    worker = threading.Thread(target=background)
+    worker.start()
+    time.sleep(0.1)
+    runner = threading.Thread(target=request)
+    runner.start()
+    inside.wait(10)
+    time.sleep(0.1)  # it reaches its next look and stops
+    paused = len(progress)
+    time.sleep(0.3)
+    assert len(progress) - paused < cores.CHECK_EVERY  # at most what it did before its next look
+    leave.set()
+    runner.join()
+    time.sleep(0.3)
+    assert len(progress) > paused + cores.CHECK_EVERY  # the request left: it goes on
+    stop.set()
+    worker.join(10)
+
+
+def test_waiting_for_quiet_gives_up_after_the_longest_pause(counts):
+    with cores.RUNNING.computing():
+        started = time.monotonic()
+        cores.RUNNING.wait_quiet(1.0, longest=0.2)
+        assert 0.15 < time.monotonic() - started < 2

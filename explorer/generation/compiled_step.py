@@ -14,11 +14,13 @@ at column c writes its keys there and attends to the columns before it (the mode
 - One row at a time owns the static cache (`take`): its keys and values are copied in, and copied
   back out (`give_back`) when its batch changes or it reaches `COLUMNS`.
 
-Compiling takes ~30 s of CPU, so it runs in a background thread when a model loads (`start`),
-once no request has computed for QUIET_SECONDS (it is mostly Python: requests beside it slow down,
-sharing the interpreter's lock); until it is done the steps are eager, and they stay eager if it fails (one log line). Only the
-steps of a batch of one row use it: prefills, batches of several rows, and the Inside, Attention
-and hook views run the model's own eager forward.
+Compiling takes ~30 s of CPU, so it runs in a background thread when a model loads (`start`). It
+is mostly Python, and a 2 s generation beside it took 16 s (they share the interpreter's lock), so
+it gives way (`cores.giving_way`): it pauses while a request computes and goes on once none has for
+QUIET_SECONDS (the generation then took 1.4 s; the compile, twice its CPU). Until it is done the
+steps are eager, and they stay eager if it fails (one log line). Only the steps of a batch of one
+row use it: prefills, batches of several rows, and the Inside, Attention and hook views run the
+model's own eager forward.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ ENABLED = os.environ.get("PLM_EXPLORER_COMPILE", "1") != "0"  # "0": nothing com
 # serves, over every column): SmolLM2 at 128 columns 26 tok/s, 256 25, 1024 19 (eager 22). Rows longer than
 # this (prompt and generated tokens) continue eager once they reach it.
 COLUMNS = 128
-QUIET_SECONDS = 3.0  # compiling starts once no request has computed for this long
+QUIET_SECONDS = 3.0  # compiling runs only once no request has computed for this long (cores.giving_way)
+LONGEST_PAUSE = 30.0  # ... or after pausing this long (under endless traffic it still gets done)
 OPTIONS = {"freezing": True, "cpp.weight_prepack": False}  # inductor's settings while compiling (see above)
 
 log = logging.getLogger(__name__)
@@ -137,8 +140,7 @@ def start(lm: LoadedModel) -> threading.Thread | None:
     def work() -> None:
         torch.set_num_threads(threads)
         try:
-            with _ONE_AT_A_TIME:
-                cores.RUNNING.wait_quiet(QUIET_SECONDS)  # it slows the requests beside it: start between them
+            with _ONE_AT_A_TIME, cores.RUNNING.giving_way(QUIET_SECONDS, LONGEST_PAUSE):
                 step = CompiledStep(lm)
                 step.compile()
         except Exception as error:  # noqa: BLE001 - no compiler, an unsupported model: eager it is
