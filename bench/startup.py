@@ -34,8 +34,9 @@ def answer_seconds(client) -> float:
     return time.perf_counter() - started
 
 
-def first_minutes(compile_on: bool, seconds: float, every: float) -> tuple[list[tuple[float, float]], float]:
-    """[(seconds since start when sent, latency)], and the median latency once the app is idle."""
+def first_minutes(compile_on: bool, seconds: float, every: float) -> tuple[list[tuple[float, float]], float, str]:
+    """[(seconds since start when sent, latency)], the median latency once the app is idle, and its
+    memory (peak, and once idle)."""
     os.environ["PLM_EXPLORER_COMPILE"] = "1" if compile_on else "0"
     started = time.monotonic()
     app = App(max_batch=32)
@@ -46,8 +47,14 @@ def first_minutes(compile_on: bool, seconds: float, every: float) -> tuple[list[
         while (sent := time.monotonic() - started) < seconds:
             answers.append((sent, answer_seconds(client)))
             time.sleep(max(0.0, every - answers[-1][1]))
-        app.wait_idle()
-        return answers, statistics.median(answer_seconds(client) for _ in range(5))
+        app.wait_idle(timeout=900)  # the models loaded, and compiled
+        idle = f"idle after {time.monotonic() - started:.0f} s"
+        warm = statistics.median(answer_seconds(client) for _ in range(5))
+        return (
+            answers,
+            warm,
+            f"{idle}; resident memory {app.rss() / 2**30:.2f} GiB, peak {app.peak_rss / 2**30:.2f} GiB",
+        )
     finally:
         app.stop()
 
@@ -59,10 +66,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {TOKENS} greedy tokens per answer")
     runs = {on: first_minutes(on, args.seconds, args.every) for on in (False, True)}
-    for on, (answers, warm) in runs.items():
+    for on, (answers, warm, memory) in runs.items():
         print(f"\ncompiling {'on' if on else 'off'}: sent at (s after start) -> latency (s)")
         print("  " + "  ".join(f"{sent:5.1f}->{latency:5.2f}" for sent, latency in answers))
-        print(f"  warm: median {warm:.2f} s ({TOKENS / warm:.1f} tok/s through the API)")
+        print(f"  warm: median {warm:.2f} s ({TOKENS / warm:.1f} tok/s through the API); {memory}")
     off, on = runs[False][1], runs[True][1]
     print(f"\nwarm, compiled vs not: {off / on:.2f}x; load average now {os.getloadavg()[0]:.1f}")
 
