@@ -233,3 +233,16 @@ def tiny_bert_for_templates(seed: int = 0, context: int = 256) -> models.LoadedM
     config.max_position_embeddings = context
     torch.manual_seed(seed)
     return wrap("tiny-bert", "masked", BertForMaskedLM(config), small.tokenizer)
+
+
+def launched(demo) -> int:
+    """The app's Blocks `demo` served on a free local port (as app.launch serves it): the port."""
+    import socket
+
+    import app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    return port

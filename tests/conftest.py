@@ -4,7 +4,6 @@ weights, the real code paths) and the bundled SmolLM2 (loaded once per test sess
 from __future__ import annotations
 
 import os
-import socket
 
 # No test pays compile time (test_generation_compiled_step turns it on); app subprocesses inherit it.
 os.environ.setdefault("PLM_EXPLORER_COMPILE", "0")
@@ -14,7 +13,7 @@ from gradio_client import Client  # noqa: E402
 
 from explorer import cache, models  # noqa: E402
 
-from builders import CORPUS, byte_level_tokenizer, tiny_gemma, tiny_llama  # noqa: E402, F401 (re-exported to the test modules)
+from builders import CORPUS, byte_level_tokenizer, launched, tiny_gemma, tiny_llama  # noqa: E402, F401 (re-exported to the test modules)
 
 tiny_tokenizer = byte_level_tokenizer  # the name the older test modules use
 
@@ -47,11 +46,8 @@ def app_url(bundled):
     """The real app (every tab) on a free port, started once per test session."""
     import app
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     demo = app.build_app()
-    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    port = launched(demo)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 
 import contract
 import pytest
@@ -12,6 +11,8 @@ from test_views_links import request
 
 from explorer.permalinks import lecture_link
 from explorer.views import links
+
+from builders import launched
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +66,7 @@ def test_the_api_is_the_home_pages_alone(demo, monkeypatch):
 
 
 def test_a_lecture_page_opens_and_a_too_long_link_to_it_gets_a_page_saying_so(demo):
-    import app
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    port = launched(demo)
     try:
         query = lecture_link("generation", prompt="x" * 40_000, max_new_tokens=8)
         assert request(port, "GET", "/" + query)[0] == 200

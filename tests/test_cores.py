@@ -1,8 +1,9 @@
-"""A request alone computes on every core; beside others, on the per-request count; its thread's own
+"""A request alone computes on the lone count of threads; beside others, on the per-request count; its own
 count comes back after. Through `views.common.user_errors`, as every handler of the app runs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -31,7 +32,7 @@ def test_available_cores_is_at_least_one_and_at_most_the_affinity():
     assert 1 <= cores.available_cores() <= len(os.sched_getaffinity(0))
 
 
-def test_alone_every_core_beside_another_one_and_the_count_comes_back(counts):
+def test_alone_the_lone_count_beside_another_the_request_count_and_the_count_comes_back(counts):
     with cores.RUNNING.computing() as first:
         assert first == 3 and torch.get_num_threads() == 3
         with cores.RUNNING.computing() as second:
@@ -50,7 +51,7 @@ def test_a_failure_still_leaves_the_count_and_the_occupancy(counts):
         assert threads == 3
 
 
-def test_a_handler_alone_gets_every_core_and_one_beside_another(counts):
+def test_a_handler_alone_gets_the_lone_count_and_one_beside_another(counts):
     seen, inside, leave = {}, threading.Event(), threading.Event()
 
     @user_errors
@@ -94,57 +95,59 @@ def test_a_stream_decides_at_each_step_and_a_failing_handler_frees_its_place(cou
         assert threads == 3
 
 
-def test_background_work_waits_until_no_request_has_computed_for_a_while(counts):
-    started, inside, leave = [], threading.Event(), threading.Event()
+@contextlib.contextmanager
+def a_request_computing():
+    """A request computing in another thread until the block ends."""
+    inside, leave = threading.Event(), threading.Event()
 
     def request():
         with cores.RUNNING.computing():
             inside.set()
             leave.wait(10)
 
+    runner = threading.Thread(target=request)
+    runner.start()
+    inside.wait(10)
+    try:
+        yield
+    finally:
+        leave.set()
+        runner.join()
+
+
+def test_background_work_waits_until_no_request_has_computed_for_a_while(counts):
+    started = []
+
     def background():
         cores.RUNNING.wait_quiet(0.3)
         started.append(time.monotonic())
 
-    runner = threading.Thread(target=request)
-    runner.start()
-    inside.wait(10)
-    waiter = threading.Thread(target=background)
-    waiter.start()
-    waiter.join(0.5)
-    assert not started  # a request is computing
-    leave.set()
-    runner.join()
+    with a_request_computing():
+        waiter = threading.Thread(target=background)
+        waiter.start()
+        waiter.join(0.5)
+        assert not started  # a request is computing
     ended = time.monotonic()
     waiter.join(10)
     assert started and started[0] - ended >= 0.25  # then it waited for the quiet time
 
 
 def test_a_thread_giving_way_stops_while_a_request_computes(counts):
-    progress, inside, leave, stop = [], threading.Event(), threading.Event(), threading.Event()
+    progress, stop = [], threading.Event()
 
     def background():
         with cores.RUNNING.giving_way(quiet=0.05, longest_pause=10):
             while not stop.is_set():
                 progress.append(abs(-1))  # Python calls: where it looks at the requests
 
-    def request():
-        with cores.RUNNING.computing():
-            inside.set()
-            leave.wait(10)
-
     worker = threading.Thread(target=background)
     worker.start()
     time.sleep(0.1)
-    runner = threading.Thread(target=request)
-    runner.start()
-    inside.wait(10)
-    time.sleep(0.1)  # it reaches its next look and stops
-    paused = len(progress)
-    time.sleep(0.3)
-    assert len(progress) - paused < cores.CHECK_EVERY  # at most what it did before its next look
-    leave.set()
-    runner.join()
+    with a_request_computing():
+        time.sleep(0.1)  # it reaches its next look and stops
+        paused = len(progress)
+        time.sleep(0.3)
+        assert len(progress) - paused < cores.CHECK_EVERY  # at most what it did before its next look
     time.sleep(0.3)
     assert len(progress) > paused + cores.CHECK_EVERY  # the request left: it goes on
     stop.set()

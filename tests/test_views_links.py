@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
 
 import contract
 import pytest
@@ -13,6 +12,8 @@ import pytest
 from explorer import generation, models
 from explorer.permalinks import link
 from explorer.views import links
+
+from builders import launched
 
 MAIN_ENDPOINTS = {
     "generation": "/generate",
@@ -78,13 +79,9 @@ def request(port: int, method: str, target: str, body: dict | None = None) -> tu
 
 def test_long_links_open_with_a_note_and_longer_ones_get_a_page_saying_so(linked):
     """Past 16 kB, uvicorn alone refuses a request with a bare 400; past 64 kB, Gradio fails on it."""
-    import app
 
     demo, _ = linked
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    port = launched(demo)
     try:
         # 40 kB: the page opens, and the link's opening step (sent with the page's query, as the browser
         # sends it) notes what was too long and keeps the rest
