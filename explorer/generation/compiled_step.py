@@ -135,10 +135,9 @@ def start(lm: LoadedModel) -> threading.Thread | None:
     """Compile `lm`'s step in a background thread (if `ENABLED`); a failure leaves it eager."""
     if not ENABLED or lm.spec.kind != "causal" or lm.model.config._attn_implementation != "sdpa":
         return None  # (an "eager" attention copy serves the Attention tab, not generation)
-    threads = torch.get_num_threads()  # the compiled loops are built for the caller's count
 
     def work() -> None:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(cores.REQUEST_THREADS)  # the compiled loops are built for the scheduler thread's count
         try:
             with _ONE_AT_A_TIME, cores.RUNNING.giving_way(QUIET_SECONDS, LONGEST_PAUSE):
                 step = CompiledStep(lm)
