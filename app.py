@@ -19,6 +19,7 @@ from explorer.views import (
     models_panel,
     poll,
     tokenisation,
+    traffic,
     tuning,
 )
 from explorer.views.common import I18N, language_marker, tr
@@ -96,7 +97,8 @@ def launch(demo: gr.Blocks, prevent_thread_lock: bool = False, **options) -> Non
     # The lecture pages are reached by links: no bar of pages (Gradio 6.31 draws one for routes even
     # with gr.Navbar(visible=False)).
     options.setdefault("css", ".nav-holder { display: none !important; }")
-    demo.launch(i18n=I18N, prevent_thread_lock=True, app_kwargs=long_links.APP_KWARGS, **options)
+    middleware = [traffic.MIDDLEWARE, long_links.MIDDLEWARE]  # page visits counted; long links answered
+    demo.launch(i18n=I18N, prevent_thread_lock=True, app_kwargs={"middleware": middleware}, **options)
     long_links.accept(demo)  # a link with a long text opens with a note, never the server's bare error
     if not prevent_thread_lock:
         demo.block_thread()

@@ -43,6 +43,14 @@ _ALONE = os.environ.get("PLM_EXPLORER_ALONE_THREADS", "")
 ALONE_THREADS = available_cores() if _ALONE == "all" else int(_ALONE or REQUEST_THREADS)
 
 
+def lowest_priority() -> None:
+    """Give the calling thread (and the processes it starts: a compiler's C++ builds) the CPU only when
+    nothing else wants it (nice 19). Linux keeps a nice value per thread; elsewhere this does nothing."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 CHECK_EVERY = 4096  # a thread giving way looks at the requests this often (Python calls): ~1 ms of its work
 
 
@@ -52,7 +60,7 @@ class Occupancy:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._running = 0
-        self._last_end = -math.inf  # when the last request stopped computing (time.monotonic)
+        self._last_seen = -math.inf  # when a request last stopped computing, or a page was last served (time.monotonic)
 
     @contextlib.contextmanager
     def computing(self) -> Iterator[int]:
@@ -69,34 +77,49 @@ class Occupancy:
             torch.set_num_threads(before)
             with self._lock:
                 self._running -= 1
-                self._last_end = time.monotonic()
+                self._last_seen = time.monotonic()
                 self._lock.notify_all()
 
-    def wait_quiet(self, seconds: float, longest: float = math.inf) -> None:
-        """Block until no request has computed for `seconds` (or `longest` seconds have passed):
-        background work that would slow the requests down (compiling) runs between them."""
+    def seen(self) -> None:
+        """Someone is using the app now (the web server got a request: a page, its scripts, its config).
+        Background work giving way waits until it has been quiet for a while; it takes no threads."""
+        self._last_seen = time.monotonic()
+
+    def wait_quiet(self, seconds: float, longest: float = math.inf) -> bool:
+        """Block until no request has computed, and no page was served, for `seconds` (True), or until
+        `longest` seconds have passed (False): background work that would slow the requests down
+        (compiling) runs between them."""
         deadline = time.monotonic() + longest
         with self._lock:
-            while ((quiet := time.monotonic() - self._last_end) < seconds or self._running) and (
-                left := deadline - time.monotonic()
-            ) > 0:
-                wait = min(left, math.inf if self._running else seconds - quiet)
-                self._lock.wait(None if wait == math.inf else wait)
+            while self._busy(seconds):
+                if (left := deadline - time.monotonic()) <= 0:
+                    return False
+                wait = left if self._running else min(left, seconds - (time.monotonic() - self._last_seen))
+                self._lock.wait(None if wait == math.inf else max(wait, 0.0))
+            return True
+
+    def _busy(self, quiet: float) -> bool:
+        return bool(self._running) or time.monotonic() - self._last_seen < quiet
 
     @contextlib.contextmanager
     def giving_way(self, quiet: float, longest_pause: float) -> Iterator[None]:
         """Run this thread's Python only between requests: every CHECK_EVERY of its calls, it waits
-        while a request computes (`wait_quiet(quiet)`, at most `longest_pause` at a time, since a
-        paused thread may hold a lock a request needs, e.g. a module it is importing). For background
-        work that is mostly Python, so shares the interpreter's lock with the requests (compiling:
-        beside it a 2 s generation took 16 s; giving way, 1.4 s, for twice the compile's CPU)."""
-        calls = 0
+        while a request computes or a page is being served (`wait_quiet(quiet)`). For background work
+        that is mostly Python, so shares the interpreter's lock with the requests (compiling: beside it
+        a 2 s generation took 16 s; giving way, 1.4 s, for twice the compile's CPU).
+
+        A pause lasts at most `longest_pause` (a paused thread may hold a lock a request needs, e.g. a
+        module it is importing); after a pause that long it works on for a tenth of it before looking
+        again, so under endless traffic it still gets done, at a tenth of its pace."""
+        calls, unchecked_until = 0, -math.inf
 
         def check(frame, event, arg) -> None:
-            nonlocal calls
+            nonlocal calls, unchecked_until
             calls += 1
-            if calls % CHECK_EVERY == 0 and self._running:
-                self.wait_quiet(quiet, longest_pause)
+            if calls % CHECK_EVERY or time.monotonic() < unchecked_until or not self._busy(quiet):
+                return
+            if not self.wait_quiet(quiet, longest_pause):
+                unchecked_until = time.monotonic() + longest_pause / 10
 
         sys.setprofile(check)  # this thread's only
         try:
@@ -105,4 +128,6 @@ class Occupancy:
             sys.setprofile(None)
 
 
-RUNNING = Occupancy()  # the app's requests (views/common.user_errors counts each one)
+RUNNING = (
+    Occupancy()
+)  # the app's requests (views/common.user_errors counts each one) and page visits (views/traffic.py)

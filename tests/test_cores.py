@@ -159,3 +159,45 @@ def test_waiting_for_quiet_gives_up_after_the_longest_pause(counts):
         started = time.monotonic()
         cores.RUNNING.wait_quiet(1.0, longest=0.2)
         assert 0.15 < time.monotonic() - started < 2
+
+
+def test_a_page_served_counts_as_activity_for_the_quiet_time(counts):
+    assert cores.RUNNING.wait_quiet(0.2, longest=0)  # quiet: nothing seen yet
+    cores.RUNNING.seen()
+    assert not cores.RUNNING.wait_quiet(0.2, longest=0)  # just seen: not quiet
+    started = time.monotonic()
+    assert cores.RUNNING.wait_quiet(0.2)  # quiet again once 0.2 s have passed with no page
+    assert 0.15 < time.monotonic() - started < 2
+
+
+def test_giving_way_under_endless_traffic_still_works_a_tenth_of_the_time(counts):
+    progress, stop = [], threading.Event()
+
+    def background():
+        with cores.RUNNING.giving_way(quiet=0.05, longest_pause=0.5):
+            while not stop.is_set():
+                progress.append(abs(-1))
+
+    with a_request_computing():  # a request that never ends
+        worker = threading.Thread(target=background)
+        worker.start()
+        time.sleep(0.3)
+        assert len(progress) < cores.CHECK_EVERY  # paused at its first look
+        time.sleep(0.3)  # the longest pause is over: it works on for 0.05 s before looking again
+        assert len(progress) > cores.CHECK_EVERY
+        stop.set()
+    worker.join(10)
+
+
+def test_lowest_priority_is_this_threads_alone():
+    niceness, before = {}, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def background():
+        cores.lowest_priority()
+        niceness["background"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    worker = threading.Thread(target=background)
+    worker.start()
+    worker.join(10)
+    assert niceness["background"] == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the calling thread is untouched

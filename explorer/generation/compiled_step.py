@@ -16,8 +16,10 @@ at column c writes its keys there and attends to the columns before it (the mode
 
 Compiling takes ~30 s of CPU, so it runs in a background thread when a model loads (`start`). It
 is mostly Python, and a 2 s generation beside it took 16 s (they share the interpreter's lock), so
-it gives way (`cores.giving_way`): it pauses while a request computes and goes on once none has for
-QUIET_SECONDS (the generation then took 1.4 s; the compile, twice its CPU). Until it is done the
+it gives way (`cores.giving_way`): it pauses while a request computes or a page is served
+(`views/traffic.py`) and goes on once the app has been quiet for QUIET_SECONDS (the generation then
+took 1.4 s; the compile, twice its CPU). Its thread and its C++ builds run at the lowest CPU priority
+(`cores.lowest_priority`), so a browser or a request on the same cores goes first. Until it is done the
 steps are eager, and they stay eager if it fails (one log line). Only the steps of a batch of one
 row use it: prefills, batches of several rows, and the Inside, Attention and hook views run the
 model's own eager forward.
@@ -46,7 +48,7 @@ ENABLED = os.environ.get("PLM_EXPLORER_COMPILE", "1") != "0"  # "0": nothing com
 # serves, over every column): SmolLM2 at 128 columns 26 tok/s, 256 25, 1024 19 (eager 22). Rows longer than
 # this (prompt and generated tokens) continue eager once they reach it.
 COLUMNS = 128
-QUIET_SECONDS = 3.0  # compiling runs only once no request has computed for this long (cores.giving_way)
+QUIET_SECONDS = 3.0  # compiling runs only once no request has computed, nor page been served, for this long
 LONGEST_PAUSE = 30.0  # ... or after pausing this long (under endless traffic it still gets done)
 OPTIONS = {"freezing": True, "cpp.weight_prepack": False}  # inductor's settings while compiling (see above)
 
@@ -138,6 +140,7 @@ def start(lm: LoadedModel) -> threading.Thread | None:
 
     def work() -> None:
         torch.set_num_threads(cores.REQUEST_THREADS)  # the compiled loops are built for the scheduler thread's count
+        cores.lowest_priority()  # its C++ builds too: they take the cores the requests leave
         try:
             with _ONE_AT_A_TIME, cores.RUNNING.giving_way(QUIET_SECONDS, LONGEST_PAUSE):
                 step = CompiledStep(lm)

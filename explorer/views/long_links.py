@@ -60,8 +60,7 @@ def _pages(scope) -> set[str]:
     return {path for path, *_ in app.get_blocks().pages} if hasattr(app, "get_blocks") else {""}
 
 
-# Passed to demo.launch(): the middleware runs before Gradio's own routes.
-APP_KWARGS = {"middleware": [Middleware(LongLinks)]}
+MIDDLEWARE = Middleware(LongLinks)  # given to demo.launch(): it runs before Gradio's own routes
 
 
 def accept(demo: gr.Blocks) -> None:
