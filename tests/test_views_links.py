@@ -5,8 +5,10 @@ from __future__ import annotations
 import http.client
 import json
 import re
+from pathlib import Path
 
 import contract
+import gradio as gr
 import pytest
 
 from explorer import generation, models
@@ -101,3 +103,10 @@ def test_long_links_open_with_a_note_and_longer_ones_get_a_page_saying_so(linked
         assert request(port, "GET", "/?tab=generation&max_new_tokens=8")[0] == 200
     finally:
         demo.close()
+
+
+def test_the_plotly_script_imported_early_is_the_one_gradios_plot_imports():
+    assets = Path(gr.__file__).parent / "templates/frontend/assets"
+    assert links.PLOTLY_CHUNK.startswith("PlotlyPlot-")
+    plot = next(assets.glob("Plot-*.js")).read_text()
+    assert f"./{links.PLOTLY_CHUNK}" in plot  # the same URL: the browser evaluates it once

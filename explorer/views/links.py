@@ -11,7 +11,7 @@ link's parameters are the API's (docs/API.md) without a second list to keep in s
    task's fields), once those changes have settled it fills the inputs again, so the link's values
    are what stays (other tabs go on at once);
 3. the browser clicks the tab's main button: the action runs exactly as if the user had clicked it
-   (meanwhile a hidden plot has the browser load plotly, which draws the result).
+   (meanwhile the browser evaluates plotly's script, which draws the result: `PLOTLY_CHUNK`).
 
 The same happens on a tab's lecture page (app.py: the tab alone at `/<tab>`, whose link names no tab:
 the page is the tab; Copy link writes these links, and "All tabs" opens the same link on the home page).
@@ -28,9 +28,9 @@ import json
 import re
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
-import plotly.graph_objects as go
 from gradio.context import Context, LocalContext
 
 from .. import checks, permalinks
@@ -57,12 +57,10 @@ class Linked:
 
 @dataclass
 class Page:
-    """The page-wide controls: projector mode, the notes of an opened link, and a hidden plot that
-    has the browser load plotly while a link's action runs (its result is drawn with it)."""
+    """The page-wide controls: projector mode and the notes of an opened link."""
 
     projector: gr.Checkbox
     notes: gr.Markdown
-    warm_up: gr.Plot
 
 
 def page_controls() -> Page:
@@ -70,8 +68,7 @@ def page_controls() -> Page:
         projector_mode = projector.toggle()
         notes = gr.Markdown(visible=False)
         export.page_labels()  # the download buttons' labels, in the page's language
-        warm_up = gr.Plot(visible="hidden", elem_id="plm-warm-up")
-    return Page(projector_mode, notes, warm_up)
+    return Page(projector_mode, notes)
 
 
 def all_tabs_button(tab: str) -> None:
@@ -132,14 +129,8 @@ def wire(page: Page, tabs: gr.Tabs | None) -> None:
         )
         refill_inputs = [component for entry in refilled for component in entry.inputs]
         opening = opening.then(fill_again, None, refill_inputs, js=settle, **quick)
-    opening = opening.then(None, None, None, js=RUN_JS.replace("PAGE", json.dumps(lecture)))
-
-    def warm_up():
-        """An empty figure for the hidden plot, on a page opened from a link: plotly (megabytes of script,
-        loaded on a page's first figure) then loads while the action runs, not after its result is in."""
-        return go.Figure() if _query(lecture).get("tab") else gr.skip()
-
-    opening.then(warm_up, None, page.warm_up, **quick)
+    run = RUN_JS.replace("PAGE", json.dumps(lecture)).replace("PLOTLY", json.dumps(PLOTLY_CHUNK))
+    opening.then(None, None, None, js=run)
 
 
 def _query(lecture: str) -> dict[str, str]:
@@ -244,8 +235,8 @@ def _notes(notes: list[str]) -> str:
 # ---------------------------------------------------------------- in the browser
 
 # On a link to one of TABS (those whose inputs reset others when changed): waits until the tab is
-# drawn, then until no output on the page shows a pending request (at least 200 ms, at most 3 s): the
-# changes the fill set off have then landed. Other links go on at once.
+# drawn, then for the requests the fill set off to show as pending (at most 1.5 s) and to land (at most
+# 2.8 s more). Other links go on at once.
 SETTLE_JS = """async (...args) => {
   const tab = PAGE || new URLSearchParams(location.search).get('tab');
   performance.mark('plm-link-filled');  // the link's values are in (bench/permalinks.py reads it)
@@ -255,24 +246,36 @@ SETTLE_JS = """async (...args) => {
     .some(s => !s.classList.contains('hide') && s.offsetParent !== null);
   const sleep = ms => new Promise(r => setTimeout(r, ms));
   for (let i = 0; i < 50 && !panel(); i++) await sleep(100);  // the tab is drawn when selected
-  await sleep(200);
-  for (let i = 0; i < 28 && pending(); i++) await sleep(100);
+  for (let i = 0; i < 15 && !pending(); i++) await sleep(100);  // the changes the fill set off start (a busy page: late)
+  for (let i = 0; i < 28 && pending(); i++) await sleep(100);  // ... and land
   return args;
 }"""
 
-# Clicks the linked tab's main button once the tab has drawn it (the tab is rendered on selection).
+# Plotly's script among Gradio's frontend files ("" if this Gradio names it otherwise: the first figure
+# then loads it, as it would anyway). Megabytes of script that the browser evaluates (~0.5 s) before it
+# draws a page's first figure: RUN_JS imports it while a link's action runs on the server, so the result
+# is drawn as soon as it is in. The same URL as Gradio's own import, so it is evaluated once.
+PLOTLY_CHUNK = next(
+    (path.name for path in (Path(gr.__file__).parent / "templates/frontend/assets").glob("PlotlyPlot-*.js")), ""
+)
+
+# Clicks the linked tab's main button once the tab has drawn it (the tab is rendered on selection),
+# then has the browser evaluate plotly (on a page opened without a link: at once, while the reader reads).
 RUN_JS = """async () => {
+  const index = document.querySelector('script[src*="/assets/index-"]');
+  const plotly = () => { if (PLOTLY && index) import(new URL(PLOTLY, index.src).href).catch(() => {}); };
   const tab = PAGE || new URLSearchParams(location.search).get('tab');
-  if (!tab) return;
+  if (!tab) return plotly();
   for (let i = 0; i < 50; i++) {
     const button = document.getElementById('plm-run-' + tab);
     if (button) {
       performance.mark('plm-link-run');  // the action starts (bench/permalinks.py reads it)
       button.click();
-      return;
+      return plotly();
     }
     await new Promise(r => setTimeout(r, 100));
   }
+  plotly();
 }"""
 
 # The lecture page's link written by the server (`<tab>?…`) becomes a full address: shown and copied.
