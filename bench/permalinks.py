@@ -8,7 +8,10 @@ the home page (`/?tab=<tab>&…`: every tab), and times each from navigation to 
 filled, the action run and its plots drawn (the Generation tab's step plot and its 16 steps, the
 Attention tab's heatmap). Each link is opened in a fresh page; the first opening (cold: the browser
 fetches the page's scripts, the model's first forward) is reported apart from the median of the rest.
-Target: < 3 s per link. The machine is shared (2 cores, several users): the table also shows load.
+Target: < 3 s per link. The machine is shared (2 cores, several users): the table also shows load,
+and whether SmolLM2's decoding step was still compiling in the background when each row ended (the first
+minutes after start: run with a fresh `TORCHINDUCTOR_CACHE_DIR` for a cold compile, or with
+`PLM_EXPLORER_COMPILE=0` to compare without one).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import torch  # noqa: E402
 
 from explorer import models  # noqa: E402
+from explorer.generation import compiled_step  # noqa: E402
 from explorer.permalinks import lecture_link, link  # noqa: E402
 
 ATTENTION_TEXT = (
@@ -91,6 +95,13 @@ def open_link(browser, url: str, tab: str) -> dict:
     return times
 
 
+def compiling(lm: models.LoadedModel) -> str:
+    """Whether the model's decoding step is still being compiled: "yes", "no" (done) or "off"."""
+    if not compiled_step.ENABLED:
+        return "off"
+    return "no" if compiled_step.ready(lm) else "yes"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
@@ -99,14 +110,14 @@ def main() -> None:
     from test_browser import CHROMIUM, CHROMIUM_ARGS
 
     torch.set_num_threads(1)  # as app.main() serves
-    models.get()  # the bundled model loaded, as in a running lecture
-    tokens = len(models.get().tokenizer(ATTENTION_TEXT)["input_ids"])
+    lm = models.get()  # the bundled model loaded, as in a running lecture (its step starts compiling)
+    tokens = len(lm.tokenizer(ATTENTION_TEXT)["input_ids"])
     url = start_app()
     print(
         f"app at {url}; attention text: {tokens} tokens; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(
-        f"{'link':<11} {'page':<8} {'first':>6} {'median':>7} {'page ready':>11} {'filled':>7} {'action starts':>14} {'clicked again':>14} {'load':>5}"
+        f"{'link':<11} {'page':<8} {'first':>6} {'median':>7} {'page ready':>11} {'filled':>7} {'action starts':>14} {'clicked again':>14} {'load':>5} compiling"
     )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -115,7 +126,7 @@ def main() -> None:
             median = {key: statistics.median(times[key] for times in rest) for key in first}
             print(
                 f"{name:<11} {page:<8} {first['link']:>6.2f} {median['link']:>7.2f} {median['ready']:>11.2f} {median['filled']:>7.2f} "
-                f"{median['run']:>14.2f} {median['click']:>14.2f} {os.getloadavg()[0]:>5.1f}"
+                f"{median['run']:>14.2f} {median['click']:>14.2f} {os.getloadavg()[0]:>5.1f} {compiling(lm)}"
             )
         print(f"seconds (median of {args.repeats} after the first); target: link to result < 3 s")
         browser.close()
