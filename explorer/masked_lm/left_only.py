@@ -15,7 +15,7 @@ import re
 
 import torch
 
-from ..lm import check_fits, document_start_ids, forward, token_texts
+from ..lm import cached_forward, check_fits, document_start_ids, forward, token_texts
 from ..models import LoadedModel
 from ..segments import token_bytes
 from .blanks import Filler, is_cjk, left_context, prefix_and_space
@@ -82,18 +82,21 @@ class _WordInProgress:
         self.prob *= prob
 
 
-def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool) -> list[tuple[str, float]]:
+def next_words(
+    lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool, opening: list[int] | None = None
+) -> list[tuple[str, float]]:
     """The n most likely next *words* after `prefix_ids`, each with its probability, most likely first.
 
-    The prefix runs once; its n likeliest word-starting tokens fan out into n rows that continue
+    The prefix runs once (`lm.cached_forward`: kept, as the next steps after a left context run it
+    again; with `opening`, the fixed start of a prompt, only that start is kept); its n likeliest word-starting tokens fan out into n rows that continue
     from copies of its KV cache, completed greedily, one batched step per piece, for the words
     still growing (the LM head, 262,144 words wide on Gemma, costs more per row than the body).
     """
     tokenizer = lm.tokenizer
     check_fits(lm, len(prefix_ids) + 1 + CJK_WORD_PIECES)  # the prefix, the first token, the pieces after it
     # The fan-out: one forward over the prefix, and the n likeliest tokens that start a word.
-    out = forward(lm, torch.tensor([prefix_ids]))
-    probs = out.logits[0, -1].float().softmax(-1)  # (vocab,)
+    logits, past = cached_forward(lm, prefix_ids, opening or ())
+    probs = logits.float().softmax(-1)  # (vocab,)
     likeliest = probs.topk(min(FIRST_TOKENS_SEEN * n, len(probs))).indices.tolist()
     special = set(tokenizer.all_special_ids)
     firsts = [
@@ -103,7 +106,6 @@ def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool
     ][:n]
     if not firsts:
         return []
-    past = out.past_key_values
     past.batch_repeat_interleave(len(firsts))  # one copy of the prefix's cache per word
     # The completion: each row's greedy next token joins its word while it continues the word. A word
     # that ends leaves the batch (its row of the cache too), so each step runs the open words only.

@@ -22,7 +22,7 @@ import copy
 
 import torch
 
-from ..lm import forward, token_texts
+from ..lm import cached_forward, forward, token_texts
 from ..models import LoadedModel
 from .blanks import MASK_PATTERN, is_cjk
 from .left_only import blank_ids
@@ -43,8 +43,8 @@ def one_token_words(lm: LoadedModel, left: str, right: str) -> list[str]:
     after = word_tokens(tokenizer, MASK_PATTERN.split(right)[0])[:PEEK]
     if not after:
         return []
-    out = forward(lm, torch.tensor([before]))
-    first = out.logits[0, -1].float().log_softmax(-1)  # (vocab,): log p(word | left context)
+    logits, left_past = cached_forward(lm, before)  # run once: left-only predictions ran it first
+    first = logits.float().log_softmax(-1)  # (vocab,): log p(word | left context)
     likeliest = first.topk(min(LOOKED_AT, len(first))).indices.tolist()
     special = set(tokenizer.all_special_ids)
     words = [
@@ -59,7 +59,7 @@ def one_token_words(lm: LoadedModel, left: str, right: str) -> list[str]:
         if len(kept) == KEEP and float(first[words[start][0]]) <= kept[-1][0]:
             break  # the bound: this word and every less likely one score below the KEEP-th best
         batch = words[start : start + CHUNK]
-        past = copy.deepcopy(out.past_key_values)
+        past = copy.deepcopy(left_past)
         past.batch_repeat_interleave(len(batch))  # one copy of the left context's cache per word
         feed = torch.tensor([[token_id] + after[:-1] for token_id, _ in batch])  # (chunk, peek)
         logits = forward(lm, feed, past, keep=len(after)).logits  # (chunk, peek, vocab): predicts `after`

@@ -61,9 +61,9 @@ def asked_words(lm: LoadedModel, text: str, masks: list[re.Match], index: int, n
     shown = fill_text(text, ["___" if i == index else "…" for i in range(len(masks))])
     chinese, chat = writes_cjk(text), bool(getattr(tokenizer, "chat_template", None))
     if chinese and not chat:  # a base model, shown the pattern: its next word is its filler
-        return "prompt", [
-            word for word, _ in next_words(lm, encode_document(tokenizer, FEW_SHOT_ZH.format(sentence=shown)), n, False)
-        ]
+        prompt = encode_document(tokenizer, FEW_SHOT_ZH.format(sentence=shown))
+        opening = encode_document(tokenizer, FEW_SHOT_ZH.split("{sentence}")[0])  # the examples: run once per model
+        return "prompt", [word for word, _ in next_words(lm, prompt, n, False, opening)]
     instruction, system = (FILL_INSTRUCTION_ZH, FILL_SYSTEM_ZH) if chinese else (FILL_INSTRUCTION, FILL_SYSTEM)
     question = instruction.format(sentence=shown)
     prefix, after_space = prefix_and_space(left_context(text, masks, index, ["…"] * index))
@@ -137,16 +137,17 @@ def rescore(
         sentences = [
             fill_text(text, [word if i == index else provisional[i] for i in range(len(proposed))]) for word in words
         ]
-        # The tokenizer's tokens, one batch after their common start (`shared_prefix_logprobs`); in Chinese,
-        # a second batch of the word-by-word tokens that differ from them (most are the same).
+        # The tokenizer's tokens and, in Chinese, the word-by-word tokens that differ from them (most are
+        # the same), in one batch after their common start (`shared_prefix_logprobs`).
         rows = [start + lm.tokenizer(sentence, add_special_tokens=False)["input_ids"] for sentence in sentences]
-        totals = torch.tensor(shared_prefix_logprobs(lm, rows), dtype=torch.float64)  # (words,)
-        if writes_cjk(text):
-            cut = [start + word_tokens(lm.tokenizer, sentence) for sentence in sentences]
-            other = [j for j in range(len(rows)) if cut[j] != rows[j]]
-            if other:
-                scores = torch.tensor(shared_prefix_logprobs(lm, [cut[j] for j in other]), dtype=torch.float64)
-                totals[other] = torch.stack([totals[other], scores]).logsumexp(0)  # p(text) sums its tokenisations
+        cut = [start + word_tokens(lm.tokenizer, sentence) for sentence in sentences] if writes_cjk(text) else rows
+        other = [j for j in range(len(rows)) if cut[j] != rows[j]]
+        scores = torch.tensor(shared_prefix_logprobs(lm, rows + [cut[j] for j in other]), dtype=torch.float64)
+        totals = scores[: len(rows)]  # (words,)
+        if other:
+            totals[other] = torch.stack([totals[other], scores[len(rows) :]]).logsumexp(
+                0
+            )  # p(text) sums its tokenisations
         totals = totals.tolist()
         norm = torch.tensor(totals, dtype=torch.float64).logsumexp(0).item()
         fillers = [
