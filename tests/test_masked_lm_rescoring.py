@@ -115,8 +115,8 @@ def test_several_blanks_are_scored_one_batch_per_blank(build, monkeypatch):
 
 def test_an_instruct_model_is_asked_in_a_chat_turn_and_a_base_model_in_a_plain_prompt(monkeypatch):
     seen = []
-    ask = rescoring.next_words
-    monkeypatch.setattr(rescoring, "next_words", lambda lm, ids, *rest: seen.append(ids) or ask(lm, ids, *rest))
+    ask = rescoring.word_steps
+    monkeypatch.setattr(rescoring, "word_steps", lambda lm, ids, *rest: seen.append(ids) or ask(lm, ids, *rest))
     text, masks = check_fill_text("The capital of [MASK] is Paris.")
     chat = tiny_llama(context=512, chat=True)
     how, words = rescoring.asked_words(chat, text, masks, 0, 5)

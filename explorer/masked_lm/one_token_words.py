@@ -19,10 +19,11 @@ scored, the costliest step here, and the bound spares most of the 40 × PEEK.
 from __future__ import annotations
 
 import copy
+from collections.abc import Generator
 
 import torch
 
-from ..lm import cached_forward, forward, token_texts
+from ..lm import cached_forward, heads_together, hidden_forward, token_texts
 from ..models import LoadedModel
 from .blanks import MASK_PATTERN, is_cjk
 from .left_only import blank_ids
@@ -36,8 +37,14 @@ CHUNK = 8  # words scored per batch, likeliest first, until the bound says no la
 
 
 def one_token_words(lm: LoadedModel, left: str, right: str) -> list[str]:
+    """`one_token_steps` on its own."""
+    return heads_together(lm, [one_token_steps(lm, left, right)])[0]
+
+
+def one_token_steps(lm: LoadedModel, left: str, right: str) -> Generator[torch.Tensor, torch.Tensor, list[str]]:
     """The KEEP one-token CJK words likeliest after `left` and before the start of `right` (the text
-    after the blank up to the next blank)."""
+    after the blank up to the next blank). A generator for `lm.heads_together`: it yields the hidden
+    states whose logits it needs."""
     tokenizer = lm.tokenizer
     before = blank_ids(tokenizer, left)
     after = word_tokens(tokenizer, MASK_PATTERN.split(right)[0])[:PEEK]
@@ -62,7 +69,9 @@ def one_token_words(lm: LoadedModel, left: str, right: str) -> list[str]:
         past = copy.deepcopy(left_past)
         past.batch_repeat_interleave(len(batch))  # one copy of the left context's cache per word
         feed = torch.tensor([[token_id] + after[:-1] for token_id, _ in batch])  # (chunk, peek)
-        logits = forward(lm, feed, past, keep=len(after)).logits  # (chunk, peek, vocab): predicts `after`
+        hidden, _ = hidden_forward(lm, feed, past)  # (chunk, peek, d)
+        logits = yield hidden.flatten(0, 1)  # (chunk * peek, vocab)
+        logits = logits.view(len(batch), len(after), -1)  # (chunk, peek, vocab): predicts `after`
         follow = logits.float().log_softmax(-1).gather(2, targets.expand(len(batch), -1)[..., None])  # (chunk, peek, 1)
         scored += [
             (float(first[token_id]) + float(tail), text)
