@@ -13,7 +13,7 @@ a word's score is log p(word | left context) plus the log-probabilities of the t
 ≤ 0, so its first term bounds its score. The words come likeliest first, CHUNK at a time, each batch
 continuing the left context's KV cache, until the next word's bound is below the KEEP-th best score
 found: no word after it can enter. The LM head (262,144 words wide on Gemma) runs once per token
-scored, the costliest step here, and the bound spares most of the 40 × PEEK.
+scored, the costliest step here, and the bound often spares the second batch of the 40 × PEEK.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ CANDIDATES = 40  # next tokens looked at per blank
 PEEK = 3  # tokens after the blank that pick among them
 KEEP = 5  # of them, proposed for the blank
 LOOKED_AT = 2_000  # the likeliest next tokens searched for ones that are whole CJK words
-CHUNK = 8  # words scored per batch, likeliest first, until the bound says no later word can be kept
+CHUNK = 20  # words scored per batch, likeliest first, until the bound says no later word can be kept (a batch
+# is a round of the LM head beside the other searches, `lm.heads_together`: 20 rather than 8 is 19 % faster on
+# the 36 Chinese cloze sentences, the same words)
 
 
 def one_token_words(lm: LoadedModel, left: str, right: str) -> list[str]:
