@@ -16,7 +16,7 @@ from collections.abc import Generator
 
 import torch
 
-from ..lm import cached_forward, check_fits, document_start_ids, heads_together, hidden_forward, token_texts
+from ..lm import cached_forward, check_fits, document_start_ids, hidden_forward, token_texts
 from ..models import LoadedModel
 from ..segments import token_bytes
 from .blanks import Filler, is_cjk, left_context, prefix_and_space
@@ -81,13 +81,6 @@ class _WordInProgress:
         self.ids.append(token_id)
         self.data += data
         self.prob *= prob
-
-
-def next_words(
-    lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool, opening: list[int] | None = None
-) -> list[tuple[str, float]]:
-    """`word_steps` on its own."""
-    return heads_together(lm, [word_steps(lm, prefix_ids, n, after_space, opening)])[0]
 
 
 def word_steps(

@@ -1,6 +1,6 @@
 """A wider net for a Chinese blank: the left context's likeliest next tokens that are whole words.
 
-Greedy completion proposes a few words from the left context (`left_only.next_words`), and the
+Greedy completion proposes a few words from the left context (`left_only.word_steps`), and the
 asked model a few more, but a blank's word is often one token the model ranks tenth or twentieth
 after the left context alone and first once the words after the blank are read (一个星期有[MASK]天:
 after 一个星期有 the model expects 一次 or 三个星期; 七 comes only with 天). So, per blank:

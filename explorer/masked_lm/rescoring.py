@@ -25,7 +25,7 @@ from collections.abc import Generator
 
 import torch
 
-from ..lm import document_start_ids, encode_document, heads_together, shared_prefix_logprobs
+from ..lm import document_start_ids, encode_document, shared_prefix_logprobs
 from ..models import LoadedModel
 from .blanks import Filler, fill_text, is_cjk, left_context, prefix_and_space, writes_cjk
 from .left_only import word_steps
@@ -51,11 +51,6 @@ FEW_SHOT_ZH = (
     "填空：小明在___里借了三本书。\n答案：图书馆\n\n"
     "填空：{sentence}\n答案："
 )
-
-
-def asked_words(lm: LoadedModel, text: str, masks: list[re.Match], index: int, n: int) -> tuple[str, list[str]]:
-    """`asked_steps` on its own."""
-    return heads_together(lm, [asked_steps(lm, text, masks, index, n)])[0]
 
 
 def asked_steps(
