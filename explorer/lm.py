@@ -2,7 +2,8 @@
 
 One place per idea: how a token is shown, which id pads, whether a text fits the context,
 what a document starts with, where the final norm and the decoder layers are, one forward
-in inference mode, greedy decoding, and the log-likelihood of whole sentences. A new
+in inference mode (a kept one for a prompt's fixed start; several searches sharing each product
+with the LM head), greedy decoding, and the log-likelihood of whole sentences. A new
 architecture touches the model registry and this file only.
 """
 

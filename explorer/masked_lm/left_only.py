@@ -88,11 +88,12 @@ def word_steps(
 ) -> Generator[torch.Tensor, torch.Tensor, list[tuple[str, float]]]:
     """The n most likely next *words* after `prefix_ids`, each with its probability, most likely first.
 
-    The prefix runs once (`lm.cached_forward`: kept, as the next steps after a left context run it
-    again; with `opening`, the fixed start of a prompt, only that start is kept); its n likeliest word-starting tokens fan out into n rows that continue
-    from copies of its KV cache, completed greedily, one batched step per piece, for the words
-    still growing (the LM head, 262,144 words wide on Gemma, costs more per row than the body). It
-    is a generator for `lm.heads_together`: it yields the hidden states whose logits it needs.
+    The prefix runs once (`lm.cached_forward`: kept, as the one-token words after a left context
+    continue it too; with `opening`, the fixed start of a prompt, only that start is kept); its n
+    likeliest word-starting tokens fan out into n rows that continue from copies of its KV cache,
+    completed greedily, one batched step per piece, for the words still growing (the LM head, 262,144
+    words wide on Gemma, costs more per row than the body). A generator for `lm.heads_together`: it
+    yields the hidden states whose logits it needs, so other searches share its products with the head.
     """
     tokenizer = lm.tokenizer
     check_fits(lm, len(prefix_ids) + 1 + CJK_WORD_PIECES)  # the prefix, the first token, the pieces after it
