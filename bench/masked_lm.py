@@ -5,7 +5,8 @@
     .venv/bin/python bench/masked_lm.py --latency-only  # the latency table only
     .venv/bin/python bench/masked_lm.py --model NAME    # another registered causal model (default: the bundled one)
     .venv/bin/python bench/masked_lm.py --set zh --model Gemma-3-270M   # the 36 Chinese sentences (cloze_zh)
-    .venv/bin/python bench/masked_lm.py --set zh --model Gemma-3-270M --before a408a13  # beside an old commit
+    .venv/bin/python bench/masked_lm.py --set zh --model Gemma-3-270M --before a408a13  # beside an old commit: wall and
+        CPU time, and whether the answers are the same (the sentences whose words differ, the largest probability change)
 
 Targets (issue 4): the right word in the top 5 for >= 7 sentences in 10; one fill with one mask < 2 s,
 with several masks < 6 s, on 2 CPU cores. Chinese (issue 14): >= 60 % in the top 5 on Gemma-3-270M,
