@@ -5,7 +5,8 @@
     .venv/bin/python bench/masked_lm.py --latency-only  # the latency table only
     .venv/bin/python bench/masked_lm.py --model NAME    # another registered causal model (default: the bundled one)
     .venv/bin/python bench/masked_lm.py --set zh --model Gemma-3-270M   # the 36 Chinese sentences (cloze_zh)
-    .venv/bin/python bench/masked_lm.py --set zh --model Gemma-3-270M --before a408a13  # beside an old commit
+    .venv/bin/python bench/masked_lm.py --set zh --model Gemma-3-270M --before a408a13  # beside an old commit: wall and
+        CPU time, and whether the answers are the same (the sentences whose words differ, the largest probability change)
 
 Targets (issue 4): the right word in the top 5 for >= 7 sentences in 10; one fill with one mask < 2 s,
 with several masks < 6 s, on 2 CPU cores. Chinese (issue 14): >= 60 % in the top 5 on Gemma-3-270M,
@@ -82,11 +83,15 @@ def hit_rate(
     )[part]
     by_group = {name: collections.defaultdict(list) for name in contenders}
     firsts, seconds = {name: [] for name in contenders}, {name: [] for name in contenders}
+    cpu, fillers = {name: [] for name in contenders}, {name: [] for name in contenders}
     for row in rows:
         line = []
         for name, fill_mask in contenders.items():
+            cpu_started = time.process_time()
             result = fill_mask(lm, lm, row.text, top_k)
+            cpu[name].append(time.process_time() - cpu_started)
             seconds[name].append(result.seconds)
+            fillers[name].append({c.token: c.prob for c in result.masks[0].candidates})
             words = [c.token.lower() for c in result.masks[0].candidates]
             answers = {answer.lower() for answer in row.answers}
             hit, first = bool(answers & set(words)), bool(words) and words[0] in answers
@@ -109,8 +114,24 @@ def hit_rate(
     for name in contenders:
         print(
             f"{name}: top-1 {sum(firsts[name])}/{len(rows)}, top-{top_k} {sum(by_group[name]['all'])}/{len(rows)}; "
-            f"seconds per call median {statistics.median(seconds[name]):.2f}, max {max(seconds[name]):.2f}"
+            f"seconds per call median {statistics.median(seconds[name]):.2f}, max {max(seconds[name]):.2f}; "
+            f"CPU seconds median {statistics.median(cpu[name]):.2f}"
         )
+    if before:
+        same_answers(rows, fillers)
+
+
+def same_answers(rows: list, fillers: dict[str, list[dict[str, float]]]) -> None:
+    """Whether today's code gives the old commit's answers: the sentences whose top words differ, and the
+    largest change of a probability among the words both give."""
+    old, new = fillers["before"], fillers["after"]
+    moved = max((abs(o[w] - n[w]) for o, n in zip(old, new) for w in o.keys() & n.keys()), default=0.0)
+    differ = [(row.text, list(o), list(n)) for row, o, n in zip(rows, old, new) if list(o) != list(n)]
+    print(
+        f"before vs after: {len(differ)} of {len(rows)} sentences rank other words; largest probability change {moved:.1e}"
+    )
+    for text, o, n in differ:
+        print(f"  {text}\n    before {o}\n    after  {n}")
 
 
 def latency(lm: models.LoadedModel, language: str) -> None:

@@ -2,23 +2,27 @@
 
 One place per idea: how a token is shown, which id pads, whether a text fits the context,
 what a document starts with, where the final norm and the decoder layers are, one forward
-in inference mode, greedy decoding, and the log-likelihood of whole sentences. A new
+in inference mode (a kept one for a prompt's fixed start; several searches sharing each product
+with the LM head), greedy decoding, and the log-likelihood of whole sentences. A new
 architecture touches the model registry and this file only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import copy
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from . import i18n
+from . import cache, i18n
 from .checks import ExplorerError
 from .models import LoadedModel
 
 HEAD_CHUNK = 512  # rows of the LM head computed at once while scoring: bounds the logits' memory
 VOCAB_CHUNK = 16_384  # words of the LM head computed at once by `head_chunks`: (64, 16384) floats stay in cache
+PREFIX_FORWARDS = 16  # one-row forwards kept (logits and KV cache): a prompt's fixed opening, a left context
 DOCUMENT_SEPARATORS = ("<|endoftext|>",)  # GPT-2, SmolLM2 and Qwen separate pretraining documents with it
 
 
@@ -150,6 +154,63 @@ def forward(lm: LoadedModel, ids: torch.Tensor, past=None, keep: int = 1, **opti
         return lm.model(input_ids=ids, past_key_values=past, use_cache=True, logits_to_keep=keep, **options)
 
 
+_PREFIX_FORWARDS = cache.named("prefix forwards", PREFIX_FORWARDS)
+
+
+def cached_forward(lm: LoadedModel, ids: Sequence[int], opening: Sequence[int] = ()) -> tuple[torch.Tensor, object]:
+    """One row's forward: the logits after its last token (vocab,) and its KV cache, a copy the caller
+    may extend or repeat. The forward is kept per model and tokens, so the steps that continue one text
+    (a blank's left context) run it once. With `opening`, a fixed start of many prompts (a few-shot
+    template's examples), only the opening is kept and the rest of `ids` runs after a copy of its cache
+    (when `ids` do not start with it, as when the tokenizer merged across its end, `ids` run whole)."""
+    opening = list(opening)
+    if not opening or list(ids[: len(opening)]) != opening or len(ids) == len(opening):
+        logits, past = _PREFIX_FORWARDS.get((lm.name, tuple(ids)), lambda: _last_logits_and_cache(lm, ids))
+        return logits, copy.deepcopy(past)
+    _, past = cached_forward(lm, opening)
+    return _last_logits_and_cache(lm, ids[len(opening) :], past)
+
+
+def _last_logits_and_cache(lm: LoadedModel, ids: Sequence[int], past=None) -> tuple[torch.Tensor, object]:
+    out = forward(lm, torch.tensor([list(ids)]), past)
+    return out.logits[0, -1], out.past_key_values  # (vocab,), the cache
+
+
+def hidden_forward(lm: LoadedModel, ids: torch.Tensor, past=None) -> tuple[torch.Tensor, object]:
+    """The transformer without its LM head, in inference mode for this call only: the final-normed
+    hidden states (batch, n, d) of `ids` (batch, n) after `past`, and the extended KV cache."""
+    with torch.inference_mode():
+        out = lm.model.base_model(input_ids=ids, past_key_values=past, use_cache=True)
+    return out.last_hidden_state, out.past_key_values
+
+
+def heads_together(lm: LoadedModel, steps: Sequence[Generator[torch.Tensor, torch.Tensor, Any]]) -> list:
+    """Run `steps` in lockstep and return what each returns. Each is a generator that yields the
+    final-normed hidden states (rows, d) whose logits it needs and is sent their logits (rows, vocab).
+    Each round, the rows every waiting generator yielded go through ONE product with the LM head: a
+    product reads the whole head (Gemma's: 262,144 × 640 floats) whatever its rows, so on a CPU a
+    product of 4 rows costs nearly as much as one of 32, and several searches cost little more than one."""
+    results: list = [None] * len(steps)
+    waiting: dict[int, torch.Tensor] = {}  # each running generator's rows, (rows, d)
+
+    def advance(index: int, logits: torch.Tensor | None) -> None:
+        try:
+            waiting[index] = steps[index].send(logits)
+        except StopIteration as done:
+            waiting.pop(index, None)
+            results[index] = done.value
+
+    for index in range(len(steps)):
+        advance(index, None)
+    while waiting:
+        order, sizes = list(waiting), [len(rows) for rows in waiting.values()]
+        with torch.inference_mode():
+            logits = head_logits(lm.model, torch.cat([waiting[index] for index in order]))  # (all rows, vocab)
+        for index, part in zip(order, logits.split(sizes)):
+            advance(index, part)
+    return results
+
+
 def greedy_steps(lm: LoadedModel, ids: torch.Tensor, past=None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Greedy decoding, one KV-cached forward per step, for a batch of rows at once.
 
@@ -204,7 +265,10 @@ def shared_prefix_logprobs(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> li
     """log p(row[1:] | row[0]) for token rows that start alike (one text, other words in a blank),
     the same numbers as scoring each row on its own, in two forwards: the rows' longest common start
     runs once, and its KV cache is shared by the batch of their right-padded ends (a causal model's
-    real tokens never look at the pads after them). The LM head runs on the common start once."""
+    real tokens never look at the pads after them). The LM head runs once per distinct prefix: a
+    token's log-probabilities depend only on the tokens up to it, so rows that go on alike past the
+    common start (北京 and 北京市 in one blank, one sentence's two tokenisations up to where they part)
+    share those rows of logits, the costliest step (262,144 words wide on Gemma)."""
     rows = [list(row) for row in rows]
     check_fits(lm, max(len(row) for row in rows))
     shared = 1  # the common start, at least the first token, leaving every row one token of its own
@@ -215,6 +279,14 @@ def shared_prefix_logprobs(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> li
     longest = max(len(end) for end in ends)
     end_ids = torch.tensor([end + [pad_id(lm)] * (longest - len(end)) for end in ends])  # (batch, longest)
     real = torch.tensor([[j < len(end) for j in range(longest)] for end in ends])  # (batch, longest)
+    # Each real end token (row-major, as `before[real]` lists them) is predicted by its row's prefix before it.
+    prefixes = [tuple(row[: shared + j]) for row, end in zip(rows, ends) for j in range(len(end))]
+    first_place: dict[tuple[int, ...], int] = {}  # each distinct prefix: the first end token it predicts
+    for place, prefix in enumerate(prefixes):
+        first_place.setdefault(prefix, place)
+    number = {prefix: n for n, prefix in enumerate(first_place)}
+    source = torch.tensor([number[prefix] for prefix in prefixes], dtype=torch.long)  # (n_real,)
+    firsts = torch.tensor(list(first_place.values()), dtype=torch.long)  # (n_distinct,)
     with torch.inference_mode():
         first = lm.model.base_model(input_ids=start, use_cache=True)
         past = first.past_key_values
@@ -223,21 +295,29 @@ def shared_prefix_logprobs(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> li
         start_hidden = first.last_hidden_state[0]  # (shared, d)
         # Each end token is predicted by the position before it: the common start's last, then its own row.
         before = torch.cat([start_hidden[-1].expand(len(rows), 1, -1), hidden[:, :-1]], 1)  # (batch, longest, d)
-        start_score = target_logprobs(lm.model, start_hidden[:-1], start[0, 1:]).double().sum()
-        end_scores = target_logprobs(lm.model, before[real], end_ids[real])  # (n_real,)
+        # One product with the LM head: the common start's tokens, then the ends' distinct prefixes.
+        scores = target_logprobs(
+            lm.model,
+            torch.cat([start_hidden[:-1], before[real][firsts]]),  # (shared - 1 + n_distinct, d)
+            torch.cat([start[0, 1:], end_ids[real]]),
+            torch.cat([torch.arange(shared - 1), source + shared - 1]),
+        ).double()  # (shared - 1 + n_real,)
     which = torch.arange(len(rows))[:, None].expand_as(real)[real]  # the row of each real end token
-    totals = torch.full((len(rows),), float(start_score), dtype=torch.float64)
-    return totals.index_add_(0, which, end_scores.double()).tolist()
+    totals = torch.full((len(rows),), float(scores[: shared - 1].sum()), dtype=torch.float64)
+    return totals.index_add_(0, which, scores[shared - 1 :]).tolist()
 
 
-def target_logprobs(model: nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """log p(target) at each final-normed hidden state (n, d) -> (n,): the LM head and its softmax over
-    the vocabulary, HEAD_CHUNK rows at a time to bound the logits' memory."""
+def target_logprobs(
+    model: nn.Module, hidden: torch.Tensor, targets: torch.Tensor, source: torch.Tensor | None = None
+) -> torch.Tensor:
+    """log p(target) at final-normed hidden states (n, d) -> (n_targets,): the LM head and its softmax
+    over the vocabulary, HEAD_CHUNK rows at a time to bound the logits' memory. Target i is predicted
+    by hidden state `source[i]` (several targets may share one), by default by hidden state i."""
+    source = torch.arange(len(targets)) if source is None else source  # (n_targets,)
     head = model.get_output_embeddings()
-    return torch.cat(
-        [
-            head(hidden[i : i + HEAD_CHUNK]).float().log_softmax(-1).gather(1, targets[i : i + HEAD_CHUNK, None])[:, 0]
-            for i in range(0, len(targets), HEAD_CHUNK)
-        ]
-        or [torch.zeros(0)]
-    )
+    scores = torch.zeros(len(targets))  # (n_targets,)
+    for i in range(0, len(hidden), HEAD_CHUNK):
+        logprobs = head(hidden[i : i + HEAD_CHUNK]).float().log_softmax(-1)  # (chunk, vocab)
+        here = (source >= i) & (source < i + len(logprobs))  # (n_targets,): the targets this chunk predicts
+        scores[here] = logprobs[source[here] - i, targets[here]]
+    return scores

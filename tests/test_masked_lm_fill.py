@@ -51,9 +51,9 @@ def test_a_chinese_blank_asks_each_source_for_half_as_many_words(monkeypatch):
     from explorer.masked_lm import fill, rescoring
 
     asked = []
-    ask = rescoring.asked_words
+    ask = rescoring.asked_steps
     monkeypatch.setattr(
-        rescoring, "asked_words", lambda lm, text, masks, index, n: asked.append(n) or ask(lm, text, masks, index, n)
+        rescoring, "asked_steps", lambda lm, text, masks, index, n: asked.append(n) or ask(lm, text, masks, index, n)
     )
     lm = tiny_gemma()
     masked_lm.fill_mask(lm, lm, "The capital of France is [MASK].", top_k=12)

@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from explorer import masked_lm
-from explorer.lm import document_start_ids, encode_document
+from explorer.lm import document_start_ids, encode_document, heads_together
 from explorer.masked_lm.blanks import is_cjk
 from explorer.masked_lm.left_only import (
     CJK_WORD_CHARS,
     _WordInProgress,
     blank_ids,
-    next_words,
     starts_cjk,
     starts_word,
+    word_steps,
 )
 from explorer.masked_lm.words import word_tokens
 from explorer.segments import token_bytes
@@ -61,7 +61,7 @@ def reference_next_words(lm, prefix_ids: list[int], n: int, after_space: bool) -
 def test_next_words_equal_the_slow_reference(build, prefix, after_space):
     lm = build()
     prefix_ids = encode_document(lm.tokenizer, prefix)
-    words = next_words(lm, prefix_ids, 6, after_space)
+    words = heads_together(lm, [word_steps(lm, prefix_ids, 6, after_space)])[0]
     expected = reference_next_words(lm, prefix_ids, 6, after_space)
     assert [word for word, _ in words] == sorted(expected, key=lambda word: -expected[word])
     assert [prob for _, prob in words] == pytest.approx([expected[word] for word, _ in words], rel=1e-4)
@@ -95,7 +95,7 @@ def test_a_chinese_word_is_one_to_four_whole_characters():
 @pytest.mark.parametrize("build", [tiny_llama, tiny_gemma])
 def test_next_words_after_chinese_text_are_whole_characters(build):
     lm = build()
-    words = next_words(lm, encode_document(lm.tokenizer, "中国的首都是"), 8, after_space=False)
+    words = heads_together(lm, [word_steps(lm, encode_document(lm.tokenizer, "中国的首都是"), 8, False)])[0]
     assert words and all("\ufffd" not in word and word for word, _ in words)
     cjk = [word for word, _ in words if all(is_cjk(c) for c in word)]
     assert all(1 <= len(word) <= CJK_WORD_CHARS for word in cjk)

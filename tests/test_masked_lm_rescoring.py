@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from explorer import masked_lm
-from explorer.lm import encode_document
+from explorer.lm import encode_document, heads_together
 from explorer.masked_lm import rescoring
 from explorer.masked_lm.blanks import check_fill_text
 from explorer.masked_lm.words import word_tokens
@@ -115,16 +115,16 @@ def test_several_blanks_are_scored_one_batch_per_blank(build, monkeypatch):
 
 def test_an_instruct_model_is_asked_in_a_chat_turn_and_a_base_model_in_a_plain_prompt(monkeypatch):
     seen = []
-    ask = rescoring.next_words
-    monkeypatch.setattr(rescoring, "next_words", lambda lm, ids, *rest: seen.append(ids) or ask(lm, ids, *rest))
+    ask = rescoring.word_steps
+    monkeypatch.setattr(rescoring, "word_steps", lambda lm, ids, *rest: seen.append(ids) or ask(lm, ids, *rest))
     text, masks = check_fill_text("The capital of [MASK] is Paris.")
     chat = tiny_llama(context=512, chat=True)
-    how, words = rescoring.asked_words(chat, text, masks, 0, 5)
+    how, words = heads_together(chat, [rescoring.asked_steps(chat, text, masks, 0, 5)])[0]
     assert how == "instruct" and 1 <= len(words) <= 5
     assert chat.tokenizer.decode(seen[-1]).startswith("<|system|>You fill in blanks")
     assert chat.tokenizer.decode(seen[-1]).endswith("<|assistant|>Filled in: The capital of")
     base = tiny_gemma()  # no chat template, like Gemma 3 270M
-    how, words = rescoring.asked_words(base, text, masks, 0, 5)
+    how, words = heads_together(base, [rescoring.asked_steps(base, text, masks, 0, 5)])[0]
     assert how == "prompt" and 1 <= len(words) <= 5
     assert seen[-1][0] == base.tokenizer.bos_token_id
     assert base.tokenizer.decode(seen[-1][1:]) == (

@@ -11,11 +11,12 @@ import time
 from dataclasses import dataclass
 
 from .. import checks, i18n
+from ..lm import heads_together
 from ..models import LoadedModel, Progress
 from .blanks import Filler, check_fill_text, fill_text, writes_cjk
-from .left_only import left_only_predictions
+from .left_only import left_only_steps
 from .masked import masked_lm_predictions
-from .rescoring import proposals, rescore
+from .rescoring import proposal_searches, proposals, rescore
 
 MAX_TOP_K = 50
 MIN_CANDIDATES_PER_SOURCE = 10  # each source proposes max(this, top_k) words per blank
@@ -54,9 +55,10 @@ def fill_mask(
     top_k = checks.number(top_k, "top_k", 1, MAX_TOP_K, integer=True)
     n = max(MIN_CANDIDATES_PER_SOURCE, top_k)
     progress(0.1, i18n.message("Left-to-right prediction from the left context only", {}))
-    left_only, contexts = left_only_predictions(causal, text, masks, n)
+    left_only_search = left_only_steps(causal, text, masks, n)
     if lm.spec.kind == "masked":  # not "has a mask token": Gemma 3's causal vocabulary has an unused <mask>
         method = "masked-lm"
+        left_only, contexts = heads_together(causal, [left_only_search])[0]
         progress(
             0.5, i18n.message("{model}: one forward pass for all {n} blank(s)", {"model": lm.name, "n": len(masks)})
         )
@@ -69,7 +71,15 @@ def fill_mask(
     else:
         method = "causal-rescoring"
         per_source = n // CJK_SHARE if writes_cjk(text) else n
-        proposed, provisional = proposals(lm, text, masks, left_only, per_source, progress)
+        blanks = ", ".join(str(index + 1) for index in range(len(masks)))
+        progress(0.3, i18n.message("Asking {model} to fill blank {n}", {"model": lm.name, "n": blanks}))
+        searches = proposal_searches(lm, text, masks, per_source)
+        # One model makes both: its searches run in lockstep, one product with the LM head per step for all.
+        together = [left_only_search] if causal is lm else []
+        results = heads_together(lm, [*together, *searches.values()])
+        left_only, contexts = results.pop(0) if together else heads_together(causal, [left_only_search])[0]
+        found = dict(zip(searches, results))
+        proposed, provisional = proposals(lm, text, masks, left_only, found, per_source)
         n_sentences = sum(len(words) for words in proposed)
         progress(0.75, i18n.message("Scoring {n} complete sentences, one batch per blank", {"n": n_sentences}))
         candidates, scored = rescore(lm, text, proposed, provisional)

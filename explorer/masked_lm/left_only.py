@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Generator
 
 import torch
 
-from ..lm import check_fits, document_start_ids, forward, token_texts
+from ..lm import cached_forward, check_fits, document_start_ids, hidden_forward, token_texts
 from ..models import LoadedModel
 from ..segments import token_bytes
 from .blanks import Filler, is_cjk, left_context, prefix_and_space
@@ -82,18 +83,23 @@ class _WordInProgress:
         self.prob *= prob
 
 
-def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool) -> list[tuple[str, float]]:
+def word_steps(
+    lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool, opening: list[int] | None = None
+) -> Generator[torch.Tensor, torch.Tensor, list[tuple[str, float]]]:
     """The n most likely next *words* after `prefix_ids`, each with its probability, most likely first.
 
-    The prefix runs once; its n likeliest word-starting tokens fan out into n rows that continue
-    from copies of its KV cache, completed greedily, one batched step per piece, for the words
-    still growing (the LM head, 262,144 words wide on Gemma, costs more per row than the body).
+    The prefix runs once (`lm.cached_forward`: kept, as the one-token words after a left context
+    continue it too; with `opening`, the fixed start of a prompt, only that start is kept); its n
+    likeliest word-starting tokens fan out into n rows that continue from copies of its KV cache,
+    completed greedily, one batched step per piece, for the words still growing (the LM head, 262,144
+    words wide on Gemma, costs more per row than the body). A generator for `lm.heads_together`: it
+    yields the hidden states whose logits it needs, so other searches share its products with the head.
     """
     tokenizer = lm.tokenizer
     check_fits(lm, len(prefix_ids) + 1 + CJK_WORD_PIECES)  # the prefix, the first token, the pieces after it
     # The fan-out: one forward over the prefix, and the n likeliest tokens that start a word.
-    out = forward(lm, torch.tensor([prefix_ids]))
-    probs = out.logits[0, -1].float().softmax(-1)  # (vocab,)
+    logits, past = cached_forward(lm, prefix_ids, opening or ())
+    probs = logits.float().softmax(-1)  # (vocab,)
     likeliest = probs.topk(min(FIRST_TOKENS_SEEN * n, len(probs))).indices.tolist()
     special = set(tokenizer.all_special_ids)
     firsts = [
@@ -103,15 +109,15 @@ def next_words(lm: LoadedModel, prefix_ids: list[int], n: int, after_space: bool
     ][:n]
     if not firsts:
         return []
-    past = out.past_key_values
     past.batch_repeat_interleave(len(firsts))  # one copy of the prefix's cache per word
     # The completion: each row's greedy next token joins its word while it continues the word. A word
     # that ends leaves the batch (its row of the cache too), so each step runs the open words only.
     growing = list(range(len(firsts)))  # the words still open, in the batch's order
     feed = torch.tensor([w.ids[0] for w in firsts])[:, None]  # (open, 1)
     while growing:
-        out = forward(lm, feed, past)
-        probs = out.logits[:, -1].float().softmax(-1)  # (open, vocab)
+        hidden, past = hidden_forward(lm, feed, past)  # (open, 1, d)
+        logits = yield hidden[:, -1]  # (open, vocab)
+        probs = logits.float().softmax(-1)  # (open, vocab)
         best = probs.argmax(-1)  # (open,)
         ids = best.tolist()
         kept = []
@@ -140,15 +146,16 @@ def blank_ids(tokenizer, left: str) -> list[int]:
     return document_start_ids(tokenizer) + word_tokens(tokenizer, prefix_and_space(left)[0])
 
 
-def left_only_predictions(
+def left_only_steps(
     lm: LoadedModel, text: str, masks: list[re.Match], n: int
-) -> tuple[list[list[Filler]], list[str]]:
+) -> Generator[torch.Tensor, torch.Tensor, tuple[list[list[Filler]], list[str]]]:
     """Each blank from the words before it alone, the earlier blanks holding the model's own best
-    guess, as a left-to-right model would write the text: (words per blank, each blank's left context)."""
+    guess, as a left-to-right model would write the text: (words per blank, each blank's left context).
+    A generator for `lm.heads_together` (run it beside other searches of the same model)."""
     predictions, contexts, guesses = [], [], []
     for index in range(len(masks)):
         left = left_context(text, masks, index, guesses)
-        words = next_words(lm, blank_ids(lm.tokenizer, left), n, prefix_and_space(left)[1])
+        words = yield from word_steps(lm, blank_ids(lm.tokenizer, left), n, prefix_and_space(left)[1])
         predictions.append([Filler(w, p, math.log(p) if p > 0 else -math.inf, "left context") for w, p in words])
         contexts.append(left)
         guesses.append(words[0][0] if words else "…")

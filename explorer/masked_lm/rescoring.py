@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Generator
 
 import torch
 
-from .. import i18n
 from ..lm import document_start_ids, encode_document, shared_prefix_logprobs
-from ..models import LoadedModel, Progress
+from ..models import LoadedModel
 from .blanks import Filler, fill_text, is_cjk, left_context, prefix_and_space, writes_cjk
-from .left_only import next_words
-from .one_token_words import one_token_words
+from .left_only import word_steps
+from .one_token_words import one_token_steps, one_token_words
 from .words import word_tokens
 
 FILL_INSTRUCTION = (
@@ -53,17 +53,20 @@ FEW_SHOT_ZH = (
 )
 
 
-def asked_words(lm: LoadedModel, text: str, masks: list[re.Match], index: int, n: int) -> tuple[str, list[str]]:
+def asked_steps(
+    lm: LoadedModel, text: str, masks: list[re.Match], index: int, n: int
+) -> Generator[torch.Tensor, torch.Tensor, tuple[str, list[str]]]:
     """The words the model gives when shown the whole sentence (blank `index` as ___, the others as …)
     and asked to fill it, and how it was asked ("instruct" or "prompt"). Its answer is started for
-    it up to the blank, so its next word is its filler (a Chinese base model: FEW_SHOT_ZH)."""
+    it up to the blank, so its next word is its filler (a Chinese base model: FEW_SHOT_ZH). A
+    generator for `lm.heads_together` (`left_only.word_steps`)."""
     tokenizer = lm.tokenizer
     shown = fill_text(text, ["___" if i == index else "…" for i in range(len(masks))])
     chinese, chat = writes_cjk(text), bool(getattr(tokenizer, "chat_template", None))
     if chinese and not chat:  # a base model, shown the pattern: its next word is its filler
-        return "prompt", [
-            word for word, _ in next_words(lm, encode_document(tokenizer, FEW_SHOT_ZH.format(sentence=shown)), n, False)
-        ]
+        prompt = encode_document(tokenizer, FEW_SHOT_ZH.format(sentence=shown))
+        opening = encode_document(tokenizer, FEW_SHOT_ZH.split("{sentence}")[0])  # the examples: run once per model
+        return "prompt", [word for word, _ in (yield from word_steps(lm, prompt, n, False, opening))]
     instruction, system = (FILL_INSTRUCTION_ZH, FILL_SYSTEM_ZH) if chinese else (FILL_INSTRUCTION, FILL_SYSTEM)
     question = instruction.format(sentence=shown)
     prefix, after_space = prefix_and_space(left_context(text, masks, index, ["…"] * index))
@@ -78,26 +81,41 @@ def asked_words(lm: LoadedModel, text: str, masks: list[re.Match], index: int, n
     else:  # a base model: the question as a plain document
         ids = encode_document(tokenizer, question + "\n")
     ids += tokenizer(answer, add_special_tokens=False)["input_ids"]
-    return ("instruct" if chat else "prompt"), [word for word, _ in next_words(lm, ids, n, after_space)]
+    return ("instruct" if chat else "prompt"), [word for word, _ in (yield from word_steps(lm, ids, n, after_space))]
+
+
+def proposal_searches(lm: LoadedModel, text: str, masks: list[re.Match], n: int) -> dict[tuple[str, int], Generator]:
+    """The searches that propose every blank's words, generators to run together (`lm.heads_together`,
+    beside the left-only predictions when the same model makes them): per blank, the asked model's
+    words ("asked", index) and, in Chinese after some text, the left context's one-token words that
+    the next tokens after the blank follow best ("next token", index)."""
+    searches: dict[tuple[str, int], Generator] = {}
+    for index, mask in enumerate(masks):
+        searches["asked", index] = asked_steps(lm, text, masks, index, n)
+        if writes_cjk(text) and text[: mask.start()].strip():
+            left = left_context(text, masks, index, ["…"] * index)
+            searches["next token", index] = one_token_steps(lm, left, text[mask.end() :])
+    return searches
 
 
 def proposals(
-    lm: LoadedModel, text: str, masks: list[re.Match], left_only: list[list[Filler]], n: int, progress: Progress
+    lm: LoadedModel, text: str, masks: list[re.Match], left_only: list[list[Filler]], found: dict, n: int
 ) -> tuple[list[dict[str, set[str]]], list[str]]:
     """Per blank, every proposed word and where it came from ({"Paris": {"left context", "instruct"}}),
-    and the word each blank holds while the others are scored (the asked model's first guess)."""
+    and the word each blank holds while the others are scored (the asked model's first guess), from
+    what the `proposal_searches` found."""
     words_per_blank, provisional = [], []
     for index in range(len(masks)):
-        asking = i18n.message("Asking {model} to fill blank {n}", {"model": lm.name, "n": index + 1})
-        progress(0.3 + 0.4 * index / len(masks), asking)
-        how, asked = asked_words(lm, text, masks, index, n)
+        how, asked = found["asked", index]
         # A blank that starts the text has no left context: what "left context" proposes there is only how
         # documents start ("The", "import"), scored for nothing, unless the asked model proposed nothing.
         starts_text = not text[: masks[index].start()].strip() and asked
         guessed = [] if starts_text else [(f.token, "left context") for f in left_only[index][:n]]
         if writes_cjk(text) and not starts_text:  # Chinese: the left context's one-token words, picked by the right
-            left = left_context(text, masks, index, ["…"] * index)
-            guessed += [(w, "next token") for w in one_token_words(lm, left, text[masks[index].end() :])]
+            if ("next token", index) not in found:  # a blank at the start the asked model had no word for
+                left = left_context(text, masks, index, ["…"] * index)
+                found["next token", index] = one_token_words(lm, left, text[masks[index].end() :])
+            guessed += [(w, "next token") for w in found["next token", index]]
         words: dict[str, set[str]] = {}
         for word, source in [*guessed, *((w, how) for w in asked)]:
             for shorter in cjk_prefixes(lm.tokenizer, word):  # 北京市: 北京 and 北京市, the sentence picks
@@ -137,16 +155,17 @@ def rescore(
         sentences = [
             fill_text(text, [word if i == index else provisional[i] for i in range(len(proposed))]) for word in words
         ]
-        # The tokenizer's tokens, one batch after their common start (`shared_prefix_logprobs`); in Chinese,
-        # a second batch of the word-by-word tokens that differ from them (most are the same).
+        # The tokenizer's tokens and, in Chinese, the word-by-word tokens that differ from them (most are
+        # the same), in one batch after their common start (`shared_prefix_logprobs`).
         rows = [start + lm.tokenizer(sentence, add_special_tokens=False)["input_ids"] for sentence in sentences]
-        totals = torch.tensor(shared_prefix_logprobs(lm, rows), dtype=torch.float64)  # (words,)
-        if writes_cjk(text):
-            cut = [start + word_tokens(lm.tokenizer, sentence) for sentence in sentences]
-            other = [j for j in range(len(rows)) if cut[j] != rows[j]]
-            if other:
-                scores = torch.tensor(shared_prefix_logprobs(lm, [cut[j] for j in other]), dtype=torch.float64)
-                totals[other] = torch.stack([totals[other], scores]).logsumexp(0)  # p(text) sums its tokenisations
+        cut = [start + word_tokens(lm.tokenizer, sentence) for sentence in sentences] if writes_cjk(text) else rows
+        other = [j for j in range(len(rows)) if cut[j] != rows[j]]
+        scores = torch.tensor(shared_prefix_logprobs(lm, rows + [cut[j] for j in other]), dtype=torch.float64)
+        totals = scores[: len(rows)]  # (words,)
+        if other:
+            totals[other] = torch.stack([totals[other], scores[len(rows) :]]).logsumexp(
+                0
+            )  # p(text) sums its tokenisations
         totals = totals.tolist()
         norm = torch.tensor(totals, dtype=torch.float64).logsumexp(0).item()
         fillers = [
