@@ -1,13 +1,12 @@
-"""explorer.lm's forwards that share work: a kept prefix's forward, several searches' rows in one LM-head
-product, and scores that compute the head once per distinct prefix — each the same numbers as a plain
-forward over the whole text (tiny models)."""
+"""explorer.lm's forwards that share work: a kept prefix's forward and scores that compute the head once per
+distinct prefix — each the same numbers as a plain forward over the whole text (tiny models)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from explorer.lm import cached_forward, heads_together, hidden_forward, shared_prefix_logprobs
+from explorer.lm import cached_forward, shared_prefix_logprobs
 
 from builders import tiny_gemma, tiny_llama
 
@@ -38,41 +37,6 @@ def test_a_kept_opening_gives_the_logits_of_a_whole_forward(build):
     # Ids that do not start with the opening run whole.
     logits, past = cached_forward(lm, [2, 5, 9], opening=[1, 5])
     assert torch.allclose(logits.float().log_softmax(-1), full_logprobs(lm, [2, 5, 9])[-1], atol=1e-5)
-
-
-def greedy_search(lm, ids: list[int], steps: int):
-    """A small search in the form heads_together runs: yields hidden rows, is sent their logits."""
-    hidden, past = hidden_forward(lm, torch.tensor([ids]))
-    chosen = []
-    for _ in range(steps):
-        logits = yield hidden[:, -1]  # (1, vocab)
-        chosen.append(int(logits[0].argmax()))
-        hidden, past = hidden_forward(lm, torch.tensor([[chosen[-1]]]), past)
-    return chosen
-
-
-def plain_greedy(lm, ids: list[int], steps: int) -> list[int]:
-    """The reference: each next token from a whole forward over the text so far, no cache."""
-    chosen = []
-    for _ in range(steps):
-        chosen.append(int(full_logprobs(lm, ids + chosen)[-1].argmax()))
-    return chosen
-
-
-@pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
-def test_searches_run_together_find_what_each_finds_alone(build):
-    lm = build()
-    searches = [([1, 5, 9], 4), ([1, 30], 2), ([1, 7, 7, 7, 2], 3)]
-    alone = [plain_greedy(lm, ids, steps) for ids, steps in searches]
-    products = []
-    head = lm.model.get_output_embeddings()
-    hook = head.register_forward_hook(lambda module, args, out: products.append(len(args[0])))
-    try:
-        together = heads_together(lm, [greedy_search(lm, ids, steps) for ids, steps in searches])
-    finally:
-        hook.remove()
-    assert together == alone
-    assert products == [3, 3, 2, 1]  # one product per round, with the rows of every search still running
 
 
 @pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from explorer import masked_lm
-from explorer.lm import document_start_ids, encode_document, heads_together
+from explorer.head_rounds import heads_together
+from explorer.lm import document_start_ids, encode_document
 from explorer.masked_lm.blanks import is_cjk
 from explorer.masked_lm.left_only import (
     CJK_WORD_CHARS,

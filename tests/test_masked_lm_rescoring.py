@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from explorer import masked_lm
-from explorer.lm import encode_document, heads_together
+from explorer.head_rounds import heads_together
+from explorer.lm import encode_document
 from explorer.masked_lm import rescoring
 from explorer.masked_lm.blanks import check_fill_text
 from explorer.masked_lm.words import word_tokens

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from .. import checks, i18n
-from ..lm import heads_together
+from ..head_rounds import heads_together
 from ..models import LoadedModel, Progress
 from .blanks import Filler, check_fill_text, fill_text, writes_cjk
 from .left_only import left_only_steps

@@ -16,7 +16,8 @@ from collections.abc import Generator
 
 import torch
 
-from ..lm import cached_forward, check_fits, document_start_ids, hidden_forward, token_texts
+from ..head_rounds import hidden_forward
+from ..lm import cached_forward, check_fits, document_start_ids, token_texts
 from ..models import LoadedModel
 from ..segments import token_bytes
 from .blanks import Filler, is_cjk, left_context, prefix_and_space
@@ -92,7 +93,7 @@ def word_steps(
     continue it too; with `opening`, the fixed start of a prompt, only that start is kept); its n
     likeliest word-starting tokens fan out into n rows that continue from copies of its KV cache,
     completed greedily, one batched step per piece, for the words still growing (the LM head, 262,144
-    words wide on Gemma, costs more per row than the body). A generator for `lm.heads_together`: it
+    words wide on Gemma, costs more per row than the body). A generator for `head_rounds.heads_together`: it
     yields the hidden states whose logits it needs, so other searches share its products with the head.
     """
     tokenizer = lm.tokenizer
@@ -151,7 +152,7 @@ def left_only_steps(
 ) -> Generator[torch.Tensor, torch.Tensor, tuple[list[list[Filler]], list[str]]]:
     """Each blank from the words before it alone, the earlier blanks holding the model's own best
     guess, as a left-to-right model would write the text: (words per blank, each blank's left context).
-    A generator for `lm.heads_together` (run it beside other searches of the same model)."""
+    A generator for `head_rounds.heads_together` (run it beside other searches of the same model)."""
     predictions, contexts, guesses = [], [], []
     for index in range(len(masks)):
         left = left_context(text, masks, index, guesses)

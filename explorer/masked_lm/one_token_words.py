@@ -23,7 +23,8 @@ from collections.abc import Generator
 
 import torch
 
-from ..lm import cached_forward, heads_together, hidden_forward, token_texts
+from ..head_rounds import heads_together, hidden_forward
+from ..lm import cached_forward, token_texts
 from ..models import LoadedModel
 from .blanks import MASK_PATTERN, is_cjk
 from .left_only import blank_ids
@@ -34,7 +35,7 @@ PEEK = 3  # tokens after the blank that pick among them
 KEEP = 5  # of them, proposed for the blank
 LOOKED_AT = 2_000  # the likeliest next tokens searched for ones that are whole CJK words
 CHUNK = 20  # words scored per batch, likeliest first, until the bound says no later word can be kept (a batch
-# is a round of the LM head beside the other searches, `lm.heads_together`: 20 rather than 8 is 19 % faster on
+# is a round of the LM head beside the other searches, `head_rounds.heads_together`: 20 rather than 8 is 19 % faster on
 # the 36 Chinese cloze sentences, the same words)
 
 
@@ -45,7 +46,7 @@ def one_token_words(lm: LoadedModel, left: str, right: str) -> list[str]:
 
 def one_token_steps(lm: LoadedModel, left: str, right: str) -> Generator[torch.Tensor, torch.Tensor, list[str]]:
     """The KEEP one-token CJK words likeliest after `left` and before the start of `right` (the text
-    after the blank up to the next blank). A generator for `lm.heads_together`: it yields the hidden
+    after the blank up to the next blank). A generator for `head_rounds.heads_together`: it yields the hidden
     states whose logits it needs."""
     tokenizer = lm.tokenizer
     before = blank_ids(tokenizer, left)

@@ -59,7 +59,7 @@ def asked_steps(
     """The words the model gives when shown the whole sentence (blank `index` as ___, the others as …)
     and asked to fill it, and how it was asked ("instruct" or "prompt"). Its answer is started for
     it up to the blank, so its next word is its filler (a Chinese base model: FEW_SHOT_ZH). A
-    generator for `lm.heads_together` (`left_only.word_steps`)."""
+    generator for `head_rounds.heads_together` (`left_only.word_steps`)."""
     tokenizer = lm.tokenizer
     shown = fill_text(text, ["___" if i == index else "…" for i in range(len(masks))])
     chinese, chat = writes_cjk(text), bool(getattr(tokenizer, "chat_template", None))
@@ -85,7 +85,7 @@ def asked_steps(
 
 
 def proposal_searches(lm: LoadedModel, text: str, masks: list[re.Match], n: int) -> dict[tuple[str, int], Generator]:
-    """The searches that propose every blank's words, generators to run together (`lm.heads_together`,
+    """The searches that propose every blank's words, generators to run together (`head_rounds.heads_together`,
     beside the left-only predictions when the same model makes them): per blank, the asked model's
     words ("asked", index) and, in Chinese after some text, the left context's one-token words that
     the next tokens after the blank follow best ("next token", index)."""
