@@ -128,6 +128,5 @@ class Occupancy:
             sys.setprofile(None)
 
 
-RUNNING = (
-    Occupancy()
-)  # the app's requests (views/common.user_errors counts each one) and page visits (views/traffic.py)
+# The app's requests (views/common.user_errors counts each one) and page visits (views/traffic.py).
+RUNNING = Occupancy()
