@@ -162,10 +162,8 @@ def rescore(
         other = [j for j in range(len(rows)) if cut[j] != rows[j]]
         scores = torch.tensor(shared_prefix_logprobs(lm, rows + [cut[j] for j in other]), dtype=torch.float64)
         totals = scores[: len(rows)]  # (words,)
-        if other:
-            totals[other] = torch.stack([totals[other], scores[len(rows) :]]).logsumexp(
-                0
-            )  # p(text) sums its tokenisations
+        if other:  # p(text) sums its tokenisations
+            totals[other] = torch.stack([totals[other], scores[len(rows) :]]).logsumexp(0)
         totals = totals.tolist()
         norm = torch.tensor(totals, dtype=torch.float64).logsumexp(0).item()
         fillers = [
