@@ -8,6 +8,7 @@ import gradio as gr
 import torch
 
 from explorer import cores, models
+from explorer.generation.scheduler import MAX_BATCH
 from explorer.views import (
     attention,
     generation,
@@ -97,6 +98,9 @@ def launch(demo: gr.Blocks, prevent_thread_lock: bool = False, **options) -> Non
     # The lecture pages are reached by links: no bar of pages (Gradio 6.31 draws one for routes even
     # with gr.Navbar(visible=False)).
     options.setdefault("css", ".nav-holder { display: none !important; }")
+    # Each running stream holds one of the server's worker threads: a full batch of generations, and
+    # room for the other tabs beside it (Gradio's default, 40, would hold a batch of 64 to 40 rows).
+    options.setdefault("max_threads", MAX_BATCH + 8)
     middleware = [traffic.MIDDLEWARE, long_links.MIDDLEWARE]  # page visits counted; long links answered
     demo.launch(i18n=I18N, prevent_thread_lock=True, app_kwargs={"middleware": middleware}, **options)
     long_links.accept(demo)  # a link with a long text opens with a note, never the server's bare error

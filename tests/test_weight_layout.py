@@ -3,6 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModelForCausalLM
 
@@ -143,3 +144,20 @@ def test_the_loop_on_the_bundled_model_equals_plain_generate_within_1e_5(bundled
     shown = torch.tensor([[c.raw_prob for c in [step, *step.top]] for step in result.steps])  # (32, 11)
     ids = torch.tensor([[c.token_id for c in [step, *step.top]] for step in result.steps])
     assert (shown - probs.gather(1, ids)).abs().max() < 1e-5
+
+
+def test_a_batch_of_sequences_is_multiplied_by_onednn_one_sequence_by_torch(monkeypatch):
+    weight = torch.randn(64, 96).T  # (out, in) shape, (in, out) memory: the wide layout
+    several, one = torch.randn(3, 5, 64), torch.randn(1, 5, 64)
+    calls = []
+    onednn = torch.ops.mkldnn._linear_pointwise
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", lambda *a: calls.append(a[0].shape) or onednn(*a))
+    with torch.inference_mode():
+        assert torch.equal(weight_layout.product(one, weight), F.linear(one, weight))
+        assert not calls  # one sequence: torch's own product
+        out = weight_layout.product(several, weight)
+    assert calls == [(15, 64)] and out.shape == (3, 5, 96)  # the batch's rows in one product
+    assert torch.allclose(out, F.linear(several, weight), rtol=1e-5, atol=1e-5)
+    with torch.enable_grad():
+        assert weight_layout.product(several, weight.requires_grad_()).requires_grad  # training: torch's own
+    assert calls == [(15, 64)]

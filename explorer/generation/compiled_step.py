@@ -143,8 +143,12 @@ def start(lm: LoadedModel) -> threading.Thread | None:
         cores.lowest_priority()  # its C++ builds too: they take the cores the requests leave
         try:
             with _ONE_AT_A_TIME, cores.RUNNING.giving_way(QUIET_SECONDS, LONGEST_PAUSE):
+                started = time.perf_counter()
                 step = CompiledStep(lm)
                 step.compile()
+            print(
+                f"[plm-explorer] {lm.name}: decoding step compiled in {time.perf_counter() - started:.0f} s", flush=True
+            )
         except Exception as error:  # noqa: BLE001 - no compiler, an unsupported model: eager it is
             log.warning("%s: decoding stays eager, compiling its step failed: %s", lm.name, error)
             return
