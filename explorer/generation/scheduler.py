@@ -37,15 +37,15 @@ from .sequence import Pick, Sequence
 # Sequences per forward; 1 = each alone. 32: a lecture hall's requests overlap by dozens, and every
 # row beyond a forward waits a whole generation in Gradio's queue (32 students: p95 ~17x one user's
 # latency at 16 rows, ~10x at 32). Past ~32 rows a forward on one thread is compute-bound (its time
-# grows with its rows), so more rows add little, and each running stream holds one of Gradio's 40
-# worker threads: 32 leaves 8 for the other tabs.
+# grows with its rows), so more rows add little (64 served 3 % more tokens per second than 32), and each
+# running stream holds one of the web server's worker threads (app.py asks for MAX_BATCH + 8).
 MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "32"))
 # Torch threads of a round's forwards once it feeds MANY_ROWS rows or more (0 = the process's own
 # count; the app's is 1). Forwards of many rows are compute-bound, so a machine whose two cores are the
-# app's own may serve a hall faster with 2; on this shared machine 2 served the same tokens per second
-# for 45 % more CPU (bench/hall.py), so it is opt-in. A forward of a few rows is bound by reading the
-# weights, as fast on one thread as on two, so it keeps the process's count. While they run, MKL's
-# thread count (process-wide) is this for the other tabs' requests too.
+# app's own may serve a hall faster with 2; here, beside the web server and the students' clients, 2
+# served 4-5 % more tokens per second for 45 % more CPU (bench/load.py), so it is opt-in. A forward of a
+# few rows is bound by reading the weights, as fast on one thread as on two, so it keeps the process's
+# count. While they run, MKL's thread count (process-wide) is this for the other tabs' requests too.
 BATCH_THREADS = int(os.environ.get("PLM_EXPLORER_BATCH_THREADS", "0"))
 MANY_ROWS = 8  # from here on a forward is compute-bound: 1, 4, 16, 32 rows take 49, 91, 129, 174 ms on a thread
 BATCH_TOKENS = int(os.environ.get("PLM_EXPLORER_BATCH_TOKENS", "16384"))  # rows x columns of padded cache
