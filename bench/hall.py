@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from load import NEW_TOKENS, PER_STUDENT, PROMPTS, SPREAD, percentile  # noqa: E402 - the same hall
 
 from explorer import generation, models  # noqa: E402
-from explorer.generation import scheduler  # noqa: E402
+from explorer.generation import compiled_step, scheduler  # noqa: E402
 
 SAMPLED = generation.SamplingSettings(do_sample=True, temperature=0.8)
 
@@ -84,6 +84,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     lm = models.get(models.BUNDLED_NAME)
+    deadline = time.monotonic() + 600  # as bench/load.py, the halls start once the decoding step has compiled
+    while compiled_step.ENABLED and compiled_step.ready(lm) is None and time.monotonic() < deadline:
+        time.sleep(1.0)
     load = os.getloadavg()[0]
     print(f"\nA hall without Gradio: {args.students} students x {PER_STUDENT} x {NEW_TOKENS} sampled tokens within")
     print(f"{SPREAD:.0f} s, {os.cpu_count()} cores, load average {load:.1f} at the start.\n")

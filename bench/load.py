@@ -12,8 +12,11 @@ all students together, the app's peak resident memory (psutil, every 0.2 s), and
 the app and the clients spent during the hall (the clients share the app's cores); then the
 batched over unbatched tokens per second. With 100 students (batching only), every request must
 answer or be told at once that the app is busy ("Queue is full! Please try again.") within 120 s.
-Then, on the batched app, two users branching at once must each continue their own text, and
-short requests must stay quick while long work runs. bench/hall.py runs the same hall without Gradio.
+Then, on the batched app, two users branching at once must each continue their own text,
+short requests must stay quick while long work runs, and bad input must harm no one: beside a
+1,024-token generation, a cancelled one and a stream nobody reads, short requests return exactly
+their lone tokens, and the app's memory comes back to its level before. bench/hall.py runs the
+same hall without Gradio.
 
     .venv/bin/python bench/load.py [--students 32 100] [--max-batch 32 1] [--skip-checks]
 
@@ -233,6 +236,56 @@ def isolation_check(app: App) -> tuple[bool, str]:
     return isolated, f"user 1 branched from {seen_first!r}, user 2 from {seen_second!r}"
 
 
+def bad_input_check(app: App) -> tuple[bool, list[str]]:
+    """The issue's bad input, on the batched app: while a 1,024-token generation runs, one request is
+    cancelled mid-stream and one client opens its stream and never reads it; meanwhile 8 short seeded
+    requests must each return exactly the tokens it returns alone (none failed, no other user's
+    tokens). Then the app's resident memory must come back to its level before (within 100 MiB)."""
+    clients = [Client(app.url, verbose=False) for _ in range(8)]  # a student each
+
+    def tokens(seed: int) -> list[int]:
+        request = dict(prompt=PROMPTS[seed % len(PROMPTS)], max_new_tokens=16, do_sample=True, seed=seed)
+        outputs = clients[seed].submit(**request, api_name="/generate").result(timeout=REQUEST_TIMEOUT)
+        return [step["token_id"] for step in outputs[-1]["steps"]]
+
+    alone = {seed: tokens(seed) for seed in range(8)}
+    time.sleep(5.0)
+    idle = app.rss()
+    long_job = Client(app.url, verbose=False).submit(prompt=PROMPTS[1], max_new_tokens=1024, api_name="/generate")
+    cancelled = Client(app.url, verbose=False).submit(prompt=PROMPTS[2], max_new_tokens=512, api_name="/generate")
+    # a stream never read: Gradio's REST call, its event stream opened and left unread
+    arguments = {"data": [PROMPTS[3], "", 512, False, 1.0, 0, 1.0, 1.0, 0, False]}
+    event = httpx.post(f"{app.url}gradio_api/call/generate", json=arguments, timeout=BROWSER_TIMEOUT).json()["event_id"]
+    unread = httpx.Client(timeout=None)
+    stream = unread.stream("GET", f"{app.url}gradio_api/call/generate/{event}")
+    stream.__enter__()
+    time.sleep(2.0)
+    cancelled.cancel()
+    with ThreadPoolExecutor(8) as pool:
+        batched = dict(zip(alone, pool.map(lambda seed: _attempt(tokens, seed), alone)))
+    stream.__exit__(None, None, None)  # the unread stream's client goes away
+    unread.close()
+    long_job.result(timeout=REQUEST_TIMEOUT)
+    time.sleep(10.0)
+    after = app.rss()
+    same = sum(batched[seed] == alone[seed] for seed in alone)
+    memory_ok = after - idle <= 100 * 2**20
+    lines = [
+        f"bad input: 8 short requests beside a 1,024-token one, a cancelled one and an unread stream: {same}/8 "
+        f"returned their lone tokens ({'OK' if same == 8 else 'FAILED'})",
+        f"resident memory {idle / 2**20:.0f} MiB before, {after / 2**20:.0f} MiB 10 s after "
+        f"({(after - idle) / 2**20:+.0f} MiB: {'OK' if memory_ok else 'FAILED'})",
+    ]
+    return same == 8 and memory_ok, lines
+
+
+def _attempt(run, *args):
+    try:
+        return run(*args)
+    except Exception as error:  # noqa: BLE001 - counted as a different answer, shown
+        return f"{type(error).__name__}: {str(error)[:120]}"
+
+
 LONG_WORK = [
     ("/tuning_train", {"methods": ["head"], "steps": 30}),
     ("/icl_sweep", {"shots_list": "0, 4", "repeats": 1, "max_items": 40}),
@@ -293,6 +346,9 @@ def main() -> None:
                 notes.append(f"session isolation: {'OK' if isolated else 'FAILED'} ({detail})")
                 notes += starvation_check(app)
                 failures += [] if isolated else [("failed", 0.0, 0, detail)]
+                sound, lines = bad_input_check(app)
+                notes += lines
+                failures += [] if sound else [("failed", 0.0, 0, lines[0])]
         finally:
             app.stop()
     students = args.students[0]

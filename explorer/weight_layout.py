@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 SIBLINGS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))  # names of the projections of one input
-ONEDNN = torch.backends.mkldnn.is_available()  # oneDNN's products, for inputs of several rows
+ONEDNN = torch.backends.mkldnn.is_available()  # oneDNN multiplies batches of several sequences
 
 
 class SharedBuffer:
@@ -158,10 +158,8 @@ def _shared_forward(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
         last = shared.last = (x, product(x, shared.buffer.T))  # (..., total out)
     else:
         last = shared.last
-        if last is None or last[0] is not x:  # another thread's input came between: the whole product again,
-            return product(x, shared.buffer.T)[
-                ..., sibling.columns
-            ]  # as oneDNN sums a column block alone in another order
+        if last is None or last[0] is not x:  # another thread's input came between: the whole product
+            return product(x, shared.buffer.T)[..., sibling.columns]  # again (a block alone adds in another order)
     if sibling.last:
         shared.last = None
     return last[1][..., sibling.columns]

@@ -146,9 +146,8 @@ def start(lm: LoadedModel) -> threading.Thread | None:
                 started = time.perf_counter()
                 step = CompiledStep(lm)
                 step.compile()
-            print(
-                f"[plm-explorer] {lm.name}: decoding step compiled in {time.perf_counter() - started:.0f} s", flush=True
-            )
+            seconds = time.perf_counter() - started
+            print(f"[plm-explorer] {lm.name}: decoding step compiled in {seconds:.0f} s", flush=True)
         except Exception as error:  # noqa: BLE001 - no compiler, an unsupported model: eager it is
             log.warning("%s: decoding stays eager, compiling its step failed: %s", lm.name, error)
             return
