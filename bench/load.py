@@ -42,6 +42,10 @@ import psutil
 from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from explorer.generation.scheduler import IDLE_SECONDS  # noqa: E402  (when a model's batch thread ends)
+
 REQUEST_TIMEOUT = 300.0
 BROWSER_TIMEOUT = 60.0  # a browser waits this long for the app to accept a request (httpx's default is 5 s)
 STARTUP_TIMEOUT = 180.0
@@ -237,10 +241,11 @@ def isolation_check(app: App) -> tuple[bool, str]:
 
 
 def bad_input_check(app: App) -> tuple[bool, list[str]]:
-    """The issue's bad input, on the batched app: while a 1,024-token generation runs, one request is
-    cancelled mid-stream and one client opens its stream and never reads it; meanwhile 8 short seeded
-    requests must each return exactly the tokens it returns alone (none failed, no other user's
-    tokens). Then the app's resident memory must come back to its level before (within 100 MiB)."""
+    """The issue's bad input, on the batched app, twice: while a 1,024-token generation runs, one request
+    is cancelled mid-stream and one client opens its stream and never reads it; meanwhile 8 short seeded
+    requests must each return exactly the tokens it returns alone (none failed, no other user's tokens).
+    The first round may grow the resident memory once (the allocator keeps the long request's pages);
+    the second must not grow it again by more than 100 MiB: what a round leaves behind would add up."""
     clients = [Client(app.url, verbose=False) for _ in range(8)]  # a student each
 
     def tokens(seed: int) -> list[int]:
@@ -248,33 +253,37 @@ def bad_input_check(app: App) -> tuple[bool, list[str]]:
         outputs = clients[seed].submit(**request, api_name="/generate").result(timeout=REQUEST_TIMEOUT)
         return [step["token_id"] for step in outputs[-1]["steps"]]
 
+    def bad_round() -> int:
+        long_job = Client(app.url, verbose=False).submit(prompt=PROMPTS[1], max_new_tokens=1024, api_name="/generate")
+        cancelled = Client(app.url, verbose=False).submit(prompt=PROMPTS[2], max_new_tokens=512, api_name="/generate")
+        # a stream never read: Gradio's REST call, its event stream opened and left unread
+        arguments = {"data": [PROMPTS[3], "", 512, False, 1.0, 0, 1.0, 1.0, 0, False]}
+        call = f"{app.url}gradio_api/call/generate"
+        event = httpx.post(call, json=arguments, timeout=BROWSER_TIMEOUT).json()["event_id"]
+        with httpx.Client(timeout=None) as unread, unread.stream("GET", f"{call}/{event}"):
+            time.sleep(2.0)
+            cancelled.cancel()
+            with ThreadPoolExecutor(8) as pool:
+                batched = dict(zip(alone, pool.map(lambda seed: _attempt(tokens, seed), alone)))
+        long_job.result(timeout=REQUEST_TIMEOUT)  # the unread stream's client went away above
+        time.sleep(IDLE_SECONDS + 5.0)  # the scheduler's thread has ended and given its memory back
+        return sum(batched[seed] == alone[seed] for seed in alone)
+
     alone = {seed: tokens(seed) for seed in range(8)}
     time.sleep(5.0)
     idle = app.rss()
-    long_job = Client(app.url, verbose=False).submit(prompt=PROMPTS[1], max_new_tokens=1024, api_name="/generate")
-    cancelled = Client(app.url, verbose=False).submit(prompt=PROMPTS[2], max_new_tokens=512, api_name="/generate")
-    # a stream never read: Gradio's REST call, its event stream opened and left unread
-    arguments = {"data": [PROMPTS[3], "", 512, False, 1.0, 0, 1.0, 1.0, 0, False]}
-    event = httpx.post(f"{app.url}gradio_api/call/generate", json=arguments, timeout=BROWSER_TIMEOUT).json()["event_id"]
-    unread = httpx.Client(timeout=None)
-    stream = unread.stream("GET", f"{app.url}gradio_api/call/generate/{event}")
-    stream.__enter__()
-    time.sleep(2.0)
-    cancelled.cancel()
-    with ThreadPoolExecutor(8) as pool:
-        batched = dict(zip(alone, pool.map(lambda seed: _attempt(tokens, seed), alone)))
-    stream.__exit__(None, None, None)  # the unread stream's client goes away
-    unread.close()
-    long_job.result(timeout=REQUEST_TIMEOUT)
-    time.sleep(10.0)
-    after = app.rss()
-    same = sum(batched[seed] == alone[seed] for seed in alone)
-    memory_ok = after - idle <= 100 * 2**20
+    first = bad_round()
+    after_first = app.rss()
+    second = bad_round()
+    after_second = app.rss()
+    same = min(first, second)
+    memory_ok = after_second - after_first <= 100 * 2**20
     lines = [
-        f"bad input: 8 short requests beside a 1,024-token one, a cancelled one and an unread stream: {same}/8 "
-        f"returned their lone tokens ({'OK' if same == 8 else 'FAILED'})",
-        f"resident memory {idle / 2**20:.0f} MiB before, {after / 2**20:.0f} MiB 10 s after "
-        f"({(after - idle) / 2**20:+.0f} MiB: {'OK' if memory_ok else 'FAILED'})",
+        f"bad input, twice: 8 short requests beside a 1,024-token one, a cancelled one and an unread stream: "
+        f"{first}/8 and {second}/8 returned their lone tokens ({'OK' if same == 8 else 'FAILED'})",
+        f"resident memory {idle / 2**20:.0f} MiB before, {after_first / 2**20:.0f} MiB 15 s after the first "
+        f"round, {after_second / 2**20:.0f} after the second "
+        f"({(after_second - after_first) / 2**20:+.0f} MiB: {'OK' if memory_ok else 'FAILED'})",
     ]
     return same == 8 and memory_ok, lines
 

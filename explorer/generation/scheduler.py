@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from .. import cache, cores
+from .. import cache, cores, malloc
 from ..models import LoadedModel
 from .batch import PaddedBatch
 from .sequence import Pick, Sequence
@@ -168,11 +168,13 @@ class Scheduler:
                 torch.set_num_threads(threads)  # between rounds, the process's own count again
 
     def _has_work(self) -> bool:
-        """Wait for work; after `IDLE_SECONDS` without any, end the thread (False)."""
+        """Wait for work; after `IDLE_SECONDS` without any, end the thread (False), giving the freed
+        caches back to the system (explorer/malloc.py; not sooner: re-faulting them would slow a hall)."""
         with self._lock:
             while not (self._rows or self._waiting):
                 if not self._lock.wait(IDLE_SECONDS) and not self._waiting:
                     self._thread = None
+                    malloc.give_back()
                     return False
             return True
 
