@@ -9,9 +9,9 @@ memory by ~93 MiB a round with glibc alone (2,511 to 2,884 MiB in four rounds). 
 (every large block mapped alone) gave ~31 MiB a round but cost the hall 16 % of its tokens per second
 (80 vs 96 tok/s: a page fault per fresh page, every step). So the heaps stay, and are trimmed when a
 model's batch thread ends after a quiet while (`malloc_trim`: every arena's whole free pages back to
-the system): ~32 MiB a round (2,497 to 2,627 MiB in four). Trimming whenever a batch emptied gave
-~52 MiB, and halls of 83-89 tok/s beside 91-96 without (its pages faulted back in). Neither torch nor Python offers this; ctypes
-calls glibc.
+the system): ~32 MiB a round (2,497 to 2,627 MiB in four), and a hall as fast as without. Trimming
+whenever a batch emptied gave ~52 MiB, and halls of 83-89 tok/s beside 91-96 without (its pages
+faulted back in). Neither torch nor Python offers this; ctypes calls glibc.
 """
 
 from __future__ import annotations
