@@ -2,7 +2,7 @@
 
 One place per idea: how a token is shown, which id pads, whether a text fits the context,
 what a document starts with, where the final norm and the decoder layers are, one forward
-in inference mode (a kept one for a prompt's fixed start; searches sharing the LM head's products
+in inference mode (a kept one for a prompt's fixed start, and for a generation's prompt; searches sharing the LM head's products
 are `head_rounds.py`), greedy decoding, and the log-likelihood of whole sentences. A new
 architecture touches the model registry and this file only.
 """
@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
+from transformers import DynamicCache
 
 from . import cache, i18n
 from .checks import ExplorerError
@@ -22,6 +23,7 @@ from .models import LoadedModel
 HEAD_CHUNK = 512  # rows of the LM head computed at once while scoring: bounds the logits' memory
 VOCAB_CHUNK = 16_384  # words of the LM head computed at once by `head_chunks`: (64, 16384) floats stay in cache
 PREFIX_FORWARDS = 16  # one-row forwards kept (logits and KV cache): a prompt's fixed opening, a left context
+KEPT_PROMPT_TOKENS = 256  # a generation's prompt is kept up to this (SmolLM2's cache: ~46 KB a token)
 DOCUMENT_SEPARATORS = ("<|endoftext|>",)  # GPT-2, SmolLM2 and Qwen separate pretraining documents with it
 
 
@@ -164,15 +166,36 @@ def cached_forward(lm: LoadedModel, ids: Sequence[int], opening: Sequence[int] =
     (when `ids` do not start with it, as when the tokenizer merged across its end, `ids` run whole)."""
     opening = list(opening)
     if not opening or list(ids[: len(opening)]) != opening or len(ids) == len(opening):
-        logits, past = _PREFIX_FORWARDS.get((lm.name, tuple(ids)), lambda: _last_logits_and_cache(lm, ids))
-        return logits, copy.deepcopy(past)
+        logits, past = _kept_forward(lm, ids)
+        return logits[-1], past
     _, past = cached_forward(lm, opening)
-    return _last_logits_and_cache(lm, ids[len(opening) :], past)
+    logits, past = _logits_and_cache(lm, ids[len(opening) :], past)
+    return logits[-1], past
 
 
-def _last_logits_and_cache(lm: LoadedModel, ids: Sequence[int], past=None) -> tuple[torch.Tensor, object]:
-    out = forward(lm, torch.tensor([list(ids)]), past)
-    return out.logits[0, -1], out.past_key_values  # (vocab,), the cache
+def cached_prefill(lm: LoadedModel, ids: Sequence[int], keep: int = 1) -> tuple[torch.Tensor, DynamicCache]:
+    """A generation's prefill, alone: the logits of its last `keep` positions (keep, vocab) and a copy
+    of its KV cache. Kept like `cached_forward`'s (the same entries when `keep` is 1) for prompts of up
+    to KEPT_PROMPT_TOKENS tokens: a lecture hall's students mostly send the lecturer's prompt, so all
+    but the first start without a forward."""
+    if len(ids) > KEPT_PROMPT_TOKENS:
+        return _logits_and_cache(lm, ids, keep=keep)
+    return _kept_forward(lm, ids, keep)
+
+
+def _kept_forward(lm: LoadedModel, ids: Sequence[int], keep: int = 1) -> tuple[torch.Tensor, DynamicCache]:
+    logits, past = _PREFIX_FORWARDS.get((lm.name, tuple(ids), keep), lambda: _logits_and_cache(lm, ids, keep=keep))
+    return logits, copy.deepcopy(past)
+
+
+def _logits_and_cache(
+    lm: LoadedModel, ids: Sequence[int], past=None, keep: int = 1
+) -> tuple[torch.Tensor, DynamicCache]:
+    """The logits of the last `keep` positions (keep, vocab) and the cache. A cache made here has a
+    plain layer for every layer, sliding-window ones included (the model masks its window itself),
+    so rows of a padded batch can be joined from it (generation/batch.py)."""
+    out = forward(lm, torch.tensor([list(ids)]), DynamicCache() if past is None else past, keep=keep)
+    return out.logits[0], out.past_key_values  # (keep, vocab), the cache
 
 
 def greedy_steps(lm: LoadedModel, ids: torch.Tensor, past=None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

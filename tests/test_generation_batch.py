@@ -57,3 +57,37 @@ def test_join_and_leave_keep_each_row_exact_and_the_columns_tight(lm):
     got = batch.step([12, 13])
     assert torch.allclose(got[0], run_alone(lm, short, [8, 10, 12])[-1], atol=1e-5)
     assert torch.allclose(got[1], run_alone(lm, newcomer, [11, 13])[-1], atol=1e-5)
+
+
+def test_a_prompt_sent_again_is_prefilled_without_a_forward(lm):
+    import explorer.lm as lm_ops
+
+    shared, other = rows(4, 6, 9)
+    first, first_logits = PaddedBatch.prefill(lm, [shared])
+    assert lm_ops._PREFIX_FORWARDS.peek((lm.name, tuple(shared), 1)) is not None  # kept
+    batch, logits = PaddedBatch.prefill(lm, [shared, other, shared])  # a hall: the same prompt twice
+    assert torch.equal(logits[0], first_logits[0]) and torch.equal(logits[2], first_logits[0])  # the kept logits
+    # The kept forward hands out copies: stepping one batch leaves the next prefill's cache as it was.
+    first.step([7])
+    again, _ = PaddedBatch.prefill(lm, [shared])
+    assert again.cache.layers[0].keys.shape[2] == len(shared)
+    assert torch.equal(batch.cache.layers[0].keys[0, :, 3:], again.cache.layers[0].keys[0])
+
+
+def test_a_row_shorter_than_keep_gets_zeros_before_its_first_token(lm):
+    short, long = rows(5, 2, 6)
+    _, logits = PaddedBatch.prefill(lm, [short, long], keep=3)  # (rows, 3, vocab)
+    assert not logits[0, 0].any()
+    assert torch.allclose(logits[0, 1:], PaddedBatch.prefill(lm, [short], keep=2)[1][0], atol=1e-6)
+
+
+def test_a_step_writes_its_column_into_the_cache_in_place(lm):
+    batch, _ = PaddedBatch.prefill(lm, rows(6, 3, 5))
+    batch.step([1, 2])  # the first step copies the prefill's columns into buffers with room to grow
+    layer = batch.cache.layers[0]
+    where = layer.keys.data_ptr()
+    for token in range(3, 3 + layer.HEADROOM):
+        batch.step([token, token])
+    assert layer.keys.data_ptr() == where and layer.keys.shape[2] == 5 + 1 + layer.HEADROOM
+    batch.step([1, 2])  # full: the next buffers are wider
+    assert layer.keys.data_ptr() != where and layer.keys.shape[2] == 5 + 2 + layer.HEADROOM

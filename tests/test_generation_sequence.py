@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.generation.sequence import draw
+from explorer.generation.sequence import draw_rows
 
 
 @pytest.mark.parametrize(("vocab", "sharpness"), [(49152, 3.0), (256, 1.0), (256, 30.0)])
@@ -14,6 +14,15 @@ def test_draw_is_torch_multinomial_bit_for_bit(vocab, sharpness):
     probs = (torch.randn(1, vocab, generator=torch.Generator().manual_seed(vocab)) * sharpness).softmax(-1)
     torch_side, ours = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     expected = [int(torch.multinomial(probs, 1, generator=torch_side)) for _ in range(200)]
-    assert [draw(probs, ours) for _ in range(200)] == expected
+    assert [draw_rows(probs, [ours])[0] for _ in range(200)] == expected
     assert len(set(expected)) > 1 or sharpness > 10  # the draws do vary where the distribution is wide
     assert torch.equal(ours.get_state(), torch_side.get_state())  # the next draws agree too
+
+
+def test_rows_drawn_together_each_draw_what_they_draw_alone():
+    probs = (torch.randn(5, 300, generator=torch.Generator().manual_seed(1)) * 2.0).softmax(-1)
+    together = [torch.Generator().manual_seed(seed) for seed in range(5)]
+    alone = [torch.Generator().manual_seed(seed) for seed in range(5)]
+    for _ in range(20):
+        expected = [int(torch.multinomial(probs[r : r + 1], 1, generator=alone[r])) for r in range(5)]
+        assert draw_rows(probs, together) == expected

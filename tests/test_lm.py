@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.lm import cached_forward, shared_prefix_logprobs
+from explorer.lm import cached_forward, cached_prefill, shared_prefix_logprobs
 
 from builders import tiny_gemma, tiny_llama
 
@@ -56,3 +56,20 @@ def test_scores_with_the_head_once_per_distinct_prefix_equal_whole_forwards(buil
         assert score == pytest.approx(float(expected), abs=1e-5)
     distinct = {tuple(row[:j]) for row in rows for j in range(1, len(row))}
     assert rows_of_head == [len(distinct)]  # one product: the common start's rows and the ends' distinct prefixes
+
+
+@pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
+def test_a_kept_prefill_gives_the_last_positions_and_long_prompts_are_not_kept(build, monkeypatch):
+    import explorer.lm as lm_ops
+
+    lm = build()
+    ids = [1, 5, 9, 14, 3, 7, 22, 8]
+    logits, past = cached_prefill(lm, ids, keep=3)  # (3, vocab)
+    assert torch.allclose(logits.float().log_softmax(-1), full_logprobs(lm, ids)[-3:], atol=1e-5)
+    assert past.get_seq_length() == len(ids)
+    assert torch.equal(cached_forward(lm, ids[:4])[0], cached_prefill(lm, ids[:4])[0][-1])  # one entry for both
+    assert lm_ops._PREFIX_FORWARDS.peek((lm.name, tuple(ids), 3)) is not None  # kept: the next one runs no forward
+    monkeypatch.setattr(lm_ops, "KEPT_PROMPT_TOKENS", 4)
+    logits, _ = cached_prefill(lm, ids[:6])
+    assert torch.allclose(logits[-1].float().log_softmax(-1), full_logprobs(lm, ids[:6])[-1], atol=1e-5)
+    assert lm_ops._PREFIX_FORWARDS.peek((lm.name, tuple(ids[:6]), 1)) is None  # longer than KEPT_PROMPT_TOKENS

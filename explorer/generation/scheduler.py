@@ -6,9 +6,10 @@ the sequences of different users share forwards: sixteen rows cost a few times o
 spell) repeats one round:
 
 1. drop the rows whose reader left (a stream the browser closed);
-2. feed every running row its last token in one forward; each row picks its next token;
-3. pre-fill the waiting sequences together (as many as fit), and they pick their first tokens;
-   they join the batch, so they run with the others from the next round on;
+2. feed every running row its last token in one forward; each row picks its next token (the rows
+   with equal controls through them together);
+3. pre-fill the waiting sequences (as many as fit; a prompt pre-filled before costs no forward), and
+   they pick their first tokens; they join the batch, so they run with the others from the next round on;
 4. drop the rows that finished (end of text, or their token budget).
 
 Each request's own thread reads its picks from its ticket, so streaming to each user is unchanged.
@@ -28,7 +29,7 @@ import torch
 from .. import cache, cores, malloc
 from ..models import LoadedModel
 from .batch import PaddedBatch
-from .sequence import Pick, Sequence
+from .sequence import Pick, Sequence, picked_together
 
 # Batching by hand: transformers' continuous batching samples inside its runner with one global
 # generator and returns only the chosen token's log-probability; each request here needs its own
@@ -96,8 +97,8 @@ class Scheduler:
         self._keep(lambda ticket: not ticket.left)
         if self._rows:
             logits = self._batch.step([ticket.sequence.next_token for ticket in self._rows])  # (rows, vocab)
-            for row, ticket in enumerate(self._rows):
-                ticket.picks.put(ticket.sequence.stepped(logits[row : row + 1]))
+            for ticket, pick in zip(self._rows, picked_together([t.sequence for t in self._rows], logits)):
+                ticket.picks.put(pick)
         joining = self._admit()
         if joining:
             try:
@@ -108,7 +109,7 @@ class Scheduler:
         self._keep(lambda ticket: not ticket.sequence.finished)
 
     def _join(self, joining: list[Ticket]) -> None:
-        """Pre-fill the newcomers together, hand them their first picks, and add their rows to the batch."""
+        """Pre-fill the newcomers, hand them their first picks, and add their rows to the batch."""
         sequences = [ticket.sequence for ticket in joining]
         batch, logits = PaddedBatch.prefill(self.lm, [s.tokens for s in sequences], max(s.keep for s in sequences))
         for row, ticket in enumerate(joining):  # logits: (newcomers, keep, vocab)

@@ -1,8 +1,9 @@
 """One request's decoding, fed one forward's logits at a time: the picking half of the decode loop.
 
 Whoever runs the forward (the request alone, or a scheduler batching many requests) hands each
-sequence its own rows of logits; the sequence applies its own controls, picks its next token
-with its own seeded generator and checks its own stop conditions. Only that is on the way to the
+sequence its own rows of logits; the sequence applies its own controls (the rows of sequences
+with equal controls together: `picked_together`), picks its next token with its own seeded
+generator and checks its own stop conditions. Only that is on the way to the
 next forward: the `Pick` carries the scores after every control, and the request's own thread
 turns them into what the display needs (probabilities, top candidates, their texts) while the
 next forward runs.
@@ -34,8 +35,9 @@ class Sequence:
 
     `tokens` is what the first forward (the prefill) feeds; it must return the logits of the last
     `keep` positions (one per forced token, plus the prompt's last), given to `prefilled`. After
-    that, each forward feeds `next_token` and gives its logits to `stepped`, until `finished`.
-    A peek (`max_new_tokens=0`) records the distribution after the prompt and picks nothing.
+    that, each forward feeds `next_token` and gives its logits to `stepped` (or, with other
+    sequences' rows, to `picked_together`), until `finished`. A peek (`max_new_tokens=0`) records
+    the distribution after the prompt and picks nothing.
     """
 
     def __init__(
@@ -53,11 +55,13 @@ class Sequence:
         self.stages, self.do_sample, self.eos_ids = stages, do_sample, eos_ids
         self.max_new_tokens, self.n_new = max_new_tokens, 0
         self.generator = torch.Generator().manual_seed(seed)
-        self.ids = torch.tensor([self.tokens + [0] * max_new_tokens])  # (1, n): filled as tokens are picked
+        self.ids = list(self.tokens)  # the prompt, the forced tokens, then each picked token
         self.length = len(prompt_ids)  # tokens the next distribution is conditioned on
         self.keep = len(forced_ids) + 1
         self.next_token: int | None = None  # what the next forward feeds
         self.finished = False
+        # Sequences with equal controls (the same processors with the same values) pick together.
+        self.controls = (do_sample, bool(max_new_tokens), tuple((n, type(p), repr(vars(p))) for n, p in stages))
 
     def prefilled(self, logits: torch.Tensor) -> list[Pick]:
         """The prefill's last `keep` rows of logits (keep, vocab): each forced token's step, then the first pick."""
@@ -65,22 +69,22 @@ class Sequence:
         return picks + [self.stepped(logits[-1:])]
 
     def _forced(self, logits: torch.Tensor) -> Pick:
-        token_id = int(self.ids[0, self.length])
-        scores = stage_scores(self.stages, self.ids[:, : self.length], logits)
+        token_id = self.ids[self.length]
+        scores = stage_scores(self.stages, torch.tensor([self.ids[: self.length]]), logits)
         self.length += 1
         return Pick(token_id, True, scores, None)
 
     def stepped(self, logits: torch.Tensor) -> Pick:
         """The logits after the last token fed (1, vocab): pick the next token (or peek)."""
-        scores = stage_scores(self.stages, self.ids[:, : self.length], logits)
-        if not self.max_new_tokens:  # a peek
+        (pick,) = picked_together([self], logits)
+        return pick
+
+    def _took(self, token_id: int | None, scores: list[torch.Tensor]) -> Pick:
+        """Record the token picked from `scores` (None: a peek, nothing picked) and check the stop conditions."""
+        if token_id is None:
             self.finished = True
             return Pick(None, False, scores, "length")
-        if self.do_sample:
-            token_id = draw(scores[-1].softmax(-1), self.generator)
-        else:
-            token_id = int(scores[-1].argmax(-1))
-        self.ids[0, self.length] = token_id
+        self.ids.append(token_id)
         self.length += 1
         self.n_new += 1
         self.next_token = token_id
@@ -89,14 +93,46 @@ class Sequence:
         return Pick(token_id, False, scores, finish)
 
 
-def draw(probs: torch.Tensor, generator: torch.Generator) -> int:
-    """`torch.multinomial(probs, 1, generator=generator)`, bit for bit, in a third of its time.
+def picked_together(sequences: list[Sequence], logits: torch.Tensor) -> list[Pick]:
+    """Each sequence's pick from its row of `logits` (rows, vocab). Rows with equal controls go through
+    them at once (transformers' processors take batches, and a batch of 32 rows costs a few operations
+    instead of a few hundred); each samples with its own generator, so a row picks what it picks alone.
+    The processors see each row's ids padded on the right with its own last id: only the repetition
+    penalty reads them, and it penalises a token once however often it appears."""
+    groups: dict[tuple, list[int]] = {}
+    for row, sequence in enumerate(sequences):
+        groups.setdefault(sequence.controls, []).append(row)
+    picks: list[Pick | None] = [None] * len(sequences)
+    for rows in groups.values():
+        members = [sequences[row] for row in rows]
+        width = max(s.length for s in members)
+        ids = torch.tensor([s.ids[: s.length] + s.ids[s.length - 1 : s.length] * (width - s.length) for s in members])
+        block = logits if len(rows) == len(sequences) else logits[rows]  # (group, vocab)
+        scores = stage_scores(members[0].stages, ids, block)  # (group, vocab) each
+        first = members[0]
+        if not first.max_new_tokens:  # peeks
+            chosen = [None] * len(rows)
+        elif first.do_sample:
+            chosen = draw_rows(scores[-1].softmax(-1), [s.generator for s in members])
+        else:
+            chosen = scores[-1].argmax(-1).tolist()
+        for i, (row, sequence, token_id) in enumerate(zip(rows, members, chosen)):
+            picks[row] = sequence._took(token_id, [stage[i : i + 1] for stage in scores])
+    return picks
+
+
+def draw_rows(probs: torch.Tensor, generators: list[torch.Generator]) -> list[int]:
+    """`torch.multinomial(probs[i : i + 1], 1, generator=generators[i])` for every row, bit for bit,
+    in a third of its time.
 
     torch draws one sample as an exponential race: the argmax of p / q with q ~ Exp(1) per token,
     its q made by a per-element sampler (~1 ms for 49k tokens, on every step of every sampled row).
     The same q is -log(1 - u) of one vectorised draw of doubles from the same generator, which
-    leaves the generator where torch's sampler would (tests/test_generation_sequence.py).
+    leaves the generator where torch's sampler would (tests/test_generation_sequence.py). Each row
+    draws its doubles from its own generator; the rest runs on all rows at once.
     """
-    u = torch.empty(probs.shape, dtype=torch.float64).uniform_(generator=generator)  # (1, vocab)
-    q = u.neg_().log1p_().neg_().float()  # (1, vocab) Exp(1), as torch's sampler rounds it
-    return int(probs.div(q).argmax())
+    u = torch.empty(probs.shape, dtype=torch.float64)  # (rows, vocab)
+    for row, generator in enumerate(generators):
+        u[row : row + 1].uniform_(generator=generator)
+    q = u.neg_().log1p_().neg_().float()  # (rows, vocab) Exp(1), as torch's sampler rounds it
+    return probs.div(q).argmax(-1).tolist()
