@@ -6,8 +6,8 @@ oneDNN (in every torch build) reaches about twice MKL's speed on the same weight
 keeps them ((in, out) memory, no copy). This prints, for SmolLM2's shapes and 1, 8, 32, 64 rows, on one
 and two threads, GFLOP/s of each, side by side in one run (median of `--repeats` interleaved timings),
 then one whole step of the bundled model for a batch of each size (`PaddedBatch.step`, eager, with
-oneDNN and with it switched off), and the largest change of the prompts' next-token probabilities
-between the two.
+oneDNN and with it switched off), and the largest change of the next-token probabilities after one
+step of a fresh batch between the two (its rows are pre-filled alone, one row each, so the same for both).
 
     .venv/bin/python bench/products.py [--repeats 20] [--rows 1 8 32 64]
 """
