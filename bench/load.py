@@ -18,7 +18,7 @@ short requests must stay quick while long work runs, and bad input must harm no 
 their lone tokens, and the app's memory comes back to its level before. bench/hall.py runs the
 same hall without Gradio.
 
-    .venv/bin/python bench/load.py [--students 32 100] [--max-batch 32 1] [--skip-checks]
+    .venv/bin/python bench/load.py [--students 32 100] [--max-batch 32 1] [--skip-checks] [--model Gemma-3-270M]
 
 Bounded: a fixed number of requests, each with a timeout; the apps are stopped at the end.
 """
@@ -138,12 +138,18 @@ class App:
         self.log.close()
 
 
-def generate(client: Client, seed: int, prompt: str) -> tuple[str, float, int, str]:
-    """("ok" | "busy" | "failed", seconds, tokens generated, error)."""
+def generate(client: Client, seed: int, prompt: str, model: str = "") -> tuple[str, float, int, str]:
+    """("ok" | "busy" | "failed", seconds, tokens generated, error); `model` "" is the app's default."""
     started = time.perf_counter()
     try:
         outputs = client.submit(
-            prompt=prompt, max_new_tokens=NEW_TOKENS, do_sample=True, temperature=0.8, seed=seed, api_name="/generate"
+            prompt=prompt,
+            model=model,
+            max_new_tokens=NEW_TOKENS,
+            do_sample=True,
+            temperature=0.8,
+            seed=seed,
+            api_name="/generate",
         ).result(timeout=REQUEST_TIMEOUT)
         return "ok", time.perf_counter() - started, len(outputs[-1]["steps"]), ""
     except Exception as error:  # noqa: BLE001 - counted and shown
@@ -164,15 +170,15 @@ def open_page(app: App) -> Client:
     return client
 
 
-def single_user(app: App) -> float:
+def single_user(app: App, model: str = "") -> float:
     """The median latency of one user's 32-token generations, alone on the app."""
     client = connect(app)
-    generate(client, 0, PROMPTS[0])  # the model loads in the background at start; this waits for it
+    generate(client, 0, PROMPTS[0], model)  # the model loads in the background at start; this waits for it
     app.wait_idle()  # the other bundled models load after it: not during the timed runs
-    return statistics.median(generate(client, seed, PROMPTS[seed])[1] for seed in range(3))
+    return statistics.median(generate(client, seed, PROMPTS[seed], model)[1] for seed in range(3))
 
 
-def hall(app: App, students: int) -> tuple[list[tuple], float, float, float]:
+def hall(app: App, students: int, model: str = "") -> tuple[list[tuple], float, float, float]:
     """Every student sends PER_STUDENT requests at random moments within SPREAD seconds: the
     results, the wall time from the first request to the last answer, and the CPU seconds the app
     and the students' clients spent meanwhile (the clients: threads of this process, one Client each)."""
@@ -186,7 +192,7 @@ def hall(app: App, students: int) -> tuple[list[tuple], float, float, float]:
 
     def send(when: float, student: int, i: int) -> tuple:
         time.sleep(max(0.0, started + when - time.perf_counter()))
-        return generate(clients[student], student * 10 + i, PROMPTS[(student + i) % len(PROMPTS)])
+        return generate(clients[student], student * 10 + i, PROMPTS[(student + i) % len(PROMPTS)], model)
 
     with ThreadPoolExecutor(len(sends)) as pool:
         results = list(pool.map(lambda s: send(*s), sends))
@@ -333,6 +339,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, nargs="+", default=[32, 100])
     parser.add_argument("--max-batch", type=int, nargs="+", default=[32, 1], help="apps to compare, first the batched")
     parser.add_argument("--skip-checks", action="store_true", help="skip the isolation and long-work checks")
+    parser.add_argument("--model", default="", help="the halls' model (default: the app's, SmolLM2)")
     args = parser.parse_args()
     rows, notes, failures, throughput = [], [], [], {}
     load_at_start = os.getloadavg()[0]
@@ -340,12 +347,13 @@ def main() -> None:
         app = App(max_batch)
         try:
             app.wait_ready()
-            single = single_user(app)
+            single = single_user(app, args.model)
             compiled = [line.strip() for line in app.log_path.read_text().splitlines() if "decoding step" in line]
             notes.append(f"MAX_BATCH={max_batch}, before the hall: " + ("; ".join(compiled) or "no step compiled"))
             for students in args.students if max_batch > 1 else args.students[:1]:
-                results, wall, *cpu = hall(app, students)
-                rows.append(row(f"{students} students, batch {max_batch}", single, results, wall, app.peak_rss, cpu))
+                results, wall, *cpu = hall(app, students, args.model)
+                label = f"{students} students, batch {max_batch}" + (f", {args.model}" if args.model else "")
+                rows.append(row(label, single, results, wall, app.peak_rss, cpu))
                 throughput[(students, max_batch)] = sum(r[2] for r in results) / wall
                 if students > 32 and max_batch > 1:
                     notes.append(outcome(students, results))

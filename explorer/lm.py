@@ -2,9 +2,9 @@
 
 One place per idea: how a token is shown, which id pads, whether a text fits the context,
 what a document starts with, where the final norm and the decoder layers are, one forward
-in inference mode (a kept one for a prompt's fixed start, and for a generation's prompt; searches sharing the LM head's products
-are `head_rounds.py`), greedy decoding, and the log-likelihood of whole sentences. A new
-architecture touches the model registry and this file only.
+in inference mode (a kept one for a prompt's fixed start and for a generation's prompt; searches
+sharing the LM head's products are `head_rounds.py`), greedy decoding, and the log-likelihood of
+whole sentences. A new architecture touches the model registry and this file only.
 """
 
 from __future__ import annotations

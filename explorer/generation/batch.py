@@ -70,7 +70,9 @@ class PaddedBatch:
         self.mask = F.pad(self.mask, (0, 1), value=1)  # (rows, columns + 1)
         logits = self._compiled_step(tokens)
         if logits is None:
-            logits = self._forward(torch.tensor(tokens)[:, None], self.positions[:, None], keep=1)[:, -1]
+            ids, positions = torch.tensor(tokens)[:, None], self.positions[:, None]  # (rows, 1) each
+            out = lm_ops.forward(self.lm, ids, self.cache, attention_mask=self.mask, position_ids=positions)
+            logits = out.logits[:, -1]  # (rows, vocab)
         self.positions = self.positions + 1
         return logits
 
@@ -92,12 +94,6 @@ class PaddedBatch:
         if self._static is not None:
             self._static.give_back(self.cache)
             self._static = None
-
-    def _forward(self, ids: torch.Tensor, positions: torch.Tensor, keep: int) -> torch.Tensor:
-        out = lm_ops.forward(
-            self.lm, ids, self.cache, keep=keep, attention_mask=self.mask, position_ids=positions
-        )  # fmt: skip
-        return out.logits  # (rows, keep, vocab)
 
     def join(self, other: PaddedBatch) -> None:
         """Append `other`'s rows below these, padding whichever is shorter on the left."""

@@ -108,8 +108,8 @@ def picked_together(sequences: list[Sequence], logits: torch.Tensor) -> list[Pic
         width = max(s.length for s in members)
         ids = torch.tensor([s.ids[: s.length] + s.ids[s.length - 1 : s.length] * (width - s.length) for s in members])
         block = logits if len(rows) == len(sequences) else logits[rows]  # (group, vocab)
-        scores = stage_scores(members[0].stages, ids, block)  # (group, vocab) each
         first = members[0]
+        scores = stage_scores(first.stages, ids, block)  # (group, vocab) each
         if not first.max_new_tokens:  # peeks
             chosen = [None] * len(rows)
         elif first.do_sample:
