@@ -135,12 +135,13 @@ class GrowingLayer(DynamicLayer):
     room for HEADROOM more columns."""
 
     HEADROOM = 16
+    _buffers: tuple[torch.Tensor, torch.Tensor] | None = None  # (keys, values), set by the first update
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         used, new = self.get_seq_length(), key_states.shape[-2]
-        buffers = getattr(self, "_buffers", None)
+        buffers = self._buffers
         if buffers is None or not _starts(self.keys, buffers[0]) or used + new > buffers[0].shape[-2]:
             buffers = tuple(
                 _widened(old, fresh, used + new + self.HEADROOM)
