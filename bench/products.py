@@ -1,9 +1,10 @@
-"""The products of a batched step: torch's default (MKL) against oneDNN, as `weight_layout.product` chooses.
+"""The products of a batched step: torch's default (MKL) against oneDNN, between which `weight_layout.product` chooses.
 
-A decoding step of several sequences multiplies a few rows by every weight matrix. On this machine's
-AMD CPU, MKL's fp32 products run well below the cores' speed and gain little from a second thread;
-oneDNN (in every torch build) reaches about twice MKL's speed on the same weights, laid out as the app
-keeps them ((in, out) memory, no copy). This prints, for SmolLM2's shapes and 1, 8, 32, 64 rows, on one
+A decoding step of several sequences multiplies a few rows by every weight matrix. On an AMD CPU,
+MKL's fp32 products run well below the cores' speed and gain little from a second thread; oneDNN (in
+every torch build) reaches about twice MKL's speed on the same weights, laid out as the app keeps them
+((in, out) memory, no copy). On an Intel CPU, MKL is the faster (the app's choice there). This prints
+the CPU, then, for SmolLM2's shapes and 1, 8, 32, 64 rows, on one
 and two threads, GFLOP/s of each, side by side in one run (median of `--repeats` interleaved timings),
 then one whole step of the bundled model for a batch of each size (`PaddedBatch.step`, eager, with
 oneDNN and with it switched off), and the largest change of the next-token probabilities after one
@@ -69,6 +70,7 @@ def steps(lm: models.LoadedModel, rows_list: list[int], repeats: int) -> None:
     prompts = [
         lm_ops.encode_document(lm.tokenizer, f"Student {i} asks what the capital of France is") for i in range(64)
     ]
+    chosen = weight_layout.ONEDNN  # the app's choice, back at the end
     for threads in (1, 2):
         torch.set_num_threads(threads)
         for rows in [r for r in rows_list if r > 1]:
@@ -86,7 +88,7 @@ def steps(lm: models.LoadedModel, rows_list: list[int], repeats: int) -> None:
             change = (probs[True] - probs[False]).abs().max().item()
             mkl, dnnl = min(timings[False]), min(timings[True])
             print(f"| {threads} | {rows} | {mkl * 1e3:.0f} | {dnnl * 1e3:.0f} | {mkl / dnnl:.2f}x | {change:.1e} |")
-    weight_layout.ONEDNN = torch.backends.mkldnn.is_available()
+    weight_layout.ONEDNN = chosen
 
 
 def main() -> None:
@@ -94,9 +96,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--rows", type=int, nargs="+", default=[1, 8, 32, 64])
     args = parser.parse_args()
-    if not weight_layout.ONEDNN:
+    if not torch.backends.mkldnn.is_available():
         raise SystemExit("this torch has no oneDNN: every product is MKL's")
-    print(f"\nProducts, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start.\n")
+    cpu = "an Intel CPU" if weight_layout.intel_cpu() else "not an Intel CPU"
+    cpu += f" (the app's batches: {'oneDNN' if weight_layout.ONEDNN else 'MKL'})"
+    print(f"\nProducts, {cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start.\n")
     products(args.rows, args.repeats)
     compiled_step.ENABLED = False  # the eager step, as a batch of several rows runs
     lm = models.get(models.BUNDLED_NAME)

@@ -167,25 +167,26 @@ def cached_forward(lm: LoadedModel, ids: Sequence[int], opening: Sequence[int] =
     opening = list(opening)
     if not opening or list(ids[: len(opening)]) != opening or len(ids) == len(opening):
         logits, past = _kept_forward(lm, ids)
-        return logits[-1], past
+        return logits[-1], copy.deepcopy(past)
     _, past = cached_forward(lm, opening)
     logits, past = _logits_and_cache(lm, ids[len(opening) :], past)
     return logits[-1], past
 
 
 def cached_prefill(lm: LoadedModel, ids: Sequence[int], keep: int = 1) -> tuple[torch.Tensor, DynamicCache]:
-    """A generation's prefill, alone: the logits of its last `keep` positions (keep, vocab) and a copy
-    of its KV cache. Kept like `cached_forward`'s (the same entries when `keep` is 1) for prompts of up
-    to KEPT_PROMPT_TOKENS tokens: a lecture hall's students mostly send the lecturer's prompt, so all
-    but the first start without a forward."""
+    """A generation's prefill, alone: the logits of its last `keep` positions (keep, vocab) and its KV
+    cache, which may be a kept one: read it, never change it (a padded batch copies the keys and values
+    into its own buffers, so no copy of the cache is made here). Kept like `cached_forward`'s (the same
+    entries when `keep` is 1) for prompts of up to KEPT_PROMPT_TOKENS tokens: a lecture hall's students
+    mostly send the lecturer's prompt, so all but the first start without a forward."""
     if len(ids) > KEPT_PROMPT_TOKENS:
         return _logits_and_cache(lm, ids, keep=keep)
     return _kept_forward(lm, ids, keep)
 
 
 def _kept_forward(lm: LoadedModel, ids: Sequence[int], keep: int = 1) -> tuple[torch.Tensor, DynamicCache]:
-    logits, past = _PREFIX_FORWARDS.get((lm.name, tuple(ids), keep), lambda: _logits_and_cache(lm, ids, keep=keep))
-    return logits, copy.deepcopy(past)
+    """The kept forward's logits and cache themselves (a caller that extends the cache copies it)."""
+    return _PREFIX_FORWARDS.get((lm.name, tuple(ids), keep), lambda: _logits_and_cache(lm, ids, keep=keep))
 
 
 def _logits_and_cache(

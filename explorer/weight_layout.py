@@ -27,13 +27,16 @@ do that, and no hook here does.) Under `torch.compile` each sibling takes its co
 product with the whole buffer, and the compiler's common-subexpression pass merges the identical
 products into one.
 
-A batch of several sequences (a lecture hall's, a cloze's candidates) goes through oneDNN, not MKL:
-on this AMD CPU torch's MKL products of a few rows run well below the cores' speed and gain little
-from a second thread, where oneDNN (in every torch build) multiplies the same (in, out) weights, with
-no copy, 1.1-2x as fast on one thread and 1.2-3x on two (bench/products.py: 32 rows times the LM head
-on two threads 14 ms against 28; a whole step of 32 rows 138 ms against 169 on one thread). One
-sequence stays with MKL: its one-row products are as fast there, and one user's probabilities stay
-within 1e-5 of plain `generate`'s (oneDNN, adding in another order, moves a long prompt's by ~1e-5).
+A batch of several sequences (a lecture hall's, a cloze's candidates) goes through oneDNN, not MKL,
+except on an Intel CPU: MKL is Intel's library and takes its fast code paths on Intel's CPUs only.
+On an AMD CPU here torch's MKL products of a few rows ran well below the cores' speed and gained
+little from a second thread, where oneDNN (in every torch build) multiplies the same (in, out)
+weights, with no copy, 1.1-2x as fast on one thread and 1.2-3x on two (bench/products.py: 32 rows
+times the LM head on two threads 14 ms against 28; a whole step of 32 rows 138 ms against 169 on one
+thread). On an Intel Xeon here the other way round: a step of 32 rows 161 ms with MKL, 192 with
+oneDNN. One sequence stays with MKL: its one-row products are as fast there, and one user's
+probabilities stay within 1e-5 of plain `generate`'s (oneDNN, adding in another order, moves a long
+prompt's by ~1e-5). `PLM_EXPLORER_BATCH_PRODUCTS` ("mkl" or "onednn") overrides the choice.
 
 Memory: the loader maps the weights file (safetensors) into memory, so a weight read once counts
 in the resident memory as a page of that file. A laid-out copy beside its mapped original would
@@ -45,15 +48,33 @@ once (bench/models.py reports the resident memory with both models loaded).
 from __future__ import annotations
 
 import copy
+import os
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 SIBLINGS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))  # names of the projections of one input
-ONEDNN = torch.backends.mkldnn.is_available()  # oneDNN multiplies batches of several sequences
+
+
+def intel_cpu() -> bool:
+    """Whether this machine's CPU is Intel's (Linux's /proc/cpuinfo; elsewhere, as if not)."""
+    try:
+        return "GenuineIntel" in Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def _onednn_for_batches() -> bool:
+    """oneDNN multiplies batches of several sequences, but on an Intel CPU (see the module's docstring)."""
+    chosen = os.environ.get("PLM_EXPLORER_BATCH_PRODUCTS", "mkl" if intel_cpu() else "onednn")
+    return chosen == "onednn" and torch.backends.mkldnn.is_available()
+
+
+ONEDNN = _onednn_for_batches()  # oneDNN multiplies batches of several sequences
 
 
 class SharedBuffer:

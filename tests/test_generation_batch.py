@@ -82,12 +82,24 @@ def test_a_row_shorter_than_keep_gets_zeros_before_its_first_token(lm):
 
 
 def test_a_step_writes_its_column_into_the_cache_in_place(lm):
-    batch, _ = PaddedBatch.prefill(lm, rows(6, 3, 5))
-    batch.step([1, 2])  # the first step copies the prefill's columns into buffers with room to grow
+    batch, _ = PaddedBatch.prefill(lm, rows(6, 3, 5))  # the rows are stacked into buffers with room to grow
     layer = batch.cache.layers[0]
     where = layer.keys.data_ptr()
-    for token in range(3, 3 + layer.HEADROOM):
+    for token in range(layer.HEADROOM):
         batch.step([token, token])
-    assert layer.keys.data_ptr() == where and layer.keys.shape[2] == 5 + 1 + layer.HEADROOM
+    assert layer.keys.data_ptr() == where and layer.keys.shape[2] == 5 + layer.HEADROOM
     batch.step([1, 2])  # full: the next buffers are wider
-    assert layer.keys.data_ptr() != where and layer.keys.shape[2] == 5 + 2 + layer.HEADROOM
+    assert layer.keys.data_ptr() != where and layer.keys.shape[2] == 5 + 1 + layer.HEADROOM
+
+
+def test_rows_joining_or_leaving_are_copied_once_into_buffers_the_steps_then_write_into(lm):
+    batch, _ = PaddedBatch.prefill(lm, rows(7, 4, 2))
+    batch.join(PaddedBatch.prefill(lm, rows(8, 6))[0])
+    layer = batch.cache.layers[0]
+    assert not layer.keys[:2, :, :2].any() and not layer.values[1, :, :4].any()  # the pads: zeros
+    for change in (lambda: None, lambda: batch.keep_rows([0, 1])):  # joined, then the longest row gone
+        change()
+        where = layer.keys.data_ptr()
+        batch.step([3] * batch.rows)
+        assert layer.keys.data_ptr() == where
+    assert layer.keys.shape[2] == batch.mask.shape[1] == 6  # the first row's 4 tokens and 2 steps

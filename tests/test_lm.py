@@ -69,6 +69,7 @@ def test_a_kept_prefill_gives_the_last_positions_and_long_prompts_are_not_kept(b
     assert past.get_seq_length() == len(ids)
     assert torch.equal(cached_forward(lm, ids[:4])[0], cached_prefill(lm, ids[:4])[0][-1])  # one entry for both
     assert lm_ops._PREFIX_FORWARDS.peek((lm.name, tuple(ids), 3)) is not None  # kept: the next one runs no forward
+    assert cached_prefill(lm, ids, keep=3)[1] is past  # the kept cache itself, read only: no copy
     monkeypatch.setattr(lm_ops, "KEPT_PROMPT_TOKENS", 4)
     logits, _ = cached_prefill(lm, ids[:6])
     assert torch.allclose(logits[-1].float().log_softmax(-1), full_logprobs(lm, ids[:6])[-1], atol=1e-5)

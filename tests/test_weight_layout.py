@@ -146,7 +146,18 @@ def test_the_loop_on_the_bundled_model_equals_plain_generate_within_1e_5(bundled
     assert (shown - probs.gather(1, ids)).abs().max() < 1e-5
 
 
+def test_batches_go_through_onednn_but_on_an_intel_cpu_unless_a_setting_says(monkeypatch):
+    monkeypatch.delenv("PLM_EXPLORER_BATCH_PRODUCTS", raising=False)
+    for intel, expected in ((True, False), (False, True)):
+        monkeypatch.setattr(weight_layout, "intel_cpu", lambda intel=intel: intel)
+        assert weight_layout._onednn_for_batches() is expected
+    for setting, expected in (("mkl", False), ("onednn", True)):
+        monkeypatch.setenv("PLM_EXPLORER_BATCH_PRODUCTS", setting)
+        assert weight_layout._onednn_for_batches() is expected
+
+
 def test_a_batch_of_sequences_is_multiplied_by_onednn_one_sequence_by_torch(monkeypatch):
+    monkeypatch.setattr(weight_layout, "ONEDNN", True)  # as on a CPU not Intel's
     weight = torch.randn(64, 96).T  # (out, in) shape, (in, out) memory: the wide layout
     several, one = torch.randn(3, 5, 64), torch.randn(1, 5, 64)
     calls = []

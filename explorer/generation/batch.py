@@ -59,9 +59,7 @@ class PaddedBatch:
         mask = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in token_lists])  # (rows, width)
         cache = Cache(layers=[GrowingLayer() for _ in runs[0][1].layers])
         for layer, *rows in zip(cache.layers, *(past.layers for _, past in runs)):
-            layer.lazy_initialization(rows[0].keys, rows[0].values)
-            layer.keys = torch.cat([_left_pad(row.keys, width, 2) for row in rows])  # (rows, kv_heads, width, head_dim)
-            layer.values = torch.cat([_left_pad(row.values, width, 2) for row in rows])
+            layer.hold([row.keys for row in rows], [row.values for row in rows], width)
         logits = torch.stack([_left_pad(logits, keep, 0) for logits, _ in runs])  # (rows, keep, vocab)
         return cls(lm, cache, mask, mask.sum(-1)), logits
 
@@ -101,8 +99,7 @@ class PaddedBatch:
         other._leave_static()
         columns = max(self.mask.shape[1], other.mask.shape[1])
         for mine, theirs in zip(self.cache.layers, other.cache.layers):
-            mine.keys = torch.cat([_left_pad(mine.keys, columns, 2), _left_pad(theirs.keys, columns, 2)])
-            mine.values = torch.cat([_left_pad(mine.values, columns, 2), _left_pad(theirs.values, columns, 2)])
+            mine.hold([mine.keys, theirs.keys], [mine.values, theirs.values], columns)
         self.mask = torch.cat([_left_pad(self.mask, columns, 1), _left_pad(other.mask, columns, 1)])
         self.positions = torch.cat([self.positions, other.positions])
 
@@ -114,12 +111,11 @@ class PaddedBatch:
         unused = int(self.mask.any(0).long().argmax())  # the first column some row uses
         self.mask = self.mask[:, unused:]
         for layer in self.cache.layers:
-            layer.keys = layer.keys[index, :, unused:]
-            layer.values = layer.values[index, :, unused:]
+            layer.keep(index, unused)
 
 
 def _left_pad(tensor: torch.Tensor, columns: int, dim: int) -> torch.Tensor:
-    """Zeros on the left of `dim` up to `columns` (a cache's dim 2 is its columns, a mask's dim 1, logits' dim 0)."""
+    """Zeros on the left of `dim` up to `columns` (a mask's dim 1 is its columns, logits' dim 0 their positions)."""
     missing = columns - tensor.shape[dim]
     if not missing:
         return tensor
@@ -130,9 +126,10 @@ def _left_pad(tensor: torch.Tensor, columns: int, dim: int) -> torch.Tensor:
 class GrowingLayer(DynamicLayer):
     """transformers' DynamicLayer, but its keys and values are the first columns of wider buffers, so a
     step writes its new column in place: DynamicLayer concatenates, copying the whole cache every step
-    (13 % of a 32-row step of SmolLM2 at 50 columns). When the buffers are full, or the batch has put
-    other tensors in their place (a join, rows leaving), the next update copies into new ones with
-    room for HEADROOM more columns."""
+    (13 % of a 32-row step of SmolLM2 at 50 columns). Rows joining (`hold`) or leaving (`keep`) are
+    copied once, into new buffers with room for HEADROOM more columns; when the buffers are full, or
+    another tensor was put in their place (the compiled step giving a row back), the next update
+    copies into new ones."""
 
     HEADROOM = 16
     _buffers: tuple[torch.Tensor, torch.Tensor] | None = None  # (keys, values), set by the first update
@@ -147,11 +144,33 @@ class GrowingLayer(DynamicLayer):
                 _widened(old, fresh, used + new + self.HEADROOM)
                 for old, fresh in ((self.keys, key_states), (self.values, value_states))
             )  # (rows, kv_heads, columns + headroom, head_dim) each
-            self._buffers = buffers
         for buffer, fresh in zip(buffers, (key_states, value_states)):
             buffer[:, :, used : used + new] = fresh
-        self.keys, self.values = (buffer[:, :, : used + new] for buffer in buffers)  # views: no copy
+        self._hold_first(buffers, used + new)
         return self.keys, self.values
+
+    def hold(self, keys: list[torch.Tensor], values: list[torch.Tensor], columns: int) -> None:
+        """Hold these blocks of rows (rows_i, kv_heads, columns_i, head_dim) stacked in order, each
+        right-aligned in `columns` columns, zeros on its left (pads: masked, but never NaN)."""
+        if not self.is_initialized:
+            self.lazy_initialization(keys[0], values[0])
+        buffers = tuple(_stacked(blocks, columns, columns + self.HEADROOM) for blocks in (keys, values))
+        self._hold_first(buffers, columns)
+
+    def keep(self, rows: torch.Tensor, unused: int) -> None:
+        """Keep only these rows (ascending), without their first `unused` columns."""
+        columns = self.get_seq_length() - unused
+        buffers = tuple(
+            old.new_empty(len(rows), old.shape[1], columns + self.HEADROOM, old.shape[3])
+            for old in (self.keys, self.values)
+        )  # (kept rows, kv_heads, columns + headroom, head_dim) each
+        for buffer, old in zip(buffers, (self.keys, self.values)):
+            torch.index_select(old[:, :, unused:], 0, rows, out=buffer[:, :, :columns])  # one copy, no temporary
+        self._hold_first(buffers, columns)
+
+    def _hold_first(self, buffers: tuple[torch.Tensor, torch.Tensor], columns: int) -> None:
+        self._buffers = buffers
+        self.keys, self.values = (buffer[:, :, :columns] for buffer in buffers)  # views: no copy
 
 
 def _starts(tensor: torch.Tensor, buffer: torch.Tensor) -> bool:
@@ -165,4 +184,17 @@ def _widened(old: torch.Tensor, fresh: torch.Tensor, columns: int) -> torch.Tens
     buffer = fresh.new_empty(rows, heads, columns, dim)
     if old.numel():
         buffer[:, :, : old.shape[-2]] = old
+    return buffer
+
+
+def _stacked(blocks: list[torch.Tensor], columns: int, width: int) -> torch.Tensor:
+    """A new buffer of `width` columns: the blocks' rows in order, each block's columns ending at `columns`."""
+    first = blocks[0]
+    buffer = first.new_empty(sum(len(block) for block in blocks), first.shape[1], width, first.shape[3])
+    row = 0
+    for block in blocks:
+        pads = columns - block.shape[2]
+        buffer[row : row + len(block), :, :pads].zero_()
+        buffer[row : row + len(block), :, pads:columns] = block
+        row += len(block)
     return buffer

@@ -41,13 +41,14 @@ from .sequence import Pick, Sequence, picked_together
 # grows with its rows), so more rows add little (64 served 3 % more tokens per second than 32), and each
 # running stream holds one of the web server's worker threads (app.py asks for MAX_BATCH + 8).
 MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "32"))
-# Torch threads of a round's forwards once it feeds MANY_ROWS rows or more (0 = the process's own
-# count; the app's is 1). Forwards of many rows are compute-bound, so a machine whose two cores are the
-# app's own may serve a hall faster with 2; here, beside the web server and the students' clients, 2
-# served 4-5 % more tokens per second for 45 % more CPU (bench/load.py), so it is opt-in. A forward of a
-# few rows is bound by reading the weights, as fast on one thread as on two, so it keeps the process's
-# count. While they run, MKL's thread count (process-wide) is this for the other tabs' requests too.
-BATCH_THREADS = int(os.environ.get("PLM_EXPLORER_BATCH_THREADS", "0"))
+# Torch threads of a round's forwards once it feeds MANY_ROWS rows or more: by default every core the
+# process may use (`cores.available_cores`; 0 = the process's own count, the app's is 1). Forwards of
+# many rows are compute-bound, and a Space's cores are the app's own: on an Intel Xeon here, beside the
+# web server and the 32 students' clients, two threads served a hall 1.2x the tokens per second of one
+# (119.0 against 97.8, bench/load.py; on an AMD CPU here 4-5 % more). A forward of a few rows is bound
+# by reading the weights, as fast on one thread as on two, so it keeps the process's count. While they
+# run, MKL's thread count (process-wide) is this for the other tabs' requests too.
+BATCH_THREADS = int(os.environ.get("PLM_EXPLORER_BATCH_THREADS", str(cores.available_cores())))
 MANY_ROWS = 8  # from here on a forward is compute-bound: 1, 4, 16, 32 rows take 49, 91, 129, 174 ms on a thread
 BATCH_TOKENS = int(os.environ.get("PLM_EXPLORER_BATCH_TOKENS", "16384"))  # rows x columns of padded cache
 IDLE_SECONDS = 10.0  # a scheduler's thread ends after this long without work; the next request starts it
