@@ -3,6 +3,7 @@ prints the numbers the tab's compute function returns, within 1e-4, on the bundl
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -34,7 +35,9 @@ def numbers(line: str, count: int) -> list[float]:
 
 
 def close(a: float, b: float) -> bool:
-    return abs(a - b) <= TOLERANCE
+    """Within TOLERANCE, or a millionth of the value: a residual stream's norm (~5,800 in SmolLM2's layer 12)
+    has a float32 step of ~5e-4, and the app's laid-out weights may move it by a step (weight_layout.py)."""
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=TOLERANCE)
 
 
 @pytest.fixture(scope="module")
