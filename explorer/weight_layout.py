@@ -33,10 +33,11 @@ On an AMD CPU here torch's MKL products of a few rows ran well below the cores' 
 little from a second thread, where oneDNN (in every torch build) multiplies the same (in, out)
 weights, with no copy, 1.1-2x as fast on one thread and 1.2-3x on two (bench/products.py: 32 rows
 times the LM head on two threads 14 ms against 28; a whole step of 32 rows 138 ms against 169 on one
-thread). On an Intel Xeon here the other way round: a step of 32 rows 161 ms with MKL, 192 with
-oneDNN. One sequence stays with MKL: its one-row products are as fast there, and one user's
-probabilities stay within 1e-5 of plain `generate`'s (oneDNN, adding in another order, moves a long
-prompt's by ~1e-5). `PLM_EXPLORER_BATCH_PRODUCTS` ("mkl" or "onednn") overrides the choice.
+thread). On an Intel Xeon here the other way round: a step of 32 rows 144 ms with MKL, 185 with
+oneDNN (two threads: 78 against 119). One sequence stays with MKL: its one-row products are as fast
+there, and one user's probabilities stay within 1e-5 of plain `generate`'s (oneDNN, adding in another
+order, moves a long prompt's by ~1e-5). `PLM_EXPLORER_BATCH_PRODUCTS` ("mkl" or "onednn") overrides
+the choice.
 
 Memory: the loader maps the weights file (safetensors) into memory, so a weight read once counts
 in the resident memory as a page of that file. A laid-out copy beside its mapped original would
