@@ -126,27 +126,21 @@ def _left_pad(tensor: torch.Tensor, columns: int, dim: int) -> torch.Tensor:
 class GrowingLayer(DynamicLayer):
     """transformers' DynamicLayer, but its keys and values are the first columns of wider buffers, so a
     step writes its new column in place: DynamicLayer concatenates, copying the whole cache every step
-    (13 % of a 32-row step of SmolLM2 at 50 columns). Rows joining (`hold`) or leaving (`keep`) are
-    copied once, into new buffers with room for HEADROOM more columns; when the buffers are full, or
-    another tensor was put in their place (the compiled step giving a row back), the next update
-    copies into new ones."""
+    (13 % of a 32-row step of SmolLM2 at 50 columns). A layer is filled by `hold` (rows pre-filled,
+    joining, or given back by the compiled step) and loses rows by `keep`, each copying once into new
+    buffers with room for HEADROOM more columns; a step past that room copies into wider ones."""
 
     HEADROOM = 16
-    _buffers: tuple[torch.Tensor, torch.Tensor] | None = None  # (keys, values), set by the first update
+    _buffers: tuple[torch.Tensor, torch.Tensor]  # (keys, values), set by `hold` before any update
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
-        if not self.is_initialized:
-            self.lazy_initialization(key_states, value_states)
         used, new = self.get_seq_length(), key_states.shape[-2]
-        buffers = self._buffers
-        if buffers is None or not _starts(self.keys, buffers[0]) or used + new > buffers[0].shape[-2]:
-            buffers = tuple(
-                _widened(old, fresh, used + new + self.HEADROOM)
-                for old, fresh in ((self.keys, key_states), (self.values, value_states))
-            )  # (rows, kv_heads, columns + headroom, head_dim) each
-        for buffer, fresh in zip(buffers, (key_states, value_states)):
+        if used + new > self._buffers[0].shape[-2]:  # full: the used columns into wider buffers
+            wider = tuple(_stacked([old], used, used + new + self.HEADROOM) for old in (self.keys, self.values))
+            self._hold_first(wider, used)
+        for buffer, fresh in zip(self._buffers, (key_states, value_states)):
             buffer[:, :, used : used + new] = fresh
-        self._hold_first(buffers, used + new)
+        self._hold_first(self._buffers, used + new)
         return self.keys, self.values
 
     def hold(self, keys: list[torch.Tensor], values: list[torch.Tensor], columns: int) -> None:
@@ -171,20 +165,6 @@ class GrowingLayer(DynamicLayer):
     def _hold_first(self, buffers: tuple[torch.Tensor, torch.Tensor], columns: int) -> None:
         self._buffers = buffers
         self.keys, self.values = (buffer[:, :, :columns] for buffer in buffers)  # views: no copy
-
-
-def _starts(tensor: torch.Tensor, buffer: torch.Tensor) -> bool:
-    """Whether `tensor` is the first columns of `buffer` (not a tensor put in its place)."""
-    return tensor.data_ptr() == buffer.data_ptr() and tensor.shape[:2] == buffer.shape[:2]
-
-
-def _widened(old: torch.Tensor, fresh: torch.Tensor, columns: int) -> torch.Tensor:
-    """A new buffer of `columns` columns holding `old`'s columns first (none when the layer is empty)."""
-    rows, heads, _, dim = fresh.shape
-    buffer = fresh.new_empty(rows, heads, columns, dim)
-    if old.numel():
-        buffer[:, :, : old.shape[-2]] = old
-    return buffer
 
 
 def _stacked(blocks: list[torch.Tensor], columns: int, width: int) -> torch.Tensor:

@@ -115,13 +115,13 @@ class CompiledStep:
         with torch.inference_mode():
             return self._forward(torch.tensor([[token]]), torch.tensor([column]))
 
-    def give_back(self, dynamic: DynamicCache) -> None:
-        """Copy the owner's columns back into its dynamic cache, and free the static one."""
+    def give_back(self, dynamic: Cache) -> None:
+        """Copy the owner's columns back into its batch's cache (once, into buffers it grows in: `batch.
+        GrowingLayer.hold`), and free the static one."""
         columns = int(self.cache.layers[0].cumulative_length)
         with torch.inference_mode():
-            for static, layer in zip(self.cache.layers, dynamic.layers):
-                layer.keys = static.keys[:, :, :columns].clone()  # (1, kv_heads, columns, head_dim)
-                layer.values = static.values[:, :, :columns].clone()
+            for static, layer in zip(self.cache.layers, dynamic.layers):  # (1, kv_heads, columns, head_dim) each
+                layer.hold([static.keys[:, :, :columns]], [static.values[:, :, :columns]], columns)
         self._owner = None
 
 
