@@ -7,7 +7,7 @@ import os
 import gradio as gr
 import torch
 
-from explorer import cores, models
+from explorer import cores, malloc, models
 from explorer.generation.scheduler import MAX_BATCH
 from explorer.views import (
     attention,
@@ -85,6 +85,7 @@ def main() -> None:
     # two, 16.6 vs 16.9 tok/s here, and two requests with two threads each would fight over the 2
     # cores); a request alone may take more (explorer/cores.py).
     torch.set_num_threads(cores.REQUEST_THREADS)
+    malloc.keep_large_blocks()  # a hall's vocabulary-wide tensors from the heaps, not fresh mappings each round
     models.warm_up()  # in the background: the page is served at once
     launch(
         build_app(),

@@ -50,12 +50,17 @@ def drain(ticket) -> list:
 
 
 def assert_same(alone, batched, tolerance=1e-4):
-    """Same tokens, same ends, and every stage's distribution within `tolerance`."""
+    """Same tokens, same ends, and every step's numbers within `tolerance`: the chosen token's probability
+    after every stage, the top candidates' (sorted: two candidates within a float's rounding of each
+    other may trade places) and the entropies (which read every probability of the distribution)."""
     assert [(p.token_id, p.forced, p.finish) for p in batched] == [(p.token_id, p.forced, p.finish) for p in alone]
     for a, b in zip(alone, batched):
-        assert len(a.scores) == len(b.scores)
-        for mine, theirs in zip(a.scores, b.scores):
-            assert torch.allclose(mine.softmax(-1), theirs.softmax(-1), atol=tolerance, rtol=0)
+        mine, theirs = a.numbers, b.numbers
+        assert (mine.chosen is None) == (theirs.chosen is None) and len(mine.top_ids) == len(theirs.top_ids)
+        pairs = [(mine.chosen or [], theirs.chosen or []), (sorted(mine.top_probs), sorted(theirs.top_probs))]
+        pairs.append(([mine.entropy_raw, mine.entropy], [theirs.entropy_raw, theirs.entropy]))
+        for expected, got in pairs:
+            assert torch.allclose(torch.tensor(got), torch.tensor(expected), atol=tolerance, rtol=0)
 
 
 @pytest.mark.parametrize("size", [16, 32])

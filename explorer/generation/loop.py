@@ -8,7 +8,8 @@ give is the distribution *after each control*: we keep it for every step.
 
 The pipeline is `transformers`' own: preprocess (`encode_prompt`), forward (`scheduler.decode`:
 the request's forwards, shared with other requests'; `Sequence` picks its tokens), postprocess
-(`_step`: the probabilities and candidates shown for a step, made in the request's own thread).
+(`_step`: a step's probabilities and candidates, made with the other rows' where they picked, named
+here: `step_numbers`).
 """
 
 from __future__ import annotations
@@ -17,14 +18,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-import torch
-
 from .. import checks
 from .. import lm as lm_ops
 from ..models import LoadedModel
 from ..segments import Segment, Segmenter, token_bytes, token_labels
 from . import scheduler
-from .sampling import SamplingSettings, entropies
+from .sampling import SamplingSettings
 from .sequence import Pick, Sequence
 
 MAX_NEW_TOKENS = 1024
@@ -121,9 +120,8 @@ def encode_prompt(lm: LoadedModel, prompt: str, use_chat_template: bool = False)
 # ---------------------------------------------------------------- postprocess
 
 
-def _candidates(token_ids: list[int], distributions: list[torch.Tensor]) -> list[Candidate]:
-    """Candidates for several ids at once, one gather per stage; their texts come from `_name`."""
-    probs = torch.stack([d[0, token_ids] for d in distributions]).T.tolist()  # [id][stage]
+def _candidates(token_ids: list[int], probs: list[list[float]]) -> list[Candidate]:
+    """Candidates from their ids and their probabilities after each stage; their texts come from `_name`."""
     return [
         Candidate(token="", token_id=i, prob=p[-1], raw_prob=p[0], piece="", label="", stage_probs=p)
         for i, p in zip(token_ids, probs)
@@ -139,26 +137,11 @@ def _name(lm: LoadedModel, candidates: list[Candidate]) -> list[Candidate]:
     return candidates
 
 
-def _top_ids(distributions: list[torch.Tensor], n: int, by_raw: bool = False) -> list[int]:
-    """The n most likely ids by final prob; the tokens the controls filtered out (prob 0) follow by raw prob."""
-    raw, final = distributions[0][0], distributions[-1][0]  # (vocab,) each
-    n = min(n, raw.numel())
-    if by_raw:
-        return raw.topk(n).indices.tolist()
-    top = final.topk(n)
-    kept = top.indices[top.values > 0].tolist()
-    if len(kept) == n:
-        return kept
-    return kept + raw.masked_fill(final > 0, -1.0).topk(n - len(kept)).indices.tolist()
-
-
-def _step(lm: LoadedModel, pick: Pick, top_n: int) -> Step:
+def _step(lm: LoadedModel, pick: Pick) -> Step:
     """A pick's numbers, and the chosen token's texts (the stream shows it); the top candidates'
     texts wait for the end of the generation, when every step's are named in one go."""
-    distributions = [scores.softmax(-1) for scores in pick.scores]  # (1, vocab) each
-    chosen, *top = _candidates([pick.token_id] + _top_ids(distributions, top_n), distributions)
-    _name(lm, [chosen])
-    entropy_raw, entropy = entropies(distributions)
+    numbers = pick.numbers
+    (chosen,) = _name(lm, _candidates([pick.token_id], [numbers.chosen]))
     return Step(
         token=chosen.token,
         token_id=pick.token_id,
@@ -166,10 +149,10 @@ def _step(lm: LoadedModel, pick: Pick, top_n: int) -> Step:
         raw_prob=chosen.raw_prob,
         piece=chosen.piece,
         label=chosen.label,
-        entropy_raw=entropy_raw,
-        entropy=entropy,
+        entropy_raw=numbers.entropy_raw,
+        entropy=numbers.entropy,
         forced=pick.forced,
-        top=top,
+        top=_candidates(numbers.top_ids, numbers.top_probs),
     )
 
 
@@ -214,11 +197,12 @@ def stream_generation(lm: LoadedModel, request: GenerationRequest, *, top_n: int
         do_sample=request.settings.do_sample,
         seed=request.seed,
         eos_ids=_eos_ids(lm),
+        top_n=top_n,
     )
     segmenter = Segmenter()
     started = time.perf_counter()
     for pick in scheduler.decode(lm, sequence):
-        result.steps.append(_step(lm, pick, top_n))
+        result.steps.append(_step(lm, pick))
         segmenter.add(token_bytes(lm.tokenizer, [pick.token_id], skip_special=True)[0])
         if pick.forced:
             continue
@@ -257,15 +241,14 @@ def next_token(
     text, prompt_ids = encode_prompt(lm, prompt, use_chat_template)
     lm_ops.check_fits(lm, len(prompt_ids), 1, what="prompt")
     stages = settings.controls(sampling=True)
-    (pick,) = scheduler.decode(lm, Sequence(prompt_ids, stages))  # a peek: no token picked
-    distributions = [scores.softmax(-1) for scores in pick.scores]  # (1, vocab) each
-    entropy_raw, entropy = entropies(distributions)
+    (pick,) = scheduler.decode(lm, Sequence(prompt_ids, stages, top_n=top_n))  # a peek: no token picked
+    numbers = pick.numbers  # its candidates ranked by raw probability
     return NextTokenResult(
         model=lm.name,
         prompt=text,
         prompt_tokens=lm_ops.token_texts(lm.tokenizer, prompt_ids),
         stages=_stage_names(stages),
-        candidates=_name(lm, _candidates(_top_ids(distributions, top_n, by_raw=True), distributions)),
-        entropy_raw=entropy_raw,
-        entropy=entropy,
+        candidates=_name(lm, _candidates(numbers.top_ids, numbers.top_probs)),
+        entropy_raw=numbers.entropy_raw,
+        entropy=numbers.entropy,
     )

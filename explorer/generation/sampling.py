@@ -100,12 +100,3 @@ def stage_distributions(
     """Probabilities after each stage (raw first), each (batch, vocab), and the final scores to pick from."""
     scores = stage_scores(stages, input_ids, logits)
     return [s.softmax(-1) for s in scores], scores[-1]
-
-
-def entropies(distributions: list[torch.Tensor]) -> tuple[float, float]:
-    """Entropy (nats) of the raw and of the final distribution (one pass when they are the same)."""
-    if len(distributions) == 1:
-        (raw,) = torch.special.entr(distributions[0]).sum(-1).tolist()
-        return raw, raw
-    raw, final = torch.special.entr(torch.cat([distributions[0], distributions[-1]])).sum(-1).tolist()
-    return raw, final
