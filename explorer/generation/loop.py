@@ -8,8 +8,8 @@ give is the distribution *after each control*: we keep it for every step.
 
 The pipeline is `transformers`' own: preprocess (`encode_prompt`), forward (`scheduler.decode`:
 the request's forwards, shared with other requests'; `Sequence` picks its tokens), postprocess
-(`_step`: a step's probabilities and candidates, made with the other rows' where they picked, named
-here: `step_numbers`).
+(`_step`: a step's numbers, made with the other rows' where the rows picked (`step_numbers`), and the
+chosen token's texts).
 """
 
 from __future__ import annotations
