@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from load import NEW_TOKENS, PER_STUDENT, PROMPTS, SPREAD, percentile  # noqa: E402 - the same hall
 
-from explorer import generation, models  # noqa: E402
+from explorer import generation, malloc, models  # noqa: E402
 from explorer.generation import compiled_step, scheduler  # noqa: E402
 
 SAMPLED = generation.SamplingSettings(do_sample=True, temperature=0.8)
@@ -80,9 +80,10 @@ def hall(lm: models.LoadedModel, students: int, running: int) -> tuple[list[tupl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=32)
-    parser.add_argument("--settings", nargs="+", default=["32:2", "32:1", "1:1"], help="MAX_BATCH:THREADS")
+    parser.add_argument("--settings", nargs="+", default=["64:2", "32:2", "1:1"], help="MAX_BATCH:THREADS")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    malloc.keep_large_blocks()  # as app.py
     lm = models.get(models.BUNDLED_NAME)
     deadline = time.monotonic() + 600  # as bench/load.py, the halls start once the decoding step has compiled
     while compiled_step.ENABLED and compiled_step.ready(lm) is None and time.monotonic() < deadline:

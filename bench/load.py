@@ -1,7 +1,7 @@
 """A lecture hall at once: 32 students, then 100, pressing Generate within five seconds, on one app.
 
 Starts `app.py` on a free port on 127.0.0.1 once per `--max-batch`, one after another: with batching
-(the default, `PLM_EXPLORER_MAX_BATCH=32`; `--max-batch 32 16 1` compares it with 16) and without
+(the default, `PLM_EXPLORER_MAX_BATCH=64`; `--max-batch 64 32 1` compares it with 32) and without
 (`PLM_EXPLORER_MAX_BATCH=1`: one sequence per forward, two requests at a time, as before); other
 settings (`PLM_EXPLORER_BATCH_THREADS`) come from the environment. On each: one user alone first
 (the single-user latency of that run), then every student, each with its own gradio_client Client
@@ -18,7 +18,7 @@ short requests must stay quick while long work runs, and bad input must harm no 
 their lone tokens, and the app's memory comes back to its level before. bench/hall.py runs the
 same hall without Gradio.
 
-    .venv/bin/python bench/load.py [--students 32 100] [--max-batch 32 1] [--skip-checks] [--model Gemma-3-270M]
+    .venv/bin/python bench/load.py [--students 32 100] [--max-batch 64 1] [--skip-checks] [--model Gemma-3-270M]
 
 Bounded: a fixed number of requests, each with a timeout; the apps are stopped at the end.
 """
@@ -337,7 +337,7 @@ def starvation_check(app: App) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, nargs="+", default=[32, 100])
-    parser.add_argument("--max-batch", type=int, nargs="+", default=[32, 1], help="apps to compare, first the batched")
+    parser.add_argument("--max-batch", type=int, nargs="+", default=[64, 1], help="apps to compare, first the batched")
     parser.add_argument("--skip-checks", action="store_true", help="skip the isolation and long-work checks")
     parser.add_argument("--model", default="", help="the halls' model (default: the app's, SmolLM2)")
     args = parser.parse_args()

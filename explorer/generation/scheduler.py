@@ -35,12 +35,14 @@ from .sequence import Pick, Sequence, picked_together
 # generator and returns only the chosen token's log-probability; each request here needs its own
 # seeded generator and the distribution after every control.
 
-# Sequences per forward; 1 = each alone. 32: a lecture hall's requests overlap by dozens, and every
+# Sequences per forward; 1 = each alone. 64: a lecture hall's requests overlap by dozens, and every
 # row beyond a forward waits a whole generation in Gradio's queue (32 students: p95 ~17x one user's
-# latency at 16 rows, ~10x at 32). Past ~32 rows a forward on one thread is compute-bound (its time
-# grows with its rows), so more rows add little (64 served 3 % more tokens per second than 32), and each
-# running stream holds one of the web server's worker threads (app.py asks for MAX_BATCH + 8).
-MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "32"))
+# latency at 16 rows, ~10x at 32). A forward of many rows is compute-bound (its time grows with its
+# rows), but once a round's picks and numbers were made for all rows at once (`step_numbers`), 64 rows
+# served 32 students 147.5 tok/s at a p95 of 5.9x one user's latency, against 134.5 and 6.5x with 32
+# (bench/load.py, Intel Xeon; without Gradio 218 against 189 tok/s, p95 3.4x against 4.3x, bench/hall.py).
+# Each running stream holds one of the web server's worker threads (app.py asks for MAX_BATCH + 8).
+MAX_BATCH = int(os.environ.get("PLM_EXPLORER_MAX_BATCH", "64"))
 # Torch threads of a round's forwards once it feeds MANY_ROWS rows or more: by default every core the
 # process may use (`cores.available_cores`; 0 = the process's own count, the app's is 1). Forwards of
 # many rows are compute-bound, and a Space's cores are the app's own: on an Intel Xeon here, beside the
