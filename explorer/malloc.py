@@ -21,8 +21,8 @@ sampler's doubles of 64 MiB, each a fresh mapping, each page faulted in, every r
 (`keep_large_blocks`, at start) serves blocks up to 1 GiB from the heaps and keeps up to 256 MiB of
 free pages at a heap's top. Not every freed block is reused (an aligned allocation asks for a little
 more than the block it freed), but most are: a 32-row round's picks went from 150 to 94 ms (page
-faults 187,000 to 52,000 over six rounds), and a Gemma hall from 66-68 to 74-78 tok/s (bench/load.py,
-Intel Xeon).
+faults 187,000 to 52,000 over six rounds), and a Gemma hall of 32 rows from 66-68 to 70-76 tok/s
+(bench/load.py, Intel Xeon).
 """
 
 from __future__ import annotations

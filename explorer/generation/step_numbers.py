@@ -5,8 +5,8 @@ Made where the rows pick (the scheduler's thread, or the request's own when it r
 over the rows that pick together, rather than in each request's thread: a hall's sixty-four request
 threads each running a few vocabulary-wide operations per token queue on the interpreter lock
 around every operation, and the shared forward, whose Python also needs the lock, waits in that
-queue. Without Gradio the same hall served 177 tokens/s that way, 239 with these numbers made in the
-round (bench/hall.py, 64 rows, Intel Xeon), where they cost a few milliseconds a round.
+queue. Without Gradio the same hall served 177 tokens/s that way, 217 with these numbers made in the
+round (239 with no numbers at all; bench/hall.py, 64 rows, Intel Xeon).
 """
 
 from __future__ import annotations
