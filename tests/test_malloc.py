@@ -36,27 +36,28 @@ def test_trimming_gives_back_the_freed_tensors_glibc_keeps_in_its_heap():
     assert freed_mib(trimmed=True) > 180
 
 
-# Three tensors of 40 MiB each (above the 32 MiB ceiling of glibc's own threshold: a round's vocabulary-wide
-# tensors of a Gemma batch), allocated then freed, five rounds; print the page faults meanwhile.
+# A tensor of 40 MiB (above the 32 MiB ceiling of glibc's own threshold: a round's vocabulary-wide tensor
+# of a Gemma batch): does it lie inside the heap (the program break's region), or in a mapping of its own?
+# (Page faults, counted over rounds, were measured for the module's docstring; they depend on where small
+# blocks land between the large ones, so no test counts them.)
 LARGE = """
-import resource, torch
+import torch
+from pathlib import Path
 from explorer import malloc
 if {kept}: assert malloc.keep_large_blocks()
-def round_(): [torch.ones(10 * 2**20) for _ in range(3)]
-round_()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5): round_()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+heap = next(line for line in Path("/proc/self/maps").read_text().splitlines() if line.endswith("[heap]"))
+low, high = (int(end, 16) for end in heap.split()[0].split("-"))
+print(low <= torch.ones(10 * 2**20).data_ptr() < high)
 """
 
 
-def page_faults(kept: bool) -> int:
+def served_from_the_heap(kept: bool) -> bool:
     code = LARGE.format(kept=kept)
-    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return out.strip() == "True"
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
-def test_large_blocks_kept_in_the_heap_fault_in_far_fewer_pages():
-    mapped_alone = page_faults(kept=False)
-    assert mapped_alone > 5 * 25_000  # each round maps its 30,720 pages of 4 KiB afresh
-    assert page_faults(kept=True) < 0.6 * mapped_alone  # here: 71,680 against 153,615
+def test_large_blocks_are_served_from_the_heap_once_kept():
+    assert not served_from_the_heap(kept=False)  # glibc alone maps a block above 32 MiB by itself
+    assert served_from_the_heap(kept=True)
