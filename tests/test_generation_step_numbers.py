@@ -7,7 +7,7 @@ import torch
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper
 
 from explorer.generation.sampling import stage_distributions
-from explorer.generation.step_numbers import step_numbers, top_ids
+from explorer.generation.step_numbers import entropies, step_numbers, top_ids
 
 VOCAB = 300
 
@@ -60,3 +60,13 @@ def test_one_stage_gives_one_entropy_twice():
     (raw,) = distributions(2)[:1]
     numbers = step_numbers([raw], [0, 1], 5)
     assert all(n.entropy == n.entropy_raw and len(n.chosen) == 1 for n in numbers)
+
+
+def test_entropies_equal_torch_entr_with_filtered_tokens_adding_nothing():
+    scores = torch.randn(6, 500, generator=torch.Generator().manual_seed(0)) * 4
+    scores[:3, :450] = float("-inf")  # top-k filtered rows: most probabilities exactly 0
+    probs = scores.softmax(-1)
+    got = entropies(probs)
+    assert torch.isfinite(got).all()
+    assert torch.allclose(got, torch.special.entr(probs).sum(-1), atol=1e-6, rtol=0)
+    assert torch.allclose(entropies(torch.eye(3)), torch.zeros(3))  # one certain token: 0 nats

@@ -38,13 +38,21 @@ def step_numbers(
     if chosen is not None:
         ids = torch.cat([torch.tensor(chosen)[:, None], ids], 1)  # (rows, 1 + n): the chosen one first
     probs = torch.stack([d.gather(1, ids) for d in distributions], -1).tolist()  # [row][token][stage]
-    entropy_raw = torch.special.entr(raw).sum(-1)  # (rows,)
-    entropy = entropy_raw if final is raw else torch.special.entr(final).sum(-1)  # (rows,)
+    entropy_raw = entropies(raw)  # (rows,)
+    entropy = entropy_raw if final is raw else entropies(final)  # (rows,)
     first = 0 if chosen is None else 1
     return [
         StepNumbers(None if chosen is None else p[0], i[first:], p[first:], h_raw, h)
         for i, p, h_raw, h in zip(ids.tolist(), probs, entropy_raw.tolist(), entropy.tolist())
     ]
+
+
+def entropies(probs: torch.Tensor) -> torch.Tensor:
+    """Each row's entropy in nats, -sum p log p (rows,), a filtered-out token (p = 0) adding 0: its p is
+    raised to the least normal float inside the log only. `torch.special.entr` gives the same numbers,
+    but its log is not vectorised: for 64 rows of SmolLM2's vocabulary 4.3-4.7 ms against 1.9 on two threads,
+    8.0 against 3.7 on one (Intel Xeon)."""
+    return -(probs * probs.clamp_min(torch.finfo(probs.dtype).tiny).log()).sum(-1)
 
 
 def top_ids(raw: torch.Tensor, final: torch.Tensor, n: int, by_raw: bool = False) -> torch.Tensor:
