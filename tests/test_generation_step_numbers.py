@@ -51,7 +51,7 @@ def test_rows_together_get_what_each_gets_alone():
 
 def test_a_peek_has_no_chosen_token_and_ranks_by_raw_probability():
     stages = distributions(3, top_k=4)
-    for row, numbers in enumerate(step_numbers(stages, None, 20, by_raw=True)):
+    for row, numbers in enumerate(step_numbers(stages, None, 20)):
         assert numbers.chosen is None and len(numbers.top_ids) == 20
         assert numbers.top_ids == stages[0][row].topk(20).indices.tolist()
 

@@ -121,7 +121,7 @@ def picked_together(sequences: list[Sequence], logits: torch.Tensor) -> list[Pic
             chosen = draw_rows(distributions[-1], [s.generator for s in members])
         else:
             chosen = final_scores.argmax(-1).tolist()
-        numbers = step_numbers(distributions, chosen, first.top_n, by_raw=chosen is None)
+        numbers = step_numbers(distributions, chosen, first.top_n)
         for row, sequence, token_id, row_numbers in zip(rows, members, chosen or [None] * len(rows), numbers):
             picks[row] = sequence._took(token_id, row_numbers)
     return picks

@@ -27,14 +27,12 @@ class StepNumbers:
     entropy: float  # nats, of the distribution picked from
 
 
-def step_numbers(
-    distributions: list[torch.Tensor], chosen: list[int] | None, top_n: int, by_raw: bool = False
-) -> list[StepNumbers]:
+def step_numbers(distributions: list[torch.Tensor], chosen: list[int] | None, top_n: int) -> list[StepNumbers]:
     """Each row's numbers from its probabilities after each stage (rows, vocab each, raw first) and the
     token it chose (`chosen` None: the rows peeked). The top `top_n` are ranked by the final probability
-    (the tokens the controls filtered out follow, by raw probability), or by the raw one (`by_raw`)."""
+    (the tokens the controls filtered out follow, by raw probability), or for a peek by the raw one."""
     raw, final = distributions[0], distributions[-1]
-    ids = top_ids(raw, final, top_n, by_raw)  # (rows, n)
+    ids = top_ids(raw, final, top_n, by_raw=chosen is None)  # (rows, n)
     if chosen is not None:
         ids = torch.cat([torch.tensor(chosen)[:, None], ids], 1)  # (rows, 1 + n): the chosen one first
     probs = torch.stack([d.gather(1, ids) for d in distributions], -1).tolist()  # [row][token][stage]
