@@ -7,20 +7,27 @@ bench/load.py; as many run at once as Gradio's queue lets through (`MAX_BATCH` b
 sequence per forward), the others wait their turn. Prints single-user latency, p50/p95 latency, p95
 over single, tokens per second of all students and the CPU seconds spent, per setting, side by side.
 
-    .venv/bin/python bench/hall.py [--students 32] [--settings 32:2 32:1 1:1]
+    .venv/bin/python bench/hall.py [--students 32] [--settings 32:2 32:1 1:1] [--beside none process:0.33 thread:0.33]
 
-A setting is MAX_BATCH:THREADS (torch threads of the scheduler's forwards).
+A setting is MAX_BATCH:THREADS (torch threads of the scheduler's forwards). `--beside` runs each
+setting's hall once per entry, with something else busy on the cores meanwhile, as the web server
+and the students' clients are in bench/load.py: `process:S` another process keeping a share S of
+one core busy, `thread:S` a thread of this one doing so in Python (the interpreter's lock too, as
+Gradio's event loop), both in bursts of a few milliseconds (`busy`).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import random
 import statistics
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,6 +41,18 @@ from explorer import generation, malloc, models  # noqa: E402
 from explorer.generation import compiled_step, scheduler  # noqa: E402
 
 SAMPLED = generation.SamplingSettings(do_sample=True, temperature=0.8)
+
+
+def busy(share: float, running: Callable[[], bool] = lambda: True, burst: float = 0.002) -> None:
+    """Keep `share` of one core busy while `running()`: work `burst` seconds (about one of an event
+    loop's steps), then sleep. Self-contained: `Beside` also runs its source alone, in a process of its own."""
+    import time
+
+    while running():
+        end = time.perf_counter() + burst
+        while time.perf_counter() < end:
+            pass
+        time.sleep(burst * (1 - share) / share)
 
 
 def configure(lm: models.LoadedModel, max_batch: int, threads: int) -> None:
@@ -55,6 +74,32 @@ def _timed(lm: models.LoadedModel, req: generation.GenerationRequest) -> tuple[f
     started = time.perf_counter()
     result = generation.generate(lm, req)
     return time.perf_counter() - started, len(result.steps)
+
+
+class Beside:
+    """Something else busy on the cores during a hall (see the module's docstring): "none",
+    "process:S" or "thread:S"."""
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.kind, _, share = spec.partition(":")
+        self.share = float(share or 0)
+        self._process: subprocess.Popen | None = None
+        self._stop = threading.Event()
+
+    def __enter__(self) -> Beside:
+        if self.kind == "process":
+            source = f"from __future__ import annotations\n{inspect.getsource(busy)}\nbusy({self.share})"
+            self._process = subprocess.Popen([sys.executable, "-c", source])
+        elif self.kind == "thread":
+            threading.Thread(target=busy, args=(self.share, lambda: not self._stop.is_set()), daemon=True).start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
 
 
 def hall(lm: models.LoadedModel, students: int, running: int) -> tuple[list[tuple[float, int]], float, float]:
@@ -81,6 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=32)
     parser.add_argument("--settings", nargs="+", default=["64:2", "32:2", "1:1"], help="MAX_BATCH:THREADS")
+    parser.add_argument("--beside", nargs="+", default=["none"], help="none, process:SHARE or thread:SHARE")
     args = parser.parse_args()
     torch.set_num_threads(1)
     malloc.keep_large_blocks()  # as app.py
@@ -91,20 +137,23 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"\nA hall without Gradio: {args.students} students x {PER_STUDENT} x {NEW_TOKENS} sampled tokens within")
     print(f"{SPREAD:.0f} s, {os.cpu_count()} cores, load average {load:.1f} at the start.\n")
-    print("| MAX_BATCH:threads | single s | p50 s | p95 s | p95/single | tok/s | CPU s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| MAX_BATCH:threads | beside | single s | p50 s | p95 s | p95/single | tok/s | CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
     rates = {}
     for setting in args.settings:
         max_batch, threads = (int(x) for x in setting.split(":"))
         configure(lm, max_batch, threads)
-        single = single_user(lm)
-        results, wall, cpu = hall(lm, args.students, max_batch if max_batch > 1 else 2)
-        latencies = [r[0] for r in results]
-        rates[setting] = sum(r[1] for r in results) / wall
-        p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
-        print(
-            f"| {setting} | {single:.2f} | {p50:.1f} | {p95:.1f} | {p95 / single:.1f}x | {rates[setting]:.0f} | {cpu:.0f} |"
-        )
+        single = single_user(lm)  # alone: nothing beside it
+        for spec in args.beside:
+            with Beside(spec):
+                results, wall, cpu = hall(lm, args.students, max_batch if max_batch > 1 else 2)
+            latencies = [r[0] for r in results]
+            rate = sum(r[1] for r in results) / wall
+            rates.setdefault(setting, rate)  # the first of its halls: the one compared with 1:1
+            p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+            print(
+                f"| {setting} | {spec} | {single:.2f} | {p50:.1f} | {p95:.1f} | {p95 / single:.1f}x | {rate:.0f} | {cpu:.0f} |"
+            )
     base = rates.get("1:1")
     if base:
         print("\n" + ", ".join(f"{s}: {r / base:.1f}x the tok/s of 1:1" for s, r in rates.items() if s != "1:1"))
