@@ -84,6 +84,8 @@ class Beside:
         self.spec = spec
         self.kind, _, share = spec.partition(":")
         self.share = float(share or 0)
+        if self.kind not in ("none", "process", "thread") or (self.kind != "none") != (0 < self.share <= 1):
+            raise SystemExit(f"--beside {spec!r}: none, process:SHARE or thread:SHARE, a share in (0, 1]")
         self._process: subprocess.Popen | None = None
         self._stop = threading.Event()
 
