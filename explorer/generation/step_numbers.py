@@ -49,8 +49,10 @@ def entropies(probs: torch.Tensor) -> torch.Tensor:
     """Each row's entropy in nats, -sum p log p (rows,), a filtered-out token (p = 0) adding 0: its p is
     raised to the least normal float inside the log only. `torch.special.entr` gives the same numbers,
     but its log is not vectorised: for 64 rows of SmolLM2's vocabulary 4.3-4.7 ms against 1.9 on two threads,
-    8.0 against 3.7 on one (Intel Xeon)."""
-    return -(probs * probs.clamp_min(torch.finfo(probs.dtype).tiny).log()).sum(-1)
+    8.0 against 3.7 on one (Intel Xeon). One vocabulary-wide temporary, worked on in place: for 64 rows of
+    Gemma's 262,144 words (64 MiB each) 9.5 ms, against 18.4 with three and 29 with `entr`."""
+    terms = probs.clamp_min(torch.finfo(probs.dtype).tiny)  # (rows, vocab)
+    return terms.log_().mul_(probs).sum(-1).neg_()  # (rows,)
 
 
 def top_ids(raw: torch.Tensor, final: torch.Tensor, n: int, by_raw: bool = False) -> torch.Tensor:
