@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from explorer.generation import sequence
 from explorer.generation.sequence import draw_rows
 
 
@@ -19,7 +20,12 @@ def test_draw_is_torch_multinomial_bit_for_bit(vocab, sharpness):
     assert torch.equal(ours.get_state(), torch_side.get_state())  # the next draws agree too
 
 
-def test_rows_drawn_together_each_draw_what_they_draw_alone():
+@pytest.mark.parametrize(
+    "rows_per_chunk", [None, 2, 1]
+)  # one chunk (the default's size at this vocabulary), then several
+def test_rows_drawn_together_each_draw_what_they_draw_alone(monkeypatch, rows_per_chunk):
+    if rows_per_chunk:
+        monkeypatch.setattr(sequence, "CHUNK_BYTES", rows_per_chunk * 300 * 8)
     probs = (torch.randn(5, 300, generator=torch.Generator().manual_seed(1)) * 2.0).softmax(-1)
     together = [torch.Generator().manual_seed(seed) for seed in range(5)]
     alone = [torch.Generator().manual_seed(seed) for seed in range(5)]
