@@ -20,9 +20,8 @@ def test_draw_is_torch_multinomial_bit_for_bit(vocab, sharpness):
     assert torch.equal(ours.get_state(), torch_side.get_state())  # the next draws agree too
 
 
-@pytest.mark.parametrize(
-    "rows_per_chunk", [None, 2, 1]
-)  # one chunk (the default's size at this vocabulary), then several
+# One chunk (the default's size at this vocabulary), then chunks of 2 rows and of 1.
+@pytest.mark.parametrize("rows_per_chunk", [None, 2, 1])
 def test_rows_drawn_together_each_draw_what_they_draw_alone(monkeypatch, rows_per_chunk):
     if rows_per_chunk:
         monkeypatch.setattr(sequence, "CHUNK_BYTES", rows_per_chunk * 300 * 8)
