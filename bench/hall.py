@@ -7,13 +7,15 @@ bench/load.py; as many run at once as Gradio's queue lets through (`MAX_BATCH` b
 sequence per forward), the others wait their turn. Prints single-user latency, p50/p95 latency, p95
 over single, tokens per second of all students and the CPU seconds spent, per setting, side by side.
 
-    .venv/bin/python bench/hall.py [--students 32] [--settings 32:2 32:1 1:1] [--beside none process:0.33 thread:0.33]
+    .venv/bin/python bench/hall.py [--students 32] [--settings 32:2 32:1 1:1] [--beside none process:0.33 thread:0.33] [--rounds]
 
 A setting is MAX_BATCH:THREADS (torch threads of the scheduler's forwards). `--beside` runs each
 setting's hall once per entry, with something else busy on the cores meanwhile, as the web server
 and the students' clients are in bench/load.py: `process:S` another process keeping a share S of
 one core busy, `thread:S` a thread of this one doing so in Python (the interpreter's lock too, as
-Gradio's event loop), both in bursts of a few milliseconds (`busy`).
+Gradio's event loop), both in bursts of a few milliseconds (`busy`). `--rounds` prints after each
+batched hall where its rounds' time went by their rows (bench/rounds.py), as load.py --rounds does
+for the app.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import rounds  # noqa: E402
 from load import NEW_TOKENS, PER_STUDENT, PROMPTS, SPREAD, percentile  # noqa: E402 - the same hall
 
 from explorer import generation, malloc, models  # noqa: E402
@@ -129,7 +132,13 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=32)
     parser.add_argument("--settings", nargs="+", default=["64:2", "32:2", "1:1"], help="MAX_BATCH:THREADS")
     parser.add_argument("--beside", nargs="+", default=["none"], help="none, process:SHARE or thread:SHARE")
+    parser.add_argument("--rounds", action="store_true", help="time the batched halls' rounds (bench/rounds.py)")
     args = parser.parse_args()
+    rounds_log = Path(__file__).resolve().parent / "out" / "rounds-hall.log"
+    if args.rounds:
+        rounds_log.parent.mkdir(exist_ok=True)
+        rounds_log.unlink(missing_ok=True)
+        rounds.instrument(rounds_log)
     torch.set_num_threads(1)
     malloc.keep_large_blocks()  # as app.py
     lm = models.get(models.BUNDLED_NAME)
@@ -141,14 +150,19 @@ def main() -> None:
     print(f"{SPREAD:.0f} s, {os.cpu_count()} cores, load average {load:.1f} at the start.\n")
     print("| MAX_BATCH:threads | beside | single s | p50 s | p95 s | p95/single | tok/s | CPU s |")
     print("|---|---|---|---|---|---|---|---|")
-    rates = {}
+    rates, tables = {}, []
     for setting in args.settings:
         max_batch, threads = (int(x) for x in setting.split(":"))
         configure(lm, max_batch, threads)
         single = single_user(lm)  # alone: nothing beside it
         for spec in args.beside:
+            started = time.time()
             with Beside(spec):
                 results, wall, cpu = hall(lm, args.students, max_batch if max_batch > 1 else 2)
+            if args.rounds and max_batch > 1:
+                tables.append(
+                    f"\n{setting} beside {spec}, its rounds:\n\n{rounds.table(rounds_log, started, time.time())}"
+                )
             latencies = [r[0] for r in results]
             rate = sum(r[1] for r in results) / wall
             rates.setdefault(setting, rate)  # the first of its halls: the one compared with 1:1
@@ -156,6 +170,7 @@ def main() -> None:
             print(
                 f"| {setting} | {spec} | {single:.2f} | {p50:.1f} | {p95:.1f} | {p95 / single:.1f}x | {rate:.0f} | {cpu:.0f} |"
             )
+    print("\n".join(tables))
     base = rates.get("1:1")
     if base:
         print("\n" + ", ".join(f"{s}: {r / base:.1f}x the tok/s of 1:1" for s, r in rates.items() if s != "1:1"))

@@ -18,7 +18,10 @@ short requests must stay quick while long work runs, and bad input must harm no 
 their lone tokens, and the app's memory comes back to its level before. bench/hall.py runs the
 same hall without Gradio.
 
-    .venv/bin/python bench/load.py [--students 32 100] [--max-batch 64 1] [--skip-checks] [--model Gemma-3-270M]
+    .venv/bin/python bench/load.py [--students 32 100] [--max-batch 64 1] [--skip-checks] [--model Gemma-3-270M] [--rounds]
+
+`--rounds` starts the batched app with its scheduler's rounds timed and prints, after each hall, where
+its rounds' time went by their rows (bench/rounds.py).
 
 Bounded: a fixed number of requests, each with a timeout; the apps are stopped at the end.
 """
@@ -43,6 +46,8 @@ from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import rounds  # noqa: E402
 
 from explorer.generation.scheduler import IDLE_SECONDS  # noqa: E402  (when a model's batch thread ends)
 
@@ -71,7 +76,7 @@ def free_port() -> int:
 class App:
     """app.py in a child process on 127.0.0.1, with its resident memory sampled in the background."""
 
-    def __init__(self, max_batch: int):
+    def __init__(self, max_batch: int, rounds_log: Path | None = None):
         port = free_port()
         env = dict(
             os.environ,
@@ -84,8 +89,9 @@ class App:
         (ROOT / "bench" / "out").mkdir(exist_ok=True)
         self.log_path = ROOT / "bench" / "out" / f"load-app-{max_batch}.log"
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        timed = ["bench/rounds.py", str(rounds_log)] if rounds_log else []  # each round timed (bench/rounds.py)
         self.process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+            [sys.executable, *timed, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
         self.peak_rss = 0
         self._stop = threading.Event()
@@ -352,19 +358,28 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, nargs="+", default=[64, 1], help="apps to compare, first the batched")
     parser.add_argument("--skip-checks", action="store_true", help="skip the isolation and long-work checks")
     parser.add_argument("--model", default="", help="the halls' model (default: the app's, SmolLM2)")
+    parser.add_argument("--rounds", action="store_true", help="time the batched app's rounds (bench/rounds.py)")
     args = parser.parse_args()
     rows, notes, failures, throughput = [], [], [], {}
     load_at_start = os.getloadavg()[0]
     for max_batch in args.max_batch:
-        app = App(max_batch)
+        rounds_log = ROOT / "bench" / "out" / f"rounds-{max_batch}.log" if args.rounds and max_batch > 1 else None
+        if rounds_log:
+            rounds_log.unlink(missing_ok=True)
+        app = App(max_batch, rounds_log)
         try:
             app.wait_ready()
             single = single_user(app, args.model)
             compiled = [line.strip() for line in app.log_path.read_text().splitlines() if "decoding step" in line]
             notes.append(f"MAX_BATCH={max_batch}, before the hall: " + ("; ".join(compiled) or "no step compiled"))
             for students in args.students if max_batch > 1 else args.students[:1]:
+                started = time.time()
                 results, wall, *cpu = hall(app, students, args.model)
                 label = f"{students} students, batch {max_batch}" + (f", {args.model}" if args.model else "")
+                if rounds_log:
+                    notes.append(
+                        f"\n{label}, its rounds (bench/rounds.py):\n\n{rounds.table(rounds_log, started, time.time())}\n"
+                    )
                 rows.append(row(label, single, results, wall, app.peak_rss, cpu))
                 throughput[(students, max_batch)] = sum(r[2] for r in results) / wall
                 if students > 32 and max_batch > 1:
