@@ -107,7 +107,9 @@ def table(log: Path, start: float, end: float) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # rounds.py LOG SCRIPT [ARGS]: SCRIPT run with its rounds timed into LOG
+# rounds.py LOG SCRIPT [ARGS]: SCRIPT run with its rounds timed into LOG. Without them (`make bench` runs
+# every script) it does nothing: load.py --rounds and hall.py --rounds print its tables.
+if __name__ == "__main__" and len(sys.argv) > 2:
     instrument(Path(sys.argv[1]))
     sys.argv = sys.argv[2:]
     runpy.run_path(sys.argv[0], run_name="__main__")
