@@ -84,7 +84,6 @@ class Beside:
     "process:S" or "thread:S"."""
 
     def __init__(self, spec: str):
-        self.spec = spec
         self.kind, _, share = spec.partition(":")
         self.share = float(share or 0)
         if self.kind not in ("none", "process", "thread") or (self.kind != "none") != (0 < self.share <= 1):
@@ -170,7 +169,8 @@ def main() -> None:
             print(
                 f"| {setting} | {spec} | {single:.2f} | {p50:.1f} | {p95:.1f} | {p95 / single:.1f}x | {rate:.0f} | {cpu:.0f} |"
             )
-    print("\n".join(tables))
+    if tables:
+        print("\n".join(tables))
     base = rates.get("1:1")
     if base:
         print("\n" + ", ".join(f"{s}: {r / base:.1f}x the tok/s of 1:1" for s, r in rates.items() if s != "1:1"))
